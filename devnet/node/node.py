@@ -1,0 +1,162 @@
+"""Start a BSC-profile node on a free loopback port and wait until it answers eth_chainId."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+from pydantic import BaseModel
+
+from devnet.genesis import build_genesis, geth_dev_genesis
+from devnet.node.process import ManagedProcess, StartError, free_port, pid_alive, stop_pid
+from devnet.profile import BscProfile, Engine
+from devnet.tools import anvil_path, geth_path
+
+
+class NodeInfo(BaseModel):
+    """What a running node looks like from outside: enough to attach to it or stop it."""
+
+    engine: Engine
+    chain_id: int
+    rpc_url: str
+    pid: int
+    log_path: str
+    datadir: str | None = None
+    argv: list[str]
+    start_seconds: float
+
+    def alive(self) -> bool:
+        return pid_alive(self.pid)
+
+    def stop(self) -> None:
+        stop_pid(self.pid)
+
+
+class NodeHandle:
+    """A node started by this process."""
+
+    def __init__(self, info: NodeInfo, process: ManagedProcess):
+        self.info = info
+        self.process = process
+
+    @property
+    def rpc_url(self) -> str:
+        return self.info.rpc_url
+
+    def stop(self) -> None:
+        self.process.stop()
+
+    def __enter__(self) -> NodeHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def rpc_chain_id(url: str, timeout: float = 1.0) -> int | None:
+    try:
+        r = httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}, timeout=timeout)
+        return int(r.json()["result"], 16)
+    except (httpx.HTTPError, KeyError, ValueError):
+        return None
+
+
+def geth_argv(profile: BscProfile, datadir: Path, port: int) -> list[str]:
+    pool = profile.txpool
+    return [
+        str(geth_path()),
+        "--dev",
+        "--dev.period", str(profile.block_period_s),
+        "--datadir", str(datadir),
+        "--networkid", str(profile.chain_id),
+        "--http", "--http.addr", "127.0.0.1", "--http.port", str(port),
+        "--http.api", "eth,net,web3,txpool,debug",
+        "--http.vhosts", "*",
+        # No peers, no p2p port clash between parallel nodes, no shared engine-API port.
+        "--nodiscover", "--maxpeers", "0", "--port", "0",
+        "--authrpc.port", str(free_port()),
+        "--ipcdisable",
+        "--miner.gaslimit", str(profile.block_gas_limit),
+        "--miner.gasprice", str(profile.min_gas_price_wei),
+        "--txpool.pricelimit", str(profile.min_gas_price_wei),
+        "--txpool.accountslots", str(pool.account_slots),
+        "--txpool.globalslots", str(pool.global_slots),
+        "--txpool.accountqueue", str(pool.account_queue),
+        "--txpool.globalqueue", str(pool.global_queue),
+        "--rpc.txfeecap", "0",
+        "--verbosity", "3",
+    ]
+
+
+def anvil_argv(profile: BscProfile, port: int) -> list[str]:
+    argv = [
+        str(anvil_path()),
+        "--host", "127.0.0.1", "--port", str(port),
+        "--chain-id", str(profile.chain_id),
+        "--mnemonic", profile.mnemonic,
+        "--accounts", str(profile.prefunded_accounts),
+        "--balance", str(profile.prefund_wei // 10**18),
+        "--base-fee", "0",
+        "--gas-price", str(profile.min_gas_price_wei),
+        "--gas-limit", str(profile.block_gas_limit),
+        "--hardfork", profile.hardfork,
+    ]
+    if profile.block_period_s:
+        argv += ["--block-time", str(profile.block_period_s)]
+    return argv
+
+
+def _init_geth_datadir(profile: BscProfile, datadir: Path, log_path: Path) -> None:
+    if (datadir / "geth" / "chaindata").exists():
+        return  # resumes the existing chain
+    datadir.mkdir(parents=True, exist_ok=True)
+    geth = geth_path()
+    genesis = build_genesis(profile, geth_dev_genesis(geth))
+    genesis_file = datadir / "genesis.json"
+    genesis_file.write_text(json.dumps(genesis, indent=1))
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        result = subprocess.run(
+            [str(geth), "init", "--datadir", str(datadir), str(genesis_file)],
+            stdout=log, stderr=subprocess.STDOUT, check=False,
+        )
+    if result.returncode != 0:
+        raise StartError(f"geth init failed (exit {result.returncode}); see {log_path}")
+
+
+def start_node(
+    engine: Engine, profile: BscProfile, workdir: Path, port: int | None = None, timeout: float = 60.0
+) -> NodeHandle:
+    """Start `engine` with `profile`, keeping its data and log under `workdir`."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = port or free_port()
+    log_path = workdir / f"{engine}.log"
+    datadir: Path | None = None
+    started = time.monotonic()
+    if engine == "geth":
+        datadir = workdir / "geth-data"
+        _init_geth_datadir(profile, datadir, log_path)
+        argv = geth_argv(profile, datadir, port)
+    else:
+        argv = anvil_argv(profile, port)
+    url = f"http://127.0.0.1:{port}"
+    process = ManagedProcess(engine, argv, log_path)
+    process.start(ready=lambda: rpc_chain_id(url) is not None, timeout=timeout)
+    chain_id = rpc_chain_id(url)
+    if chain_id != profile.chain_id:
+        process.stop()
+        raise StartError(f"{engine} answers chain id {chain_id}, the profile says {profile.chain_id}")
+    info = NodeInfo(
+        engine=engine,
+        chain_id=profile.chain_id,
+        rpc_url=url,
+        pid=process.pid,
+        log_path=str(log_path),
+        datadir=str(datadir) if datadir else None,
+        argv=argv,
+        start_seconds=round(time.monotonic() - started, 3),
+    )
+    return NodeHandle(info, process)

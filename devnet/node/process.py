@@ -1,0 +1,111 @@
+"""A child process with a readiness probe, a log file and a clean stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+
+class StartError(RuntimeError):
+    """A component did not become ready; the message ends with its log tail."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def log_tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except FileNotFoundError:
+        return "(no log written)"
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (exited, not yet reaped by its parent) is not alive for our purposes.
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return True
+
+
+def stop_pid(pid: int, timeout: float = 15.0) -> None:
+    """SIGTERM the process group, then SIGKILL it if it has not exited within `timeout`."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not pid_alive(pid):
+                return
+            time.sleep(0.05)
+
+
+class ManagedProcess:
+    """Runs `argv` in its own session (so a stop takes its children too), logging to a file."""
+
+    def __init__(self, name: str, argv: Sequence[str], log_path: Path, env: dict[str, str] | None = None):
+        self.name = name
+        self.argv = list(argv)
+        self.log_path = log_path
+        self.env = env
+        self._popen: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        if self._popen is None:
+            raise RuntimeError(f"{self.name} has not been started")
+        return self._popen.pid
+
+    def start(self, ready: Callable[[], bool], timeout: float = 60.0) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self._popen = subprocess.Popen(
+                self.argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, **(self.env or {})},
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while True:
+            code = self._popen.poll()
+            if code is not None:
+                raise StartError(
+                    f"{self.name} exited with code {code} before it was ready.\n"
+                    f"command: {' '.join(self.argv)}\n--- last lines of {self.log_path} ---\n"
+                    f"{log_tail(self.log_path)}"
+                )
+            if ready():
+                return
+            if time.monotonic() > deadline:
+                self.stop()
+                raise StartError(
+                    f"{self.name} was not ready after {timeout:.0f} s.\n"
+                    f"--- last lines of {self.log_path} ---\n{log_tail(self.log_path)}"
+                )
+            time.sleep(0.05)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if self._popen is None:
+            return
+        stop_pid(self._popen.pid, timeout)
+        self._popen.wait(timeout=5)

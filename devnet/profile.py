@@ -1,0 +1,57 @@
+"""The BSC profile: what makes a local EVM node behave like a BNB Smart Chain node.
+
+Numbers come from ../shared/DOMAIN.md; each is configurable.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from harness.accounts import DEFAULT_MNEMONIC
+
+GWEI = 10**9
+
+#: BSC networks by name; "rialto" (714) is the conventional local BSC devnet id.
+CHAIN_IDS: dict[str, int] = {"rialto": 714, "chapel": 97, "mainnet": 56}
+
+Engine = Literal["geth", "anvil"]
+
+
+class TxPoolSizing(BaseModel):
+    """Sized like the txpool section of BSC's sample node config."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    account_slots: int = 200
+    global_slots: int = 8000
+    account_queue: int = 200
+    global_queue: int = 4000
+
+
+class BscProfile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    network: Literal["rialto", "chapel", "mainnet"] = "rialto"
+    #: Overrides the network's id when set.
+    chain_id_override: int | None = None
+    #: Base fee is 0 on BSC; EIP-1559 only keeps it at 0 while blocks stay under half full,
+    #: so the limit is far above anything the txpool can hold (8000 slots x ~50k gas).
+    block_gas_limit: int = 2_000_000_000
+    #: Validators' minimum gas price (0.05 gwei since 2025); the whole gas price is the tip.
+    min_gas_price_wei: int = Field(default=GWEI // 20, ge=0)
+    #: 0 = seal on demand (each batch of transactions at once, for tests);
+    #: N > 0 = a block every N seconds (for load).
+    block_period_s: int = Field(default=0, ge=0)
+    #: EVM rules: BSC Pascal = Prague, Mendel = Osaka.
+    hardfork: Literal["prague", "osaka"] = "osaka"
+    txpool: TxPoolSizing = TxPoolSizing()
+    mnemonic: str = DEFAULT_MNEMONIC
+    prefunded_accounts: int = Field(default=500, ge=20)
+    #: 1,000,000 BNB each.
+    prefund_wei: int = 10**24
+
+    @property
+    def chain_id(self) -> int:
+        return self.chain_id_override or CHAIN_IDS[self.network]

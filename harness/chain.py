@@ -1,0 +1,213 @@
+"""Chain client: contract bindings from the committed artifacts, sending with local nonces and
+fast signing, receipts from the block poller, and reverts surfaced with their reasons."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from eth_abi import decode as abi_decode
+from eth_utils import to_checksum_address
+from web3 import HTTPProvider, Web3
+from web3.contract import Contract
+
+from harness.artifacts import custom_errors, load_artifact
+from harness.receipts import ReceiptWaiter
+from harness.rpc import Rpc, RpcError
+from harness.signing import SignedTx
+from harness.wallets import Wallet
+
+_ERROR_STRING = bytes.fromhex("08c379a0")
+_PANIC = bytes.fromhex("4e487b71")
+
+
+class Reverted(RuntimeError):
+    """A transaction or call reverted; `reason` is the revert string or the decoded custom error."""
+
+    def __init__(self, reason: str, tx_hash: str | None = None):
+        self.reason = reason
+        self.tx_hash = tx_hash
+        super().__init__(f"reverted: {reason}" + (f" (tx {tx_hash})" if tx_hash else ""))
+
+
+def decode_revert(data: str | bytes | None) -> str:
+    """Human-readable revert reason from revert data (Error(string), Panic or a custom error)."""
+    if data is None:
+        return "(no reason)"
+    raw = bytes.fromhex(data.removeprefix("0x")) if isinstance(data, str) else data
+    if raw.startswith(_ERROR_STRING):
+        return str(abi_decode(["string"], raw[4:])[0])
+    if raw.startswith(_PANIC):
+        return f"Panic(0x{abi_decode(['uint256'], raw[4:])[0]:02x})"
+    entry = custom_errors().get(raw[:4])
+    if entry is None:
+        return "(no reason)" if not raw else f"unknown error 0x{raw.hex()}"
+    types = [i["type"] for i in entry["inputs"]]
+    values = abi_decode(types, raw[4:])
+    shown = ", ".join(v.hex() if isinstance(v, bytes) else str(v) for v in values)
+    return f"{entry['name']}({shown})"
+
+
+def _reverted_from(err: RpcError, tx_hash: str | None = None) -> Reverted | None:
+    data = err.data
+    if isinstance(data, dict):  # some nodes nest it
+        data = data.get("data")
+    if isinstance(data, str) and data.startswith("0x"):
+        return Reverted(decode_revert(data), tx_hash)
+    if "revert" in err.message:
+        return Reverted(err.message.removeprefix("execution reverted: "), tx_hash)
+    return None
+
+
+@dataclass(frozen=True)
+class TxResult:
+    tx_hash: str
+    receipt: dict[str, Any]
+
+    @property
+    def block_number(self) -> int:
+        return int(self.receipt["blockNumber"], 16)
+
+    @property
+    def gas_used(self) -> int:
+        return int(self.receipt["gasUsed"], 16)
+
+    @property
+    def logs(self) -> list[dict[str, Any]]:
+        logs: list[dict[str, Any]] = self.receipt["logs"]
+        return logs
+
+
+class Chain:
+    def __init__(self, rpc_url: str, *, gas_price: int | None = None, chain_id: int | None = None):
+        self.rpc_url = rpc_url
+        self.rpc = Rpc(rpc_url)
+        self.w3 = Web3(HTTPProvider(rpc_url, request_kwargs={"timeout": 30}))
+        self.chain_id = chain_id or int(self.rpc.call("eth_chainId"), 16)
+        self.gas_price = gas_price or int(self.rpc.call("eth_gasPrice"), 16)
+        self.receipts = ReceiptWaiter(self.rpc)
+
+    def close(self) -> None:
+        self.receipts.close()
+        self.rpc.close()
+
+    # ---- bindings ----------------------------------------------------------------------------
+
+    def contract(self, name: str, address: str) -> Contract:
+        return self.w3.eth.contract(address=to_checksum_address(address), abi=load_artifact(name)["abi"])
+
+    def encode_call(self, contract: Contract, fn: str, *args: Any) -> bytes:
+        return bytes.fromhex(contract.encode_abi(fn, args=list(args)).removeprefix("0x"))
+
+    def encode_deploy(self, name: str, *args: Any) -> bytes:
+        artifact = load_artifact(name)
+        factory = self.w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
+        return bytes.fromhex(factory.constructor(*args).data_in_transaction.removeprefix("0x"))
+
+    # ---- reads -------------------------------------------------------------------------------
+
+    def block_number(self) -> int:
+        return int(self.rpc.call("eth_blockNumber"), 16)
+
+    def get_block(self, tag: str | int = "latest", full: bool = False) -> dict[str, Any]:
+        block: dict[str, Any] = self.rpc.call("eth_getBlockByNumber", tag if isinstance(tag, str) else hex(tag), full)
+        return block
+
+    def code(self, address: str) -> bytes:
+        return bytes.fromhex(self.rpc.call("eth_getCode", address, "latest").removeprefix("0x"))
+
+    def nonce(self, address: str, tag: str = "latest") -> int:
+        return int(self.rpc.call("eth_getTransactionCount", address, tag), 16)
+
+    def balance(self, address: str) -> int:
+        return int(self.rpc.call("eth_getBalance", address, "latest"), 16)
+
+    # ---- writes ------------------------------------------------------------------------------
+
+    def estimate_gas(self, sender: str, to: str | None, data: bytes, value: int = 0) -> int:
+        tx: dict[str, Any] = {"from": sender, "data": "0x" + data.hex(), "value": hex(value)}
+        if to:
+            tx["to"] = to
+        try:
+            gas = int(self.rpc.call("eth_estimateGas", tx), 16)
+        except RpcError as e:
+            reverted = _reverted_from(e)
+            raise reverted or e from e
+        # Headroom for state that changes between estimate and inclusion (e.g. a new holder slot).
+        return gas * 5 // 4 + 10_000
+
+    def sign(
+        self, wallet: Wallet, to: str | None, data: bytes = b"", *, value: int = 0, gas: int, nonce: int | None = None
+    ) -> SignedTx:
+        return wallet.signer.sign(
+            nonce=wallet.next_nonce(self.rpc) if nonce is None else nonce,
+            gas_price=self.gas_price,
+            gas=gas,
+            to=bytes.fromhex(to.removeprefix("0x")) if to else None,
+            value=value,
+            data=data,
+            chain_id=self.chain_id,
+        )
+
+    def send(self, wallet: Wallet, to: str | None, data: bytes = b"", *, value: int = 0, gas: int | None = None) -> str:
+        """Sign and submit; returns the tx hash. Reverts found by gas estimation raise Reverted."""
+        if gas is None:
+            gas = self.estimate_gas(wallet.address, to, data, value)
+        signed = self.sign(wallet, to, data, value=value, gas=gas)
+        try:
+            self.rpc.call("eth_sendRawTransaction", signed.raw_hex)
+        except RpcError as e:
+            if "already known" in e.message:
+                return signed.hash_hex
+            # The local nonce was spent on a transaction the node refused: realign with the node.
+            wallet.resync(self.rpc)
+            raise
+        return signed.hash_hex
+
+    def send_raw_batch(self, signed: Sequence[SignedTx]) -> list[str | RpcError]:
+        results = self.rpc.batch([("eth_sendRawTransaction", [s.raw_hex]) for s in signed])
+        return [r if isinstance(r, RpcError) else str(r) for r in results]
+
+    def wait(self, tx_hash: str, timeout: float = 60.0) -> TxResult:
+        receipt = self.receipts.wait(tx_hash, timeout)
+        result = TxResult(tx_hash, receipt)
+        if receipt["status"] != "0x1":
+            raise Reverted(self._replay_reason(tx_hash, receipt), tx_hash)
+        return result
+
+    def transact(
+        self, wallet: Wallet, contract: Contract, fn: str, *args: Any, gas: int | None = None, value: int = 0
+    ) -> TxResult:
+        """Call `fn(*args)` on `contract` from `wallet` and wait for inclusion."""
+        data = self.encode_call(contract, fn, *args)
+        return self.wait(self.send(wallet, contract.address, data, value=value, gas=gas))
+
+    def deploy(self, wallet: Wallet, name: str, *args: Any) -> str:
+        result = self.wait(self.send(wallet, None, self.encode_deploy(name, *args)))
+        return to_checksum_address(result.receipt["contractAddress"])
+
+    def call(self, contract: Contract, fn: str, *args: Any, sender: str | None = None) -> Any:
+        """eth_call with reverts surfaced as Reverted(reason)."""
+        try:
+            return getattr(contract.functions, fn)(*args).call({"from": sender} if sender else {})
+        except Exception as e:
+            data = getattr(e, "data", None)
+            if isinstance(data, str) and data.startswith("0x"):
+                raise Reverted(decode_revert(data)) from e
+            if "revert" in str(e):
+                raise Reverted(str(e).split("execution reverted: ", 1)[-1].strip("'\"() ")) from e
+            raise
+
+    def _replay_reason(self, tx_hash: str, receipt: dict[str, Any]) -> str:
+        tx = self.rpc.call("eth_getTransactionByHash", tx_hash)
+        call = {"from": tx["from"], "to": tx["to"], "data": tx["input"], "value": tx["value"], "gas": tx["gas"]}
+        parent = hex(int(receipt["blockNumber"], 16) - 1)
+        try:
+            self.rpc.call("eth_call", call, parent)
+        except RpcError as e:
+            reverted = _reverted_from(e)
+            if reverted:
+                return reverted.reason
+            return e.message
+        return "(reverted in block; not reproducible on the parent state)"

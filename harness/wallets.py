@@ -1,0 +1,81 @@
+"""Wallets with local nonce management, pooled and split into lanes.
+
+Each wallet hands out nonces from a local counter under a lock, so many threads can send from
+many wallets at once and no two transactions ever get the same nonce. Lanes split a pool into
+disjoint groups (one per pytest-xdist worker or Locust user), so parallel processes never
+share a sender at all.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Iterator, Sequence
+
+from eth_account.signers.local import LocalAccount
+
+from harness.rpc import Rpc
+from harness.signing import FastSigner
+
+
+class Wallet:
+    def __init__(self, account: LocalAccount):
+        self.account = account
+        self.address: str = account.address
+        self.signer = FastSigner(bytes(account.key))
+        self._nonce: int | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"Wallet({self.address})"
+
+    def next_nonce(self, rpc: Rpc) -> int:
+        with self._lock:
+            if self._nonce is None:
+                self._nonce = int(rpc.call("eth_getTransactionCount", self.address, "pending"), 16)
+            nonce = self._nonce
+            self._nonce += 1
+            return nonce
+
+    def resync(self, rpc: Rpc) -> None:
+        """Forget the local counter; the next nonce comes from the node's pending state."""
+        with self._lock:
+            self._nonce = int(rpc.call("eth_getTransactionCount", self.address, "pending"), 16)
+
+
+class WalletPool:
+    def __init__(self, accounts: Sequence[LocalAccount] | Sequence[Wallet]):
+        self.wallets: list[Wallet] = [a if isinstance(a, Wallet) else Wallet(a) for a in accounts]
+        self._cycle = itertools.cycle(self.wallets) if self.wallets else None
+        self._cycle_lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self.wallets)
+
+    def __iter__(self) -> Iterator[Wallet]:
+        return iter(self.wallets)
+
+    def __getitem__(self, i: int) -> Wallet:
+        return self.wallets[i]
+
+    def next(self) -> Wallet:
+        """Round-robin over the pool (thread-safe)."""
+        if self._cycle is None:
+            raise IndexError("empty wallet pool")
+        with self._cycle_lock:
+            return next(self._cycle)
+
+    def lane(self, index: int, count: int) -> WalletPool:
+        """The `index`-th of `count` disjoint, contiguous slices of this pool."""
+        if not 0 <= index < count:
+            raise ValueError(f"lane {index} out of range for {count} lanes")
+        size = len(self.wallets) // count
+        if size == 0:
+            raise ValueError(f"{len(self.wallets)} wallets cannot make {count} lanes")
+        return WalletPool(self.wallets[index * size : (index + 1) * size])
+
+    def take(self, n: int) -> tuple[list[Wallet], WalletPool]:
+        """Split off the first `n` wallets (e.g. for roles) and the rest as a pool."""
+        if n > len(self.wallets):
+            raise ValueError(f"asked for {n} wallets, the pool has {len(self.wallets)}")
+        return self.wallets[:n], WalletPool(self.wallets[n:])
