@@ -28,7 +28,11 @@ class Reverted(RuntimeError):
     def __init__(self, reason: str, tx_hash: str | None = None):
         self.reason = reason
         self.tx_hash = tx_hash
-        super().__init__(f"reverted: {reason}" + (f" (tx {tx_hash})" if tx_hash else ""))
+        # str() is the bare reason, so callers can match it exactly.
+        super().__init__(reason)
+
+    def __repr__(self) -> str:
+        return f"Reverted({self.reason!r}, tx_hash={self.tx_hash!r})"
 
 
 def decode_revert(data: str | bytes | None) -> str:
@@ -154,16 +158,20 @@ class Chain:
         """Sign and submit; returns the tx hash. Reverts found by gas estimation raise Reverted."""
         if gas is None:
             gas = self.estimate_gas(wallet.address, to, data, value)
-        signed = self.sign(wallet, to, data, value=value, gas=gas)
-        try:
-            self.rpc.call("eth_sendRawTransaction", signed.raw_hex)
-        except RpcError as e:
-            if "already known" in e.message:
+        for attempt in (1, 2):
+            signed = self.sign(wallet, to, data, value=value, gas=gas)
+            try:
+                self.rpc.call("eth_sendRawTransaction", signed.raw_hex)
                 return signed.hash_hex
-            # The local nonce was spent on a transaction the node refused: realign with the node.
-            wallet.resync(self.rpc)
-            raise
-        return signed.hash_hex
+            except RpcError as e:
+                if "already known" in e.message:
+                    return signed.hash_hex
+                # The local nonce was spent on a transaction the node refused: realign with the node.
+                wallet.resync(self.rpc)
+                # Someone else sent from this key (another process): one retry with the node's nonce.
+                if attempt == 2 or "nonce too low" not in e.message:
+                    raise
+        raise AssertionError("unreachable")
 
     def send_raw_batch(self, signed: Sequence[SignedTx]) -> list[str | RpcError]:
         results = self.rpc.batch([("eth_sendRawTransaction", [s.raw_hex]) for s in signed])

@@ -154,14 +154,14 @@ def deploy_suite(
     if record is not None and (existing := load_deployment(chain, record)) is not None:
         return existing
 
-    deployer = Wallet(roles.deployer)
-    txs, tokens = _plan(chain, roles, config, deployer.next_nonce(chain.rpc))
+    deployer = Wallet.of(roles.deployer)
     deployer.resync(chain.rpc)
+    txs, tokens = _plan(chain, roles, config, chain.nonce(deployer.address, "pending"))
     hashes = [chain.send(deployer, None, chain.encode_deploy(name, *args)) for name, args in txs]
     for h in hashes:
         chain.wait(h)
 
-    master_minter = Wallet(roles.master_minter)
+    master_minter = Wallet.of(roles.master_minter)
     minter_hashes = []
     for spec in (config.kgst, config.usdkg):
         token = chain.contract("StableCoin", tokens[spec.symbol].address)

@@ -19,11 +19,25 @@ from harness.signing import FastSigner
 
 
 class Wallet:
+    """One per key per process (use `Wallet.of`), so every sender shares one nonce counter."""
+
+    _registry: dict[str, Wallet] = {}  # noqa: RUF012 - process-wide on purpose
+    _registry_lock = threading.Lock()
+
+    @classmethod
+    def of(cls, account: LocalAccount) -> Wallet:
+        with cls._registry_lock:
+            wallet = cls._registry.get(account.address)
+            if wallet is None:
+                wallet = cls._registry[account.address] = cls(account)
+            return wallet
+
     def __init__(self, account: LocalAccount):
         self.account = account
         self.address: str = account.address
         self.signer = FastSigner(bytes(account.key))
-        self._nonce: int | None = None
+        # Per node URL: the same key may be used on several chains (geth and anvil in one run).
+        self._nonces: dict[str, int] = {}
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -31,21 +45,21 @@ class Wallet:
 
     def next_nonce(self, rpc: Rpc) -> int:
         with self._lock:
-            if self._nonce is None:
-                self._nonce = int(rpc.call("eth_getTransactionCount", self.address, "pending"), 16)
-            nonce = self._nonce
-            self._nonce += 1
+            nonce = self._nonces.get(rpc.url)
+            if nonce is None:
+                nonce = int(rpc.call("eth_getTransactionCount", self.address, "pending"), 16)
+            self._nonces[rpc.url] = nonce + 1
             return nonce
 
     def resync(self, rpc: Rpc) -> None:
         """Forget the local counter; the next nonce comes from the node's pending state."""
         with self._lock:
-            self._nonce = int(rpc.call("eth_getTransactionCount", self.address, "pending"), 16)
+            self._nonces[rpc.url] = int(rpc.call("eth_getTransactionCount", self.address, "pending"), 16)
 
 
 class WalletPool:
     def __init__(self, accounts: Sequence[LocalAccount] | Sequence[Wallet]):
-        self.wallets: list[Wallet] = [a if isinstance(a, Wallet) else Wallet(a) for a in accounts]
+        self.wallets: list[Wallet] = [a if isinstance(a, Wallet) else Wallet.of(a) for a in accounts]
         self._cycle = itertools.cycle(self.wallets) if self.wallets else None
         self._cycle_lock = threading.Lock()
 

@@ -1,0 +1,54 @@
+"""The environment file (`.devnet/env.json`): everything a test, a load generator or the CLI
+needs to attach to a running devnet."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from harness.deploy import Deployment
+
+
+class NodeEntry(BaseModel):
+    engine: str
+    pid: int | None = None
+    log_path: str | None = None
+    datadir: str | None = None
+    block_period_s: int = 0
+
+
+class DevnetEnv(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    chain_id: int
+    rpc_url: str
+    gas_price_wei: int
+    mnemonic: str
+    #: Indices of the mnemonic free for tests and load, [first, last).
+    free_accounts: tuple[int, int]
+    #: name -> address: KGST, USDKG, and each token's policy and feeds.
+    contracts: dict[str, str]
+    deployment: Deployment
+    node: NodeEntry
+    #: name -> base URL of the off-chain services (bank, custodian, issuer, exchange).
+    services: dict[str, str] = {}
+    webhook_secrets: dict[str, str] = {}
+
+    @classmethod
+    def load(cls, path: Path) -> DevnetEnv:
+        return cls.model_validate_json(path.read_text())
+
+    def save(self, path: Path) -> None:
+        """Write atomically, so readers in other processes never see half a file."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".env-", suffix=".json")
+        with os.fdopen(fd, "w") as f:
+            f.write(self.model_dump_json(indent=2) + "\n")
+        os.replace(tmp, path)
+
+    def summary(self) -> dict[str, Any]:
+        return {"chain_id": self.chain_id, "rpc_url": self.rpc_url, "engine": self.node.engine, **self.contracts}

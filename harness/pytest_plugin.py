@@ -1,0 +1,138 @@
+"""pytest plugin: a devnet per engine shared by all pytest-xdist workers, and per-worker lanes.
+
+The first worker that needs an engine starts it under a file lock and writes its environment
+file into the run's shared temporary folder; the other workers attach to it. The controller
+process (or the only process, without xdist) stops every node at the end of the run.
+`--devnet-env PATH` attaches to a devnet that is already running instead.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from filelock import FileLock
+
+from harness.accounts import RoleKeys, derive_accounts
+from harness.chain import Chain
+from harness.deploy import Deployment, deploy_suite
+from harness.env import DevnetEnv
+from harness.wallets import WalletPool
+
+ENGINES = ("geth", "anvil")
+#: Accounts each worker keeps for the roles of its private deployments.
+ROLE_ACCOUNTS = 10
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("devnet", "BSC stablecoin devnet")
+    group.addoption(
+        "--devnet-engine",
+        default="geth,anvil",
+        help="engines to run chain tests on, comma-separated (default: geth,anvil)",
+    )
+    group.addoption("--devnet-env", default=None, help="attach to the running devnet described by this env.json")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "geth: runs on the geth engine")
+    config.addinivalue_line("markers", "anvil: runs on the anvil engine")
+
+
+def _engines(config: pytest.Config) -> list[str]:
+    if config.getoption("--devnet-env"):
+        return [DevnetEnv.load(Path(config.getoption("--devnet-env"))).node.engine]
+    engines = [e.strip() for e in str(config.getoption("--devnet-engine")).split(",") if e.strip()]
+    unknown = set(engines) - set(ENGINES)
+    if unknown:
+        raise pytest.UsageError(f"--devnet-engine: unknown engine(s) {sorted(unknown)}; choose from {ENGINES}")
+    return engines
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "engine" in metafunc.fixturenames:
+        engines = _engines(metafunc.config)
+        marker = metafunc.definition.get_closest_marker("engines")
+        if marker is not None:
+            engines = [e for e in engines if e in marker.args]
+        metafunc.parametrize(
+            "engine", [pytest.param(e, marks=getattr(pytest.mark, e)) for e in engines], scope="session"
+        )
+
+
+def _shared_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.getbasetemp()
+    # xdist gives each worker <controller basetemp>/popen-gwN; the controller's folder is shared.
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if hasattr(config, "workerinput"):
+        return  # only the controller stops the nodes
+    factory = getattr(config, "_tmp_path_factory", None)
+    if factory is None or factory._basetemp is None:
+        return
+    from devnet.world import down
+
+    for env_file in Path(factory._basetemp).glob("devnet-*/env.json"):
+        down(env_file.parent)
+
+
+@pytest.fixture(scope="session")
+def devnet_env(engine: str, tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> DevnetEnv:
+    """The environment of the shared devnet for `engine` (started once per test run)."""
+    attach = pytestconfig.getoption("--devnet-env")
+    if attach:
+        return DevnetEnv.load(Path(attach))
+    from devnet.world import ENV_FILE, up
+
+    state_dir = _shared_root(tmp_path_factory) / f"devnet-{engine}"
+    with FileLock(str(state_dir) + ".lock"):
+        env_file = state_dir / ENV_FILE
+        if env_file.is_file():
+            return DevnetEnv.load(env_file)
+        return up(state_dir, engine=engine)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def chain(devnet_env: DevnetEnv) -> Iterator[Chain]:
+    client = Chain(devnet_env.rpc_url, gas_price=devnet_env.gas_price_wei, chain_id=devnet_env.chain_id)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def deployment(devnet_env: DevnetEnv) -> Deployment:
+    """The devnet's own KGST/USDKG deployment (shared: do not pause or re-role it in tests)."""
+    return devnet_env.deployment
+
+
+@pytest.fixture(scope="session")
+def worker_lane(devnet_env: DevnetEnv) -> WalletPool:
+    """This worker's own accounts: no other xdist worker ever sends from them."""
+    first, last = devnet_env.free_accounts
+    pool = WalletPool(derive_accounts(devnet_env.mnemonic, first, last - first))
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    return pool.lane(int(worker.removeprefix("gw")), count)
+
+
+@pytest.fixture(scope="session")
+def lane_roles(worker_lane: WalletPool) -> RoleKeys:
+    roles, _ = worker_lane.take(ROLE_ACCOUNTS)
+    return RoleKeys.from_accounts([w.account for w in roles])
+
+
+@pytest.fixture(scope="session")
+def users(worker_lane: WalletPool) -> WalletPool:
+    """Funded accounts of this worker for token holders, spenders, relayers."""
+    _, rest = worker_lane.take(ROLE_ACCOUNTS)
+    return rest
+
+
+@pytest.fixture
+def suite(chain: Chain, lane_roles: RoleKeys) -> Deployment:
+    """A private KGST + USDKG deployment for one test: pause it, blacklist, change fees freely."""
+    return deploy_suite(chain, lane_roles)

@@ -1,0 +1,48 @@
+"""redeem(amount, payoutRef): burns the holder's tokens and tells the issuer where to pay."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.chain import Reverted
+from harness.tokens import StableCoinClient, payout_ref
+from harness.wallets import Wallet
+
+ACCOUNT = "1030120000000011"  # a 16-digit KGS account number
+
+
+def test_redeem_burns_and_emits_the_payout_instruction(funded_kgst: StableCoinClient, alice: Wallet) -> None:
+    kgst = funded_kgst
+    supply = kgst.total_supply()
+    first = kgst.redeem(alice, kgst.units(200), ACCOUNT)
+    second = kgst.redeem(alice, kgst.units(1), ACCOUNT)
+    assert kgst.events(first, "Redeemed") == [
+        {"redemptionId": 1, "holder": alice.address, "payoutRef": payout_ref(ACCOUNT), "amount": kgst.units(200)}
+    ]
+    assert kgst.events(second, "Redeemed")[0]["redemptionId"] == 2
+    assert kgst.events(first, "Transfer") == [{"from": alice.address, "to": "0x" + "00" * 20, "value": kgst.units(200)}]
+    assert kgst.total_supply() == supply - kgst.units(201)
+    assert kgst.balance_of(alice) == kgst.units(1_000 - 201)
+    # the payout reference is indexed, so the issuer can filter by it
+    redeemed_topic = first.logs[-1]["topics"]
+    assert redeemed_topic[3] == "0x" + payout_ref(ACCOUNT).hex()
+
+
+@pytest.mark.parametrize(
+    ("amount_whole", "ref", "reason"),
+    [
+        (0, ACCOUNT, "^StableCoin: redeem amount not greater than 0$"),
+        (1, bytes(32), "^StableCoin: empty payout reference$"),
+        (1_001, ACCOUNT, "^StableCoin: redeem amount exceeds balance$"),
+    ],
+)
+def test_redeem_bad_input_reverts_with_reason(
+    funded_kgst: StableCoinClient, alice: Wallet, amount_whole: int, ref: str | bytes, reason: str
+) -> None:
+    with pytest.raises(Reverted, match=reason):
+        funded_kgst.redeem(alice, funded_kgst.units(amount_whole), ref)
+
+
+def test_payout_ref_must_fit_bytes32() -> None:
+    with pytest.raises(ValueError, match="1 to 32"):
+        payout_ref("x" * 33)
