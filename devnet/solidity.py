@@ -41,8 +41,9 @@ class CompileError(RuntimeError):
 
 
 def standard_json_input(sources_dir: Path = CONTRACT_SOURCES) -> dict[str, Any]:
+    # Source names are relative to the folder holding src/ ("src/StableCoin.sol").
     sources = {
-        str(path.relative_to(CONTRACTS_DIR)): {"content": path.read_text()}
+        str(path.relative_to(sources_dir.parent)): {"content": path.read_text()}
         for path in sorted(sources_dir.rglob("*.sol"))
     }
     return {"language": "Solidity", "sources": sources, "settings": SETTINGS}
@@ -58,7 +59,7 @@ def compile_sources(sources_dir: Path = CONTRACT_SOURCES) -> dict[str, dict[str,
             ["node", str(SOLC_SHIM), str(request), str(response), str(NODE_MODULES)],
             capture_output=True,
             text=True,
-            cwd=CONTRACTS_DIR,
+            cwd=sources_dir.parent,
             check=False,
         )
         if result.returncode != 0:

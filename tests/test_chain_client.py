@@ -1,0 +1,96 @@
+"""The chain client: fast signing, nonce management under parallel senders, receipt waiting,
+idempotent deployment, bytecode verification."""
+
+from __future__ import annotations
+
+import random
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+from eth_utils import to_checksum_address
+
+from harness.accounts import RoleKeys
+from harness.artifacts import runtime_matches
+from harness.chain import Chain
+from harness.deploy import Deployment, deploy_suite, load_deployment
+from harness.signing import FastSigner, create_address
+from harness.wallets import WalletPool
+
+
+def test_fast_signer_is_byte_identical_to_eth_account() -> None:
+    rng = random.Random(7)
+    for _ in range(50):
+        account = Account.create()
+        tx = {
+            "nonce": rng.randrange(0, 2**32),
+            "gasPrice": rng.randrange(0, 10**12),
+            "gas": rng.randrange(21_000, 10**7),
+            "to": to_checksum_address(rng.randbytes(20)),
+            "value": rng.randrange(0, 10**24),
+            "data": "0x" + rng.randbytes(rng.randrange(0, 200)).hex(),
+            "chainId": rng.choice([56, 97, 714]),
+        }
+        expected = Account.sign_transaction(tx, account.key)
+        ours = FastSigner(bytes(account.key)).sign(
+            nonce=tx["nonce"], gas_price=tx["gasPrice"], gas=tx["gas"], to=bytes.fromhex(tx["to"][2:]),
+            value=tx["value"], data=bytes.fromhex(tx["data"][2:]), chain_id=tx["chainId"],
+        )
+        assert ours.raw == bytes(expected.raw_transaction)
+        assert ours.hash == bytes(expected.hash)
+
+
+def test_create_address_matches_the_node(chain: Chain, lane_roles: RoleKeys) -> None:
+    deployer = lane_roles.deployer.address
+    predicted = create_address(deployer, chain.nonce(deployer, "pending"))
+    deployment = deploy_suite(chain, lane_roles)
+    assert deployment.tokens["KGST"].feeds["reserve"] == predicted
+
+
+def test_parallel_senders_never_clash_on_nonces(chain: Chain, users: WalletPool) -> None:
+    """16 threads share 4 wallets; every transaction lands and nonces stay contiguous."""
+    wallets = WalletPool(users.wallets[10:14])
+    start = {w.address: chain.nonce(w.address, "pending") for w in wallets}
+
+    def send(i: int) -> str:
+        w = wallets.next()
+        return chain.send(w, w.address, value=i, gas=21_000)
+
+    with ThreadPoolExecutor(16) as pool:
+        hashes = list(pool.map(send, range(200)))
+    receipts = chain.receipts.wait_all(hashes)
+    assert all(r["status"] == "0x1" for r in receipts)
+    for w in wallets:
+        assert chain.nonce(w.address) == start[w.address] + 50
+
+
+def test_lanes_are_disjoint_and_cover_equal_shares(users: WalletPool) -> None:
+    lanes = [users.lane(i, 3) for i in range(3)]
+    addresses = [w.address for lane in lanes for w in lane]
+    assert len(addresses) == len(set(addresses)) == 3 * (len(users) // 3)
+    with pytest.raises(ValueError):
+        users.lane(3, 3)
+
+
+def test_deployment_is_idempotent(chain: Chain, lane_roles: RoleKeys, tmp_path: Path) -> None:
+    record = tmp_path / "deployment.json"
+    first = deploy_suite(chain, lane_roles, record=record)
+    nonce = chain.nonce(lane_roles.deployer.address, "pending")
+    again = deploy_suite(chain, lane_roles, record=record)
+    assert again == first
+    assert chain.nonce(lane_roles.deployer.address, "pending") == nonce  # nothing was sent
+    # A record from another chain is not trusted: it deploys afresh.
+    record.write_text(first.model_copy(update={"genesis_hash": "0x" + "00" * 32}).model_dump_json())
+    assert load_deployment(chain, record) is None
+    third = deploy_suite(chain, lane_roles, record=record)
+    assert third.tokens["KGST"].address != first.tokens["KGST"].address
+
+
+def test_deployed_runtime_matches_the_committed_artifact(chain: Chain, deployment: Deployment) -> None:
+    kgst = deployment.tokens["KGST"]
+    assert runtime_matches(chain.code(kgst.address), "StableCoin")
+    assert runtime_matches(chain.code(deployment.tokens["USDKG"].address), "StableCoin")
+    assert runtime_matches(chain.code(kgst.policy), "FiatReservePolicy")
+    assert not runtime_matches(chain.code(kgst.feeds["reserve"]), "StableCoin")
+    assert not runtime_matches(b"", "StableCoin")

@@ -1,0 +1,131 @@
+"""The node behaves like a BSC node where the harness can make it: chain id, zero base fee,
+minimum gas price, pinned client; and it fails loudly when it cannot start."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from devnet.genesis import build_genesis, geth_dev_genesis
+from devnet.node import start_node
+from devnet.node.process import ManagedProcess, StartError, pid_alive
+from devnet.profile import BscProfile
+from devnet.tools import GETH_VERSION, ToolMissing, geth_path, installed_geth_version
+from harness.accounts import derive_accounts
+from harness.chain import Chain
+from harness.env import DevnetEnv
+from harness.rpc import RpcError
+from harness.wallets import Wallet, WalletPool
+
+BSC_FULL_BLOCK_GAS = 45_000_000  # BEP-619: 45M gas per 0.45 s block
+
+
+def test_chain_id_is_the_profiles(chain: Chain, devnet_env: DevnetEnv) -> None:
+    assert int(chain.rpc.call("eth_chainId"), 16) == 714 == devnet_env.chain_id
+
+
+@pytest.mark.parametrize("network", ["chapel", "mainnet"])
+def test_other_bsc_chain_ids_are_selectable(engine: str, network: str, tmp_path: Path) -> None:
+    profile = BscProfile(network=network, prefunded_accounts=20)
+    with start_node(engine, profile, tmp_path) as node:  # type: ignore[arg-type]
+        assert int(Chain(node.rpc_url).rpc.call("eth_chainId"), 16) == {"chapel": 97, "mainnet": 56}[network]
+
+
+def test_genesis_is_merged_with_zero_base_fee_and_bsc_forks() -> None:
+    genesis = build_genesis(BscProfile(network="chapel", prefunded_accounts=20), geth_dev_genesis(geth_path()))
+    config = genesis["config"]
+    assert config["chainId"] == 97
+    assert config["terminalTotalDifficulty"] == 0 and genesis["difficulty"] == "0x0"
+    assert genesis["baseFeePerGas"] == "0x0"
+    assert int(genesis["gasLimit"], 16) == 2_000_000_000
+    assert config["pragueTime"] == 0 and config["osakaTime"] == 0
+    prague_only = build_genesis(BscProfile(hardfork="prague", prefunded_accounts=20), geth_dev_genesis(geth_path()))
+    assert "osakaTime" not in prague_only["config"]
+
+
+def test_geth_is_the_pinned_version() -> None:
+    assert installed_geth_version() == GETH_VERSION == "v1.17.4"
+
+
+def test_base_fee_stays_zero_after_full_blocks(engine: str, tmp_path: Path) -> None:
+    """Blocks heavier than a full BSC block (45M gas) leave the base fee at 0."""
+    profile = BscProfile(block_period_s=2, prefunded_accounts=40)
+    with start_node(engine, profile, tmp_path) as node:  # type: ignore[arg-type]
+        chain = Chain(node.rpc_url, gas_price=profile.min_gas_price_wei)
+        senders = WalletPool(derive_accounts(profile.mnemonic, 20, 20))
+        per_sender = 120  # 2,400 transfers x 21,000 gas = 50.4M gas
+        signed = {w.address: [chain.sign(w, w.address, gas=21_000, nonce=n) for n in range(per_sender)] for w in senders}
+        # Nonces 1.. wait in the queue (a gap); the nonce-0 batch makes them all executable at
+        # once, so the next block takes the whole flood however slow the sending was.
+        queued = [tx for txs in signed.values() for tx in txs[1:]]
+        for i in range(0, len(queued), 400):
+            assert all(isinstance(r, str) for r in chain.send_raw_batch(queued[i : i + 400]))
+        assert all(isinstance(r, str) for r in chain.send_raw_batch([txs[0] for txs in signed.values()]))
+        hashes = [tx.hash_hex for txs in signed.values() for tx in txs]
+        receipts = chain.receipts.wait_all(hashes, timeout=60)
+        blocks = sorted({int(r["blockNumber"], 16) for r in receipts})
+        used = [int(chain.get_block(b)["gasUsed"], 16) for b in blocks]
+        assert sum(used) == 21_000 * len(hashes)
+        assert max(used) >= BSC_FULL_BLOCK_GAS, f"flood spread over blocks {dict(zip(blocks, used, strict=True))}"
+        after = blocks[-1] + 1
+        while chain.block_number() < after:
+            time.sleep(0.1)
+        for number in [*blocks, after]:
+            assert int(chain.get_block(number)["baseFeePerGas"], 16) == 0
+
+
+@pytest.mark.engines("geth")
+def test_gas_price_below_the_bsc_minimum_is_refused(engine: str, devnet_env: DevnetEnv, users: WalletPool) -> None:
+    cheap = Chain(devnet_env.rpc_url, gas_price=devnet_env.gas_price_wei // 5)
+    sender = users[-1]
+    with pytest.raises(RpcError, match="gas price below minimum"):
+        cheap.send(sender, sender.address, gas=21_000)
+    ok = Chain(devnet_env.rpc_url, gas_price=devnet_env.gas_price_wei)
+    assert ok.wait(ok.send(sender, sender.address, gas=21_000)).receipt["status"] == "0x1"
+
+
+def test_missing_geth_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("DEVNET_GETH", str(tmp_path / "no-geth"))
+    with pytest.raises(ToolMissing, match=r"devnet tools install.*go install github.com/ethereum/go-ethereum/cmd/geth@v1.17.4"):
+        start_node("geth", BscProfile(), tmp_path)
+
+
+def test_missing_anvil_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("DEVNET_ANVIL", str(tmp_path / "no-anvil"))
+    with pytest.raises(ToolMissing, match="npm ci"):
+        start_node("anvil", BscProfile(), tmp_path)
+
+
+def test_a_node_that_exits_at_start_reports_its_log_tail(tmp_path: Path) -> None:
+    process = ManagedProcess("geth", [str(geth_path()), "--no-such-flag"], tmp_path / "geth.log")
+    with pytest.raises(StartError, match=r"(?s)exited with code.*flag provided but not defined: -no-such-flag"):
+        process.start(ready=lambda: False)
+
+
+def test_a_node_that_never_becomes_ready_times_out_with_its_log_tail(tmp_path: Path) -> None:
+    script = "echo listening on nothing; exec sleep 30"
+    process = ManagedProcess("stuck", ["sh", "-c", script], tmp_path / "stuck.log")
+    with pytest.raises(StartError, match=r"(?s)not ready after 1 s.*listening on nothing"):
+        process.start(ready=lambda: False, timeout=1)
+    assert not pid_alive(process.pid)
+
+
+def test_stop_ends_the_node_and_keeps_its_log(engine: str, tmp_path: Path) -> None:
+    node = start_node(engine, BscProfile(prefunded_accounts=20), tmp_path)  # type: ignore[arg-type]
+    pid = node.info.pid
+    node.stop()
+    assert not pid_alive(pid)
+    assert Path(node.info.log_path).stat().st_size > 0
+
+
+def test_geth_resumes_its_chain_from_the_datadir(tmp_path: Path) -> None:
+    profile = BscProfile(prefunded_accounts=20)
+    sender = Wallet(derive_accounts(profile.mnemonic, 19, 1)[0])
+    with start_node("geth", profile, tmp_path) as node:
+        chain = Chain(node.rpc_url, gas_price=profile.min_gas_price_wei)
+        chain.wait(chain.send(sender, sender.address, gas=21_000))
+        height = chain.block_number()
+    with start_node("geth", profile, tmp_path) as node:
+        assert Chain(node.rpc_url).block_number() == height
