@@ -19,15 +19,13 @@ _FORK_TIMES = ("shanghaiTime", "cancunTime", "pragueTime", "osakaTime")
 
 
 def geth_dev_genesis(geth: Path) -> dict[str, Any]:
-    out = subprocess.run(
-        [str(geth), "--dev", "dumpgenesis"], capture_output=True, text=True, check=True
-    )
+    out = subprocess.run([str(geth), "--dev", "dumpgenesis"], capture_output=True, text=True, check=True)
     genesis: dict[str, Any] = json.loads(out.stdout)
     return genesis
 
 
 def build_genesis(profile: BscProfile, dev_genesis: dict[str, Any]) -> dict[str, Any]:
-    genesis = json.loads(json.dumps(dev_genesis))  # deep copy
+    genesis: dict[str, Any] = json.loads(json.dumps(dev_genesis))  # deep copy
     config = genesis["config"]
     config["chainId"] = profile.chain_id
     # Merged at genesis, so `geth --dev` accepts the chain as its own.

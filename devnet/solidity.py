@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from devnet.paths import ARTIFACTS_DIR, CONTRACTS_DIR, CONTRACT_SOURCES, NODE_MODULES
+from devnet.paths import ARTIFACTS_DIR, CONTRACT_SOURCES, CONTRACTS_DIR, NODE_MODULES
 from devnet.tools import solcjs_path
 
 SOLC_SHIM = CONTRACTS_DIR / "solc-standard-json.cjs"
@@ -69,9 +69,9 @@ def compile_sources(sources_dir: Path = CONTRACT_SOURCES) -> dict[str, dict[str,
     errors = [e for e in output.get("errors", []) if e["severity"] in ("error", "warning")]
     if errors:
         raise CompileError("\n".join(e["formattedMessage"] for e in errors))
-    version = json.loads(
-        next(iter(next(iter(output["contracts"].values())).values()))["metadata"]
-    )["compiler"]["version"]
+    version = json.loads(next(iter(next(iter(output["contracts"].values())).values()))["metadata"])[
+        "compiler"
+    ]["version"]
     artifacts: dict[str, dict[str, Any]] = {}
     for source_name, contracts in output["contracts"].items():
         if not source_name.startswith("src/"):
@@ -107,9 +107,7 @@ def write_artifacts(artifacts: dict[str, dict[str, Any]], out_dir: Path = ARTIFA
     return written
 
 
-def diff_against_committed(
-    fresh: dict[str, dict[str, Any]], out_dir: Path = ARTIFACTS_DIR
-) -> list[str]:
+def diff_against_committed(fresh: dict[str, dict[str, Any]], out_dir: Path = ARTIFACTS_DIR) -> list[str]:
     """Names of artifacts whose committed file differs from a fresh compile (empty = in sync)."""
     committed = {p.stem: json.loads(p.read_text()) for p in out_dir.glob("*.json")}
     problems = [f"{n}: missing from {out_dir}" for n in sorted(fresh.keys() - committed.keys())]

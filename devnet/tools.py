@@ -61,9 +61,7 @@ def install_npm_packages(log: Callable[[str], None] = print) -> float:
         raise ToolMissing("npm is not on PATH: install Node.js >= 18 (Debian: apt-get install nodejs npm).")
     started = time.monotonic()
     log("npm ci (solc, @openzeppelin/contracts, anvil) ...")
-    subprocess.run(
-        ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=REPO_ROOT, check=True
-    )
+    subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=REPO_ROOT, check=True)
     return time.monotonic() - started
 
 

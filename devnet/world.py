@@ -40,7 +40,10 @@ def up(
         chain = Chain(node.rpc_url, gas_price=profile.min_gas_price_wei, chain_id=profile.chain_id)
         progress("deploying KGST and USDKG (feeds, reserve policies, roles, minters) ...")
         deployment = deploy_suite(
-            chain, RoleKeys.from_mnemonic(profile.mnemonic), deploy_config, record=state_dir / "deployment.json"
+            chain,
+            RoleKeys.from_mnemonic(profile.mnemonic),
+            deploy_config,
+            record=state_dir / "deployment.json",
         )
         chain.close()
         env = DevnetEnv(

@@ -91,7 +91,18 @@ class RoleKeys:
         """Roles for a private deployment (e.g. one per test) taken from a lane's accounts."""
         if len(accounts) < 8 + minter_count:
             raise ValueError(f"need {8 + minter_count} accounts for the roles, got {len(accounts)}")
-        return cls(*accounts[:8], minters=tuple(accounts[8 : 8 + minter_count]))  # type: ignore[misc]
+        deployer, owner, master_minter, pauser, blacklister, rescuer, reporter, fee_collector = accounts[:8]
+        return cls(
+            deployer=deployer,
+            owner=owner,
+            master_minter=master_minter,
+            pauser=pauser,
+            blacklister=blacklister,
+            rescuer=rescuer,
+            reporter=reporter,
+            fee_collector=fee_collector,
+            minters=tuple(accounts[8 : 8 + minter_count]),
+        )
 
     def as_addresses(self) -> dict[str, str | list[str]]:
         return {

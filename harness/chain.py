@@ -115,7 +115,9 @@ class Chain:
         return int(self.rpc.call("eth_blockNumber"), 16)
 
     def get_block(self, tag: str | int = "latest", full: bool = False) -> dict[str, Any]:
-        block: dict[str, Any] = self.rpc.call("eth_getBlockByNumber", tag if isinstance(tag, str) else hex(tag), full)
+        block: dict[str, Any] = self.rpc.call(
+            "eth_getBlockByNumber", tag if isinstance(tag, str) else hex(tag), full
+        )
         return block
 
     def code(self, address: str) -> bytes:
@@ -142,7 +144,14 @@ class Chain:
         return gas * 5 // 4 + 10_000
 
     def sign(
-        self, wallet: Wallet, to: str | None, data: bytes = b"", *, value: int = 0, gas: int, nonce: int | None = None
+        self,
+        wallet: Wallet,
+        to: str | None,
+        data: bytes = b"",
+        *,
+        value: int = 0,
+        gas: int,
+        nonce: int | None = None,
     ) -> SignedTx:
         return wallet.signer.sign(
             nonce=wallet.next_nonce(self.rpc) if nonce is None else nonce,
@@ -154,7 +163,9 @@ class Chain:
             chain_id=self.chain_id,
         )
 
-    def send(self, wallet: Wallet, to: str | None, data: bytes = b"", *, value: int = 0, gas: int | None = None) -> str:
+    def send(
+        self, wallet: Wallet, to: str | None, data: bytes = b"", *, value: int = 0, gas: int | None = None
+    ) -> str:
         """Sign and submit; returns the tx hash. Reverts found by gas estimation raise Reverted."""
         if gas is None:
             gas = self.estimate_gas(wallet.address, to, data, value)
@@ -209,7 +220,13 @@ class Chain:
 
     def _replay_reason(self, tx_hash: str, receipt: dict[str, Any]) -> str:
         tx = self.rpc.call("eth_getTransactionByHash", tx_hash)
-        call = {"from": tx["from"], "to": tx["to"], "data": tx["input"], "value": tx["value"], "gas": tx["gas"]}
+        call = {
+            "from": tx["from"],
+            "to": tx["to"],
+            "data": tx["input"],
+            "value": tx["value"],
+            "gas": tx["gas"],
+        }
         parent = hex(int(receipt["blockNumber"], 16) - 1)
         try:
             self.rpc.call("eth_call", call, parent)

@@ -79,7 +79,9 @@ class Deployment(BaseModel):
         return out
 
 
-def _plan(chain: Chain, roles: RoleKeys, config: DeployConfig, first_nonce: int) -> tuple[list[tuple[str, tuple[object, ...]]], dict[str, TokenDeployment]]:
+def _plan(
+    chain: Chain, roles: RoleKeys, config: DeployConfig, first_nonce: int
+) -> tuple[list[tuple[str, tuple[object, ...]]], dict[str, TokenDeployment]]:
     """Creation transactions in nonce order and the addresses they will produce.
 
     Addresses follow from the deployer's nonces, so all contracts go out in one batch
@@ -96,32 +98,59 @@ def _plan(chain: Chain, roles: RoleKeys, config: DeployConfig, first_nonce: int)
         txs.append((name, args))
         return create_address(deployer, nonce_)
 
-    token_roles = (owner, roles.master_minter.address, roles.pauser.address, roles.blacklister.address, roles.rescuer.address)
+    token_roles = (
+        owner,
+        roles.master_minter.address,
+        roles.pauser.address,
+        roles.blacklister.address,
+        roles.rescuer.address,
+    )
     for spec in (config.kgst, config.usdkg):
         if spec.backing == "fiat":
             feeds = {
                 "reserve": create(
-                    "ReserveFeed", config.reserve_feed_decimals, f"{spec.symbol} reserve: bank balance (minor units)",
-                    owner, roles.reporter.address,
+                    "ReserveFeed",
+                    config.reserve_feed_decimals,
+                    f"{spec.symbol} reserve: bank balance (minor units)",
+                    owner,
+                    roles.reporter.address,
                 )
             }
-            policy = create("FiatReservePolicy", owner, feeds["reserve"], spec.decimals, config.reserve_heartbeat_s)
+            policy = create(
+                "FiatReservePolicy", owner, feeds["reserve"], spec.decimals, config.reserve_heartbeat_s
+            )
         else:
             feeds = {
                 "ounces": create(
-                    "ReserveFeed", config.ounces_feed_decimals, f"{spec.symbol} collateral: fine troy oz",
-                    owner, roles.reporter.address,
+                    "ReserveFeed",
+                    config.ounces_feed_decimals,
+                    f"{spec.symbol} collateral: fine troy oz",
+                    owner,
+                    roles.reporter.address,
                 ),
-                "price": create("ReserveFeed", config.price_feed_decimals, "XAU / USD", owner, roles.reporter.address),
+                "price": create(
+                    "ReserveFeed", config.price_feed_decimals, "XAU / USD", owner, roles.reporter.address
+                ),
             }
             policy = create(
-                "GoldCollateralPolicy", owner, feeds["ounces"], feeds["price"], spec.decimals,
-                config.gold_floor_bps, config.ounces_heartbeat_s, config.price_heartbeat_s,
+                "GoldCollateralPolicy",
+                owner,
+                feeds["ounces"],
+                feeds["price"],
+                spec.decimals,
+                config.gold_floor_bps,
+                config.ounces_heartbeat_s,
+                config.price_heartbeat_s,
             )
         address = create("StableCoin", spec.name, spec.symbol, spec.decimals, token_roles, policy)
         tokens[spec.symbol] = TokenDeployment(
-            symbol=spec.symbol, name=spec.name, decimals=spec.decimals, backing=spec.backing,
-            address=address, policy=policy, feeds=feeds,
+            symbol=spec.symbol,
+            name=spec.name,
+            decimals=spec.decimals,
+            backing=spec.backing,
+            address=address,
+            policy=policy,
+            feeds=feeds,
         )
     return txs, tokens
 

@@ -51,4 +51,9 @@ class DevnetEnv(BaseModel):
         os.replace(tmp, path)
 
     def summary(self) -> dict[str, Any]:
-        return {"chain_id": self.chain_id, "rpc_url": self.rpc_url, "engine": self.node.engine, **self.contracts}
+        return {
+            "chain_id": self.chain_id,
+            "rpc_url": self.rpc_url,
+            "engine": self.node.engine,
+            **self.contracts,
+        }

@@ -33,7 +33,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default="geth,anvil",
         help="engines to run chain tests on, comma-separated (default: geth,anvil)",
     )
-    group.addoption("--devnet-env", default=None, help="attach to the running devnet described by this env.json")
+    group.addoption(
+        "--devnet-env", default=None, help="attach to the running devnet described by this env.json"
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -47,7 +49,9 @@ def _engines(config: pytest.Config) -> list[str]:
     engines = [e.strip() for e in str(config.getoption("--devnet-engine")).split(",") if e.strip()]
     unknown = set(engines) - set(ENGINES)
     if unknown:
-        raise pytest.UsageError(f"--devnet-engine: unknown engine(s) {sorted(unknown)}; choose from {ENGINES}")
+        raise pytest.UsageError(
+            f"--devnet-engine: unknown engine(s) {sorted(unknown)}; choose from {ENGINES}"
+        )
     return engines
 
 
@@ -81,7 +85,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
-def devnet_env(engine: str, tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> DevnetEnv:
+def devnet_env(
+    engine: str, tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
+) -> DevnetEnv:
     """The environment of the shared devnet for `engine` (started once per test run)."""
     attach = pytestconfig.getoption("--devnet-env")
     if attach:

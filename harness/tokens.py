@@ -48,7 +48,7 @@ class StableCoinClient:
 
     def units(self, whole: int) -> int:
         """Whole tokens -> base units."""
-        return whole * 10**self.info.decimals
+        return int(whole * 10**self.info.decimals)
 
     # ---- reads -------------------------------------------------------------------------------
 
@@ -163,7 +163,9 @@ class StableCoinClient:
             "verifyingContract": self.address,
         }
 
-    def _sign(self, account: LocalAccount, primary: str, fields: list[tuple[str, str]], message: dict[str, Any]) -> Signature:
+    def _sign(
+        self, account: LocalAccount, primary: str, fields: list[tuple[str, str]], message: dict[str, Any]
+    ) -> Signature:
         types = {primary: [{"name": n, "type": t} for n, t in fields]}
         signed = Account.sign_typed_data(account.key, self._domain(), types, message)
         return Signature(v=signed.v, r=signed.r.to_bytes(32, "big"), s=signed.s.to_bytes(32, "big"))
@@ -173,11 +175,25 @@ class StableCoinClient:
     ) -> Signature:
         if nonce is None:
             nonce = int(self._read("nonces", owner.address))
-        fields = [("owner", "address"), ("spender", "address"), ("value", "uint256"), ("nonce", "uint256"), ("deadline", "uint256")]
-        message = {"owner": owner.address, "spender": _addr(spender), "value": value, "nonce": nonce, "deadline": deadline}
+        fields = [
+            ("owner", "address"),
+            ("spender", "address"),
+            ("value", "uint256"),
+            ("nonce", "uint256"),
+            ("deadline", "uint256"),
+        ]
+        message = {
+            "owner": owner.address,
+            "spender": _addr(spender),
+            "value": value,
+            "nonce": nonce,
+            "deadline": deadline,
+        }
         return self._sign(owner, "Permit", fields, message)
 
-    def permit(self, relayer: Wallet, owner: str, spender: str | Wallet, value: int, deadline: int, sig: Signature) -> TxResult:
+    def permit(
+        self, relayer: Wallet, owner: str, spender: str | Wallet, value: int, deadline: int, sig: Signature
+    ) -> TxResult:
         return self._tx(relayer, "permit", owner, _addr(spender), value, deadline, sig.v, sig.r, sig.s)
 
     def sign_authorization(
@@ -192,18 +208,28 @@ class StableCoinClient:
     ) -> Signature:
         """EIP-3009 `TransferWithAuthorization` or `ReceiveWithAuthorization`."""
         fields = [
-            ("from", "address"), ("to", "address"), ("value", "uint256"),
-            ("validAfter", "uint256"), ("validBefore", "uint256"), ("nonce", "bytes32"),
+            ("from", "address"),
+            ("to", "address"),
+            ("value", "uint256"),
+            ("validAfter", "uint256"),
+            ("validBefore", "uint256"),
+            ("nonce", "bytes32"),
         ]
         message = {
-            "from": holder.address, "to": _addr(to), "value": value,
-            "validAfter": valid_after, "validBefore": valid_before, "nonce": nonce,
+            "from": holder.address,
+            "to": _addr(to),
+            "value": value,
+            "validAfter": valid_after,
+            "validBefore": valid_before,
+            "nonce": nonce,
         }
         return self._sign(holder, kind, fields, message)
 
     def sign_cancel(self, authorizer: LocalAccount, nonce: bytes) -> Signature:
         fields = [("authorizer", "address"), ("nonce", "bytes32")]
-        return self._sign(authorizer, "CancelAuthorization", fields, {"authorizer": authorizer.address, "nonce": nonce})
+        return self._sign(
+            authorizer, "CancelAuthorization", fields, {"authorizer": authorizer.address, "nonce": nonce}
+        )
 
     def authorization_used(self, authorizer: str | Wallet, nonce: bytes) -> bool:
         return bool(self._read("authorizationState", _addr(authorizer), nonce))

@@ -34,8 +34,13 @@ def test_fast_signer_is_byte_identical_to_eth_account() -> None:
         }
         expected = Account.sign_transaction(tx, account.key)
         ours = FastSigner(bytes(account.key)).sign(
-            nonce=tx["nonce"], gas_price=tx["gasPrice"], gas=tx["gas"], to=bytes.fromhex(tx["to"][2:]),
-            value=tx["value"], data=bytes.fromhex(tx["data"][2:]), chain_id=tx["chainId"],
+            nonce=tx["nonce"],
+            gas_price=tx["gasPrice"],
+            gas=tx["gas"],
+            to=bytes.fromhex(tx["to"][2:]),
+            value=tx["value"],
+            data=bytes.fromhex(tx["data"][2:]),
+            chain_id=tx["chainId"],
         )
         assert ours.raw == bytes(expected.raw_transaction)
         assert ours.hash == bytes(expected.hash)

@@ -11,7 +11,9 @@ from devnet.solidity import compile_sources, diff_against_committed
 
 def test_committed_artifacts_match_a_fresh_compile() -> None:
     problems = diff_against_committed(compile_sources())
-    assert problems == [], "run `devnet contracts build` and commit contracts/artifacts:\n" + "\n".join(problems)
+    assert problems == [], "run `devnet contracts build` and commit contracts/artifacts:\n" + "\n".join(
+        problems
+    )
 
 
 def test_a_changed_source_is_detected(tmp_path: Path) -> None:

@@ -34,14 +34,18 @@ def test_other_bsc_chain_ids_are_selectable(engine: str, network: str, tmp_path:
 
 
 def test_genesis_is_merged_with_zero_base_fee_and_bsc_forks() -> None:
-    genesis = build_genesis(BscProfile(network="chapel", prefunded_accounts=20), geth_dev_genesis(geth_path()))
+    genesis = build_genesis(
+        BscProfile(network="chapel", prefunded_accounts=20), geth_dev_genesis(geth_path())
+    )
     config = genesis["config"]
     assert config["chainId"] == 97
     assert config["terminalTotalDifficulty"] == 0 and genesis["difficulty"] == "0x0"
     assert genesis["baseFeePerGas"] == "0x0"
     assert int(genesis["gasLimit"], 16) == 2_000_000_000
     assert config["pragueTime"] == 0 and config["osakaTime"] == 0
-    prague_only = build_genesis(BscProfile(hardfork="prague", prefunded_accounts=20), geth_dev_genesis(geth_path()))
+    prague_only = build_genesis(
+        BscProfile(hardfork="prague", prefunded_accounts=20), geth_dev_genesis(geth_path())
+    )
     assert "osakaTime" not in prague_only["config"]
 
 
@@ -56,7 +60,10 @@ def test_base_fee_stays_zero_after_full_blocks(engine: str, tmp_path: Path) -> N
         chain = Chain(node.rpc_url, gas_price=profile.min_gas_price_wei)
         senders = WalletPool(derive_accounts(profile.mnemonic, 20, 20))
         per_sender = 120  # 2,400 transfers x 21,000 gas = 50.4M gas
-        signed = {w.address: [chain.sign(w, w.address, gas=21_000, nonce=n) for n in range(per_sender)] for w in senders}
+        signed = {
+            w.address: [chain.sign(w, w.address, gas=21_000, nonce=n) for n in range(per_sender)]
+            for w in senders
+        }
         # Nonces 1.. wait in the queue (a gap); the nonce-0 batch makes them all executable at
         # once, so the next block takes the whole flood however slow the sending was.
         queued = [tx for txs in signed.values() for tx in txs[1:]]
@@ -68,7 +75,9 @@ def test_base_fee_stays_zero_after_full_blocks(engine: str, tmp_path: Path) -> N
         blocks = sorted({int(r["blockNumber"], 16) for r in receipts})
         used = [int(chain.get_block(b)["gasUsed"], 16) for b in blocks]
         assert sum(used) == 21_000 * len(hashes)
-        assert max(used) >= BSC_FULL_BLOCK_GAS, f"flood spread over blocks {dict(zip(blocks, used, strict=True))}"
+        assert max(used) >= BSC_FULL_BLOCK_GAS, (
+            f"flood spread over blocks {dict(zip(blocks, used, strict=True))}"
+        )
         after = blocks[-1] + 1
         while chain.block_number() < after:
             time.sleep(0.1)
@@ -77,10 +86,12 @@ def test_base_fee_stays_zero_after_full_blocks(engine: str, tmp_path: Path) -> N
 
 
 @pytest.mark.engines("geth")
-def test_gas_price_below_the_bsc_minimum_is_refused(engine: str, devnet_env: DevnetEnv, users: WalletPool) -> None:
+def test_gas_price_below_the_bsc_minimum_is_refused(
+    engine: str, devnet_env: DevnetEnv, users: WalletPool
+) -> None:
     cheap = Chain(devnet_env.rpc_url, gas_price=devnet_env.gas_price_wei // 5)
     sender = users[-1]
-    with pytest.raises(RpcError, match="gas price below minimum"):
+    with pytest.raises(RpcError, match=r"gas price below minimum"):
         cheap.send(sender, sender.address, gas=21_000)
     ok = Chain(devnet_env.rpc_url, gas_price=devnet_env.gas_price_wei)
     assert ok.wait(ok.send(sender, sender.address, gas=21_000)).receipt["status"] == "0x1"
@@ -88,19 +99,24 @@ def test_gas_price_below_the_bsc_minimum_is_refused(engine: str, devnet_env: Dev
 
 def test_missing_geth_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("DEVNET_GETH", str(tmp_path / "no-geth"))
-    with pytest.raises(ToolMissing, match=r"devnet tools install.*go install github.com/ethereum/go-ethereum/cmd/geth@v1.17.4"):
+    with pytest.raises(
+        ToolMissing,
+        match=r"devnet tools install.*go install github.com/ethereum/go-ethereum/cmd/geth@v1.17.4",
+    ):
         start_node("geth", BscProfile(), tmp_path)
 
 
 def test_missing_anvil_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("DEVNET_ANVIL", str(tmp_path / "no-anvil"))
-    with pytest.raises(ToolMissing, match="npm ci"):
+    with pytest.raises(ToolMissing, match=r"npm ci"):
         start_node("anvil", BscProfile(), tmp_path)
 
 
 def test_a_node_that_exits_at_start_reports_its_log_tail(tmp_path: Path) -> None:
     process = ManagedProcess("geth", [str(geth_path()), "--no-such-flag"], tmp_path / "geth.log")
-    with pytest.raises(StartError, match=r"(?s)exited with code.*flag provided but not defined: -no-such-flag"):
+    with pytest.raises(
+        StartError, match=r"(?s)exited with code.*flag provided but not defined: -no-such-flag"
+    ):
         process.start(ready=lambda: False)
 
 

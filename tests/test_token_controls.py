@@ -30,7 +30,7 @@ def test_pause_stops_transfers_mint_burn_redeem_and_approvals(
         "configureMinter": lambda: kgst.configure_minter(roles.master_minter, roles.second_minter, 1),
     }
     for name, action in blocked.items():
-        with pytest.raises(Reverted, match="^Pausable: paused$"):
+        with pytest.raises(Reverted, match=r"^Pausable: paused$"):
             action()
         assert name
     kgst.unpause(roles.pauser)
@@ -45,14 +45,24 @@ def test_pause_stops_signed_transfers(
     kgst.pause(roles.pauser)
     deadline = int(time.time()) + 3600
     sig = kgst.sign_permit(alice.account, bob, 1, deadline)
-    with pytest.raises(Reverted, match="^Pausable: paused$"):
+    with pytest.raises(Reverted, match=r"^Pausable: paused$"):
         kgst.permit(bob, alice.address, bob, 1, deadline, sig)
     nonce = random_nonce()
     auth = kgst.sign_authorization(alice.account, bob, 1, 0, deadline, nonce)
-    with pytest.raises(Reverted, match="^Pausable: paused$"):
+    with pytest.raises(Reverted, match=r"^Pausable: paused$"):
         kgst.chain.transact(
-            bob, kgst.contract, "transferWithAuthorization", alice.address, bob.address, 1, 0, deadline, nonce,
-            auth.v, auth.r, auth.s,
+            bob,
+            kgst.contract,
+            "transferWithAuthorization",
+            alice.address,
+            bob.address,
+            1,
+            0,
+            deadline,
+            nonce,
+            auth.v,
+            auth.r,
+            auth.s,
         )
 
 
@@ -65,17 +75,17 @@ def test_blacklisted_account_can_neither_send_nor_receive(
     result = kgst.blacklist(roles.blacklister, bob)
     assert kgst.events(result, "Blacklisted") == [{"account": bob.address}]
     assert kgst.is_blacklisted(bob)
-    with pytest.raises(Reverted, match="^Blacklistable: sender is blacklisted$"):
+    with pytest.raises(Reverted, match=r"^Blacklistable: sender is blacklisted$"):
         kgst.transfer(bob, alice, 1)
-    with pytest.raises(Reverted, match="^Blacklistable: recipient is blacklisted$"):
+    with pytest.raises(Reverted, match=r"^Blacklistable: recipient is blacklisted$"):
         kgst.transfer(alice, bob, 1)
-    with pytest.raises(Reverted, match="^Blacklistable: sender is blacklisted$"):
+    with pytest.raises(Reverted, match=r"^Blacklistable: sender is blacklisted$"):
         kgst.transfer_from(carol, bob, carol, 1)  # an allowance given before does not help
-    with pytest.raises(Reverted, match="^Blacklistable: account is blacklisted$"):
+    with pytest.raises(Reverted, match=r"^Blacklistable: account is blacklisted$"):
         kgst.approve(bob, alice, 1)
-    with pytest.raises(Reverted, match="^Blacklistable: account is blacklisted$"):
+    with pytest.raises(Reverted, match=r"^Blacklistable: account is blacklisted$"):
         kgst.mint(roles.minter, bob, 1)
-    with pytest.raises(Reverted, match="^Blacklistable: account is blacklisted$"):
+    with pytest.raises(Reverted, match=r"^Blacklistable: account is blacklisted$"):
         kgst.redeem(bob, 1, "1030120000000011")
     kgst.un_blacklist(roles.blacklister, bob)
     kgst.transfer(bob, alice, 1)
@@ -87,10 +97,10 @@ def test_blacklisted_spender_and_minter_are_refused(
     kgst = funded_kgst
     kgst.approve(alice, bob, kgst.units(10))
     kgst.blacklist(roles.blacklister, bob)
-    with pytest.raises(Reverted, match="^Blacklistable: account is blacklisted$"):
+    with pytest.raises(Reverted, match=r"^Blacklistable: account is blacklisted$"):
         kgst.transfer_from(bob, alice, alice, 1)
     kgst.blacklist(roles.blacklister, roles.minter)
-    with pytest.raises(Reverted, match="^Blacklistable: account is blacklisted$"):
+    with pytest.raises(Reverted, match=r"^Blacklistable: account is blacklisted$"):
         kgst.mint(roles.minter, alice, 1)
 
 
@@ -99,11 +109,13 @@ def test_destroy_black_funds_burns_only_blacklisted_balances(
 ) -> None:
     kgst = funded_kgst
     supply = kgst.total_supply()
-    with pytest.raises(Reverted, match="account is not blacklisted"):
+    with pytest.raises(Reverted, match=r"account is not blacklisted"):
         kgst.destroy_black_funds(roles.blacklister, alice)
     kgst.blacklist(roles.blacklister, alice)
     result = kgst.destroy_black_funds(roles.blacklister, alice)
-    assert kgst.events(result, "DestroyedBlackFunds") == [{"account": alice.address, "amount": kgst.units(1_000)}]
+    assert kgst.events(result, "DestroyedBlackFunds") == [
+        {"account": alice.address, "amount": kgst.units(1_000)}
+    ]
     assert kgst.balance_of(alice) == 0
     assert kgst.total_supply() == supply - kgst.units(1_000)
 
@@ -113,9 +125,9 @@ def test_transfer_fee_is_capped_and_the_recipient_gets_value_minus_fee(
 ) -> None:
     kgst = funded_kgst
     assert kgst.contract.functions.transferFeeBps().call() == 0  # default: no fee
-    with pytest.raises(Reverted, match="^StableCoin: fee above cap$"):
+    with pytest.raises(Reverted, match=r"^StableCoin: fee above cap$"):
         kgst.set_transfer_fee(roles.owner, 21, roles.fee_collector)
-    with pytest.raises(Reverted, match="fee collector is the zero address"):
+    with pytest.raises(Reverted, match=r"fee collector is the zero address"):
         kgst.set_transfer_fee(roles.owner, 10, "0x" + "00" * 20)
     kgst.set_transfer_fee(roles.owner, 20, roles.fee_collector)
     amount = kgst.units(200)
@@ -124,7 +136,10 @@ def test_transfer_fee_is_capped_and_the_recipient_gets_value_minus_fee(
     assert kgst.balance_of(bob) == amount - fee
     assert kgst.balance_of(roles.fee_collector) == fee
     transfers = kgst.events(result, "Transfer")
-    assert {(t["to"], t["value"]) for t in transfers} == {(roles.fee_collector.address, fee), (bob.address, amount - fee)}
+    assert {(t["to"], t["value"]) for t in transfers} == {
+        (roles.fee_collector.address, fee),
+        (bob.address, amount - fee),
+    }
     # mint and redeem carry no fee
     kgst.mint(roles.minter, bob, 10)
     assert kgst.balance_of(bob) == amount - fee + 10

@@ -17,10 +17,17 @@ def test_redeem_burns_and_emits_the_payout_instruction(funded_kgst: StableCoinCl
     first = kgst.redeem(alice, kgst.units(200), ACCOUNT)
     second = kgst.redeem(alice, kgst.units(1), ACCOUNT)
     assert kgst.events(first, "Redeemed") == [
-        {"redemptionId": 1, "holder": alice.address, "payoutRef": payout_ref(ACCOUNT), "amount": kgst.units(200)}
+        {
+            "redemptionId": 1,
+            "holder": alice.address,
+            "payoutRef": payout_ref(ACCOUNT),
+            "amount": kgst.units(200),
+        }
     ]
     assert kgst.events(second, "Redeemed")[0]["redemptionId"] == 2
-    assert kgst.events(first, "Transfer") == [{"from": alice.address, "to": "0x" + "00" * 20, "value": kgst.units(200)}]
+    assert kgst.events(first, "Transfer") == [
+        {"from": alice.address, "to": "0x" + "00" * 20, "value": kgst.units(200)}
+    ]
     assert kgst.total_supply() == supply - kgst.units(201)
     assert kgst.balance_of(alice) == kgst.units(1_000 - 201)
     # the payout reference is indexed, so the issuer can filter by it
@@ -44,5 +51,5 @@ def test_redeem_bad_input_reverts_with_reason(
 
 
 def test_payout_ref_must_fit_bytes32() -> None:
-    with pytest.raises(ValueError, match="1 to 32"):
+    with pytest.raises(ValueError, match=r"1 to 32"):
         payout_ref("x" * 33)

@@ -11,9 +11,17 @@ from harness.wallets import Wallet
 from tests.conftest import RoleWallets
 
 
-def test_bep20_metadata_and_role_addresses(kgst: StableCoinClient, usdkg: StableCoinClient, roles: RoleWallets) -> None:
-    assert (kgst.contract.functions.symbol().call(), kgst.contract.functions.decimals().call()) == ("KGST", 18)
-    assert (usdkg.contract.functions.symbol().call(), usdkg.contract.functions.decimals().call()) == ("USDKG", 6)
+def test_bep20_metadata_and_role_addresses(
+    kgst: StableCoinClient, usdkg: StableCoinClient, roles: RoleWallets
+) -> None:
+    assert (kgst.contract.functions.symbol().call(), kgst.contract.functions.decimals().call()) == (
+        "KGST",
+        18,
+    )
+    assert (usdkg.contract.functions.symbol().call(), usdkg.contract.functions.decimals().call()) == (
+        "USDKG",
+        6,
+    )
     c = kgst.contract.functions
     assert c.getOwner().call() == roles.owner.address
     assert c.masterMinter().call() == roles.master_minter.address
@@ -21,13 +29,27 @@ def test_bep20_metadata_and_role_addresses(kgst: StableCoinClient, usdkg: Stable
     assert c.blacklister().call() == roles.blacklister.address
     assert c.rescuer().call() == roles.rescuer.address
     # every role on its own key
-    assert len({roles.owner.address, roles.master_minter.address, roles.pauser.address,
-                roles.blacklister.address, roles.rescuer.address, roles.reporter.address}) == 6
+    assert (
+        len(
+            {
+                roles.owner.address,
+                roles.master_minter.address,
+                roles.pauser.address,
+                roles.blacklister.address,
+                roles.rescuer.address,
+                roles.reporter.address,
+            }
+        )
+        == 6
+    )
 
 
 def test_shared_deployment_gives_every_role_its_own_key(deployment: Deployment) -> None:
     roles = deployment.roles
-    singles = [roles[k] for k in ("deployer", "owner", "master_minter", "pauser", "blacklister", "rescuer", "reporter")]
+    singles = [
+        roles[k]
+        for k in ("deployer", "owner", "master_minter", "pauser", "blacklister", "rescuer", "reporter")
+    ]
     minters = roles["minters"]
     assert isinstance(minters, list) and len(minters) >= 2
     assert len(set(singles) | set(minters)) == len(singles) + len(minters)
@@ -60,7 +82,15 @@ def test_role_functions_refuse_outsiders(
 ) -> None:
     """An ordinary holder, and every *other* role, is refused with the role's reason."""
     real = [alice.address if a == "alice" else kgst.address if a == "token" else a for a in args]
-    outsiders = [alice, roles.owner, roles.master_minter, roles.pauser, roles.blacklister, roles.rescuer, roles.minter]
+    outsiders = [
+        alice,
+        roles.owner,
+        roles.master_minter,
+        roles.pauser,
+        roles.blacklister,
+        roles.rescuer,
+        roles.minter,
+    ]
     owner_of = {
         "StableCoin: caller is not the masterMinter": roles.master_minter,
         "StableCoin: caller is not a minter": roles.minter,
@@ -77,16 +107,18 @@ def test_role_functions_refuse_outsiders(
         assert e.value.reason == reason, f"{fn} from {caller}"
 
 
-def test_owner_reassigns_roles(kgst: StableCoinClient, roles: RoleWallets, alice: Wallet, bob: Wallet) -> None:
+def test_owner_reassigns_roles(
+    kgst: StableCoinClient, roles: RoleWallets, alice: Wallet, bob: Wallet
+) -> None:
     kgst.chain.transact(roles.owner, kgst.contract, "updatePauser", alice.address)
     kgst.pause(alice)
     assert kgst.paused()
-    with pytest.raises(Reverted, match="caller is not the pauser"):
+    with pytest.raises(Reverted, match=r"caller is not the pauser"):
         kgst.unpause(roles.pauser)
     kgst.unpause(alice)
     kgst.chain.transact(roles.owner, kgst.contract, "transferOwnership", bob.address)
     assert kgst.contract.functions.getOwner().call() == bob.address
-    with pytest.raises(Reverted, match="caller is not the owner"):
+    with pytest.raises(Reverted, match=r"caller is not the owner"):
         kgst.chain.transact(roles.owner, kgst.contract, "updatePauser", roles.pauser.address)
 
 

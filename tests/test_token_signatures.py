@@ -13,7 +13,9 @@ def _now(token: StableCoinClient) -> int:
     return int(token.chain.get_block()["timestamp"], 16)
 
 
-def test_permit_sets_allowance_once(funded_kgst: StableCoinClient, alice: Wallet, bob: Wallet, carol: Wallet) -> None:
+def test_permit_sets_allowance_once(
+    funded_kgst: StableCoinClient, alice: Wallet, bob: Wallet, carol: Wallet
+) -> None:
     kgst = funded_kgst
     deadline = _now(kgst) + 3600
     sig = kgst.sign_permit(alice.account, bob, kgst.units(50), deadline)
@@ -40,11 +42,33 @@ def test_permit_expired_or_signed_by_someone_else_is_refused(
         kgst.permit(bob, alice.address, bob, 1, deadline, forged)
 
 
-def _use(token: StableCoinClient, relayer: Wallet, fn: str, holder: Wallet, to: Wallet, value: int,
-         after: int, before: int, nonce: bytes, kind: str = "TransferWithAuthorization") -> None:
+def _use(
+    token: StableCoinClient,
+    relayer: Wallet,
+    fn: str,
+    holder: Wallet,
+    to: Wallet,
+    value: int,
+    after: int,
+    before: int,
+    nonce: bytes,
+    kind: str = "TransferWithAuthorization",
+) -> None:
     sig = token.sign_authorization(holder.account, to, value, after, before, nonce, kind)
-    token.chain.transact(relayer, token.contract, fn, holder.address, to.address, value, after, before, nonce,
-                         sig.v, sig.r, sig.s)
+    token.chain.transact(
+        relayer,
+        token.contract,
+        fn,
+        holder.address,
+        to.address,
+        value,
+        after,
+        before,
+        nonce,
+        sig.v,
+        sig.r,
+        sig.s,
+    )
 
 
 def test_transfer_with_authorization_moves_funds_once(
@@ -79,7 +103,18 @@ def test_receive_with_authorization_only_by_the_payee(
     before = _now(kgst) + 3600
     nonce = random_nonce()
     with pytest.raises(Reverted, match=r"^ERC20InvalidReceiver"):  # front-running relayer
-        _use(kgst, carol, "receiveWithAuthorization", alice, bob, 5, 0, before, nonce, "ReceiveWithAuthorization")
+        _use(
+            kgst,
+            carol,
+            "receiveWithAuthorization",
+            alice,
+            bob,
+            5,
+            0,
+            before,
+            nonce,
+            "ReceiveWithAuthorization",
+        )
     _use(kgst, bob, "receiveWithAuthorization", alice, bob, 5, 0, before, nonce, "ReceiveWithAuthorization")
     assert kgst.balance_of(bob) == 5
     with pytest.raises(Reverted, match=r"^ERC3009InvalidSignature"):  # a transfer-kind signature
@@ -93,9 +128,13 @@ def test_cancelled_authorization_cannot_be_used(
     nonce = random_nonce()
     before = _now(kgst) + 3600
     cancel = kgst.sign_cancel(alice.account, nonce)
-    result = kgst.chain.transact(carol, kgst.contract, "cancelAuthorization", alice.address, nonce, cancel.v, cancel.r, cancel.s)
+    result = kgst.chain.transact(
+        carol, kgst.contract, "cancelAuthorization", alice.address, nonce, cancel.v, cancel.r, cancel.s
+    )
     assert kgst.events(result, "AuthorizationCanceled") == [{"authorizer": alice.address, "nonce": nonce}]
     with pytest.raises(Reverted, match=r"^ERC3009UsedAuthorization"):
         _use(kgst, carol, "transferWithAuthorization", alice, bob, 1, 0, before, nonce)
     with pytest.raises(Reverted, match=r"^ERC3009UsedAuthorization"):  # cancel twice
-        kgst.chain.transact(carol, kgst.contract, "cancelAuthorization", alice.address, nonce, cancel.v, cancel.r, cancel.s)
+        kgst.chain.transact(
+            carol, kgst.contract, "cancelAuthorization", alice.address, nonce, cancel.v, cancel.r, cancel.s
+        )

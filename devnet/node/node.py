@@ -58,7 +58,9 @@ class NodeHandle:
 
 def rpc_chain_id(url: str, timeout: float = 1.0) -> int | None:
     try:
-        r = httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}, timeout=timeout)
+        r = httpx.post(
+            url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}, timeout=timeout
+        )
         return int(r.json()["result"], 16)
     except (httpx.HTTPError, KeyError, ValueError):
         return None
@@ -69,40 +71,74 @@ def geth_argv(profile: BscProfile, datadir: Path, port: int) -> list[str]:
     return [
         str(geth_path()),
         "--dev",
-        "--dev.period", str(profile.block_period_s),
-        "--datadir", str(datadir),
-        "--networkid", str(profile.chain_id),
-        "--http", "--http.addr", "127.0.0.1", "--http.port", str(port),
-        "--http.api", "eth,net,web3,txpool,debug",
-        "--http.vhosts", "*",
+        "--dev.period",
+        str(profile.block_period_s),
+        "--datadir",
+        str(datadir),
+        "--networkid",
+        str(profile.chain_id),
+        "--http",
+        "--http.addr",
+        "127.0.0.1",
+        "--http.port",
+        str(port),
+        "--http.api",
+        "eth,net,web3,txpool,debug",
+        "--http.vhosts",
+        "*",
         # No peers, no p2p port clash between parallel nodes, no shared engine-API port.
-        "--nodiscover", "--maxpeers", "0", "--port", "0",
-        "--authrpc.port", str(free_port()),
+        "--nodiscover",
+        "--maxpeers",
+        "0",
+        "--port",
+        "0",
+        "--authrpc.port",
+        str(free_port()),
         "--ipcdisable",
-        "--miner.gaslimit", str(profile.block_gas_limit),
-        "--miner.gasprice", str(profile.min_gas_price_wei),
-        "--txpool.pricelimit", str(profile.min_gas_price_wei),
-        "--txpool.accountslots", str(pool.account_slots),
-        "--txpool.globalslots", str(pool.global_slots),
-        "--txpool.accountqueue", str(pool.account_queue),
-        "--txpool.globalqueue", str(pool.global_queue),
-        "--rpc.txfeecap", "0",
-        "--verbosity", "3",
+        "--miner.gaslimit",
+        str(profile.block_gas_limit),
+        "--miner.gasprice",
+        str(profile.min_gas_price_wei),
+        "--txpool.pricelimit",
+        str(profile.min_gas_price_wei),
+        "--txpool.accountslots",
+        str(pool.account_slots),
+        "--txpool.globalslots",
+        str(pool.global_slots),
+        "--txpool.accountqueue",
+        str(pool.account_queue),
+        "--txpool.globalqueue",
+        str(pool.global_queue),
+        "--rpc.txfeecap",
+        "0",
+        "--verbosity",
+        "3",
     ]
 
 
 def anvil_argv(profile: BscProfile, port: int) -> list[str]:
     argv = [
         str(anvil_path()),
-        "--host", "127.0.0.1", "--port", str(port),
-        "--chain-id", str(profile.chain_id),
-        "--mnemonic", profile.mnemonic,
-        "--accounts", str(profile.prefunded_accounts),
-        "--balance", str(profile.prefund_wei // 10**18),
-        "--base-fee", "0",
-        "--gas-price", str(profile.min_gas_price_wei),
-        "--gas-limit", str(profile.block_gas_limit),
-        "--hardfork", profile.hardfork,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--chain-id",
+        str(profile.chain_id),
+        "--mnemonic",
+        profile.mnemonic,
+        "--accounts",
+        str(profile.prefunded_accounts),
+        "--balance",
+        str(profile.prefund_wei // 10**18),
+        "--base-fee",
+        "0",
+        "--gas-price",
+        str(profile.min_gas_price_wei),
+        "--gas-limit",
+        str(profile.block_gas_limit),
+        "--hardfork",
+        profile.hardfork,
     ]
     if profile.block_period_s:
         argv += ["--block-time", str(profile.block_period_s)]
@@ -121,7 +157,9 @@ def _init_geth_datadir(profile: BscProfile, datadir: Path, log_path: Path) -> No
     with open(log_path, "ab") as log:
         result = subprocess.run(
             [str(geth), "init", "--datadir", str(datadir), str(genesis_file)],
-            stdout=log, stderr=subprocess.STDOUT, check=False,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            check=False,
         )
     if result.returncode != 0:
         raise StartError(f"geth init failed (exit {result.returncode}); see {log_path}")

@@ -1,0 +1,32 @@
+# The two commands of the README, plus the steps they are made of.
+# Everything installs into the checkout: .venv (Python), node_modules (npm), .tools/bin (geth).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: demo test lint install tools clean
+
+demo: install  ## bring a devnet up, run one mint -> remittance -> redeem cycle, take it down
+	$(BIN)/devnet demo
+
+test: install  ## the whole test suite, on geth and anvil, in 2 xdist workers
+	$(BIN)/pytest -n 2
+
+lint: install  ## ruff on everything, mypy (strict) on devnet and harness
+	$(BIN)/ruff check devnet harness tests
+	$(BIN)/mypy
+
+install: $(VENV)/.installed tools
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test,lint]'
+	touch $@
+
+tools: $(VENV)/.installed  ## npm ci (solc-js, OpenZeppelin, anvil) and geth from the Go module proxy
+	$(BIN)/devnet tools install
+
+clean:
+	rm -rf $(VENV) node_modules .tools .devnet .tox

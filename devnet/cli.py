@@ -1,0 +1,377 @@
+"""`devnet`: bring a BSC stablecoin devnet up, drive it, measure it."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from devnet import solidity, tools
+from devnet.config import DevnetConfig, load_config
+from devnet.node.process import StartError, log_tail, pid_alive
+from devnet.world import ENV_FILE, down, up
+from harness.env import DevnetEnv
+
+app = typer.Typer(
+    help="Local devnet and integration harness for sovereign stablecoins (KGST, USDKG) on BNB Smart Chain.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    add_completion=False,
+)
+tools_app = typer.Typer(
+    help="Install and inspect the external tools (geth, anvil, solc-js).", no_args_is_help=True
+)
+contracts_app = typer.Typer(
+    help="Compile the Solidity sources and check the committed artifacts.", no_args_is_help=True
+)
+app.add_typer(tools_app, name="tools")
+app.add_typer(contracts_app, name="contracts")
+
+console = Console()
+err = Console(stderr=True)
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="TOML config file (default: ./devnet.toml if present)."),
+]
+StateOpt = Annotated[
+    Path | None,
+    typer.Option("--state-dir", help="Where env.json, node data and logs live (default: .devnet)."),
+]
+
+
+def _progress(message: str) -> None:
+    console.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {message}")
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[red]error:[/] {message}")
+    return typer.Exit(1)
+
+
+def _config(config: Path | None, **overrides: object) -> DevnetConfig:
+    try:
+        return load_config(config, **overrides)
+    except Exception as e:  # pydantic's message names the bad key
+        raise _fail(f"bad configuration: {e}") from e
+
+
+def _env(state_dir: Path) -> DevnetEnv:
+    path = state_dir / ENV_FILE
+    if not path.is_file():
+        raise _fail(f"no devnet running here ({path} not found). Start one with `devnet up --detach`.")
+    return DevnetEnv.load(path)
+
+
+# ---- tools ------------------------------------------------------------------------------------
+
+
+@tools_app.command("install")
+def tools_install(
+    skip_geth: Annotated[bool, typer.Option(help="Do not build geth.")] = False,
+    skip_npm: Annotated[bool, typer.Option(help="Do not run npm ci.")] = False,
+    force: Annotated[bool, typer.Option(help="Rebuild geth even if the pinned version is there.")] = False,
+) -> None:
+    """Install solc-js, OpenZeppelin and anvil (npm ci) and build the pinned geth (go install)."""
+    try:
+        if not skip_npm:
+            seconds = tools.install_npm_packages(_progress)
+            _progress(f"npm packages installed in {seconds:.1f} s")
+        if not skip_geth:
+            if not force and tools.installed_geth_version() == tools.GETH_VERSION:
+                _progress(f"geth {tools.GETH_VERSION} already built at {tools.geth_path()}")
+            else:
+                seconds = tools.install_geth(_progress)
+                _progress(f"geth {tools.GETH_VERSION} built in {seconds:.1f} s")
+    except tools.ToolMissing as e:
+        raise _fail(str(e)) from e
+
+
+@tools_app.command("check")
+def tools_check() -> None:
+    """Show where each tool is and which version it is."""
+    table = Table("tool", "status", "path")
+    for name, locate in (
+        ("geth", tools.geth_path),
+        ("anvil", tools.anvil_path),
+        ("solc-js", tools.solcjs_path),
+    ):
+        try:
+            path = locate()
+            status = tools.installed_geth_version() or "?" if name == "geth" else "ok"
+            table.add_row(name, f"[green]{status}[/]", str(path))
+        except tools.ToolMissing as e:
+            table.add_row(name, "[red]missing[/]", str(e))
+    console.print(table)
+
+
+# ---- contracts --------------------------------------------------------------------------------
+
+
+@contracts_app.command("build")
+def contracts_build() -> None:
+    """Compile contracts/src with solc-js and write contracts/artifacts."""
+    _progress("compiling contracts/src with solc-js ...")
+    try:
+        artifacts = solidity.compile_sources()
+    except (solidity.CompileError, tools.ToolMissing) as e:
+        raise _fail(str(e)) from e
+    for path in solidity.write_artifacts(artifacts):
+        _progress(f"wrote {path}")
+
+
+@contracts_app.command("check")
+def contracts_check() -> None:
+    """Fail if the committed artifacts differ from a fresh compile of the committed sources."""
+    problems = solidity.diff_against_committed(solidity.compile_sources())
+    if problems:
+        for p in problems:
+            err.print(f"[red]✗[/] {p}")
+        raise _fail("artifacts are out of date: run `devnet contracts build` and commit them")
+    console.print("[green]✓[/] artifacts match a fresh compile")
+
+
+# ---- devnet lifecycle -------------------------------------------------------------------------
+
+
+@app.command("up")
+def up_command(
+    engine: Annotated[
+        str | None,
+        typer.Option("--engine", "-e", help="geth (BSC profile, default) or anvil (fast tier)."),
+    ] = None,
+    network: Annotated[
+        str | None, typer.Option(help="Chain id profile: rialto (714), chapel (97) or mainnet (56).")
+    ] = None,
+    block_period: Annotated[
+        int | None, typer.Option(help="Seconds between blocks; 0 seals on demand.")
+    ] = None,
+    detach: Annotated[
+        bool, typer.Option("--detach", "-d", help="Return once ready and leave the devnet running.")
+    ] = False,
+    resume: Annotated[
+        bool, typer.Option(help="Continue the previous chain instead of starting from genesis.")
+    ] = False,
+    config: ConfigOpt = None,
+    state_dir: StateOpt = None,
+) -> None:
+    """Start the node, deploy KGST and USDKG, write .devnet/env.json."""
+    cfg = _config(
+        config,
+        engine=engine,
+        state_dir=state_dir,
+        **{"profile.network": network, "profile.block_period_s": block_period},
+    )
+    running = cfg.state_dir / ENV_FILE
+    if (
+        running.is_file()
+        and DevnetEnv.load(running).node.pid
+        and pid_alive(DevnetEnv.load(running).node.pid or 0)
+    ):
+        raise _fail(f"a devnet is already running from {cfg.state_dir}; `devnet down` first")
+    started = time.perf_counter()
+    try:
+        env = up(cfg.state_dir, cfg.engine, cfg.profile, cfg.contracts, progress=_progress, resume=resume)
+    except (StartError, tools.ToolMissing) as e:
+        raise _fail(str(e)) from e
+    _progress(f"[green]ready[/] in {time.perf_counter() - started:.1f} s")
+    _print_env(env)
+    if detach:
+        console.print("Stop it with [bold]devnet down[/].")
+        return
+    console.print("Press Ctrl-C to stop.")
+    stop = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        while not stop and env.node.pid and pid_alive(env.node.pid):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    if env.node.pid and not pid_alive(env.node.pid) and not stop:
+        err.print(
+            f"[red]the node exited[/]; last lines of its log:\n{log_tail(Path(env.node.log_path or ''))}"
+        )
+    down(cfg.state_dir)
+    _progress("stopped")
+
+
+@app.command("down")
+def down_command(state_dir: StateOpt = None, config: ConfigOpt = None) -> None:
+    """Stop the devnet started with `devnet up --detach`."""
+    cfg = _config(config, state_dir=state_dir)
+    if down(cfg.state_dir):
+        _progress("devnet stopped")
+    else:
+        _progress("no devnet was running")
+
+
+@app.command("status")
+def status_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    state_dir: StateOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Show the running devnet: node, chain, contracts."""
+    cfg = _config(config, state_dir=state_dir)
+    env = _env(cfg.state_dir)
+    alive = bool(env.node.pid and pid_alive(env.node.pid))
+    head = None
+    if alive:
+        from harness.chain import Chain
+
+        head = Chain(env.rpc_url, chain_id=env.chain_id, gas_price=env.gas_price_wei).block_number()
+    if as_json:
+        console.print_json(json.dumps({"running": alive, "head": head, **env.summary()}))
+        return
+    state = "[green]running[/]" if alive else "[red]not running[/]"
+    head_text = f", head block {head}" if head is not None else ""
+    console.print(f"node: {env.node.engine} pid {env.node.pid} {state}{head_text}")
+    _print_env(env)
+    if not alive:
+        raise typer.Exit(1)
+
+
+@app.command("logs")
+def logs_command(
+    component: Annotated[str, typer.Argument(help="Component whose log to show (node).")] = "node",
+    lines: Annotated[int, typer.Option("--lines", "-n", help="How many lines.")] = 50,
+    state_dir: StateOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Print the last lines of a component's log."""
+    cfg = _config(config, state_dir=state_dir)
+    env = _env(cfg.state_dir)
+    if component not in ("node", env.node.engine):
+        raise _fail(f"unknown component {component!r}; this devnet runs: node")
+    console.print(log_tail(Path(env.node.log_path or ""), lines), markup=False, highlight=False)
+
+
+def _print_env(env: DevnetEnv) -> None:
+    table = Table("", "", show_header=False, box=None)
+    table.add_row("chain id", str(env.chain_id))
+    table.add_row("rpc", env.rpc_url)
+    for name, address in env.contracts.items():
+        table.add_row(name, address)
+    console.print(table)
+
+
+# ---- driving and measuring --------------------------------------------------------------------
+
+
+@app.command("demo")
+def demo_command(
+    engine: Annotated[
+        str | None, typer.Option("--engine", "-e", help="Engine for a devnet started just for the demo.")
+    ] = None,
+    state_dir: StateOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """One KGST remittance cycle (mint -> remit -> redeem), each step with its time and tx hash.
+
+    Uses the running devnet, or starts one for the demo and stops it afterwards.
+    """
+    from devnet.demo import run_demo
+
+    cfg = _config(config, engine=engine, state_dir=state_dir)
+    env_file = cfg.state_dir / ENV_FILE
+    temporary = not env_file.is_file()
+    if temporary:
+        _progress("no devnet running: starting one for the demo")
+        try:
+            env = up(cfg.state_dir, cfg.engine, cfg.profile, cfg.contracts, progress=_progress)
+        except (StartError, tools.ToolMissing) as e:
+            raise _fail(str(e)) from e
+    else:
+        env = DevnetEnv.load(env_file)
+    console.print("[bold]KGST remittance: a migrant worker in Moscow pays the family in Bishkek[/]")
+    try:
+        for i, s in enumerate(run_demo(env), 1):
+            console.print(f"{i}. [bold]{s.name:<17}[/] {s.seconds * 1000:6.0f} ms   block {s.block}")
+            console.print(f"   tx {s.tx_hash}\n   [dim]{s.detail}[/]", soft_wrap=True)
+    finally:
+        if temporary:
+            down(cfg.state_dir)
+
+
+@app.command("flood")
+def flood_command(
+    transactions: Annotated[int, typer.Option("--txs", help="Transfers to flood.")] = 20_000,
+    senders: Annotated[int, typer.Option(help="Distinct sending accounts.")] = 100,
+    engine: Annotated[str | None, typer.Option("--engine", "-e", help="geth or anvil.")] = None,
+    block_period: Annotated[int, typer.Option(help="Block period of the node started for the flood.")] = 1,
+    output: Annotated[Path | None, typer.Option("--json", help="Also write the result as JSON here.")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Raw ceiling: flood pre-signed KGST transfers into a fresh node and report included tx/s."""
+    import tempfile
+
+    from harness.accounts import ROLE_LAYOUT, derive_account, derive_accounts
+    from harness.chain import Chain
+    from harness.flood import flood, fund_senders
+    from harness.tokens import StableCoinClient
+    from harness.wallets import Wallet, WalletPool
+
+    cfg = _config(config, engine=engine, **{"profile.block_period_s": block_period})
+    profile = cfg.profile.model_copy(
+        update={"prefunded_accounts": max(cfg.profile.prefunded_accounts, ROLE_LAYOUT.first_free + senders)}
+    )
+    per_sender = -(-transactions // senders)
+    with tempfile.TemporaryDirectory(prefix="devnet-flood-") as tmp:
+        try:
+            env = up(Path(tmp), cfg.engine, profile, cfg.contracts, progress=_progress)
+        except (StartError, tools.ToolMissing) as e:
+            raise _fail(str(e)) from e
+        try:
+            chain = Chain(env.rpc_url, gas_price=env.gas_price_wei, chain_id=env.chain_id)
+            kgst = StableCoinClient(chain, env.deployment.token("KGST"))
+            pool = WalletPool(derive_accounts(env.mnemonic, ROLE_LAYOUT.first_free, senders))
+            _progress(f"funding {senders} senders with KGST ...")
+            fund_senders(
+                kgst,
+                Wallet.of(derive_account(env.mnemonic, ROLE_LAYOUT.reporter)),
+                Wallet.of(derive_account(env.mnemonic, ROLE_LAYOUT.first_minter)),
+                pool,
+                kgst.units(1_000_000),
+            )
+            _progress(
+                f"flooding {per_sender * senders} transfers from {senders} senders "
+                f"({cfg.engine}, {block_period} s blocks) ..."
+            )
+            result = flood(kgst, pool, per_sender, progress=_progress)
+        finally:
+            down(Path(tmp))
+    table = Table("measure", "value", title=f"raw ceiling on {cfg.engine}")
+    for key in (
+        "transactions",
+        "senders",
+        "blocks",
+        "gas_per_transfer",
+        "sign_seconds",
+        "submit_seconds",
+        "total_seconds",
+        "overall_tx_per_s",
+        "steady_tx_per_s",
+        "steady_mgas_per_s",
+    ):
+        table.add_row(key, f"{getattr(result, key):,}")
+    console.print(table)
+    if output:
+        output.write_text(
+            json.dumps({"engine": cfg.engine, "block_period_s": block_period, **result.as_dict()}, indent=2)
+        )
+        _progress(f"wrote {output}")
+
+
+if __name__ == "__main__":
+    app()

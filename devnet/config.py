@@ -1,0 +1,71 @@
+"""Devnet configuration: pydantic models with defaults that run.
+
+Precedence, lowest first: defaults < TOML file (`devnet.toml`, or `--config PATH`) <
+environment variables (`DEVNET_ENGINE`, `DEVNET_PROFILE__BLOCK_PERIOD_S`, ...) < CLI flags.
+Unknown keys are errors, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from devnet.profile import BscProfile, Engine
+from harness.deploy import DeployConfig
+
+DEFAULT_CONFIG_FILE = Path("devnet.toml")
+
+
+class DevnetConfig(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DEVNET_", env_nested_delimiter="__", extra="forbid")
+
+    engine: Engine = "geth"
+    #: Where env.json, node data and logs go.
+    state_dir: Path = Path(".devnet")
+    profile: BscProfile = BscProfile()
+    contracts: DeployConfig = DeployConfig()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+
+def load_config(path: Path | None = None, **overrides: Any) -> DevnetConfig:
+    """Read `path` (or ./devnet.toml when it exists), then env vars, then `overrides`."""
+    if path is not None and not path.is_file():
+        raise FileNotFoundError(f"config file {path} does not exist")
+    toml_file = path or (DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.is_file() else None)
+
+    class _FromFile(DevnetConfig):
+        model_config = SettingsConfigDict(**{**DevnetConfig.model_config, "toml_file": toml_file})
+
+    # Flags left unset on the command line arrive as None: they do not override.
+    init = _nest({k: v for k, v in overrides.items() if v is not None})
+    config = _FromFile(**init)
+    return DevnetConfig.model_validate(config.model_dump())
+
+
+def _nest(flat: dict[str, Any]) -> dict[str, Any]:
+    """{"profile.block_period_s": 1} -> {"profile": {"block_period_s": 1}}"""
+    nested: dict[str, Any] = {}
+    for key, value in flat.items():
+        *parents, leaf = key.split(".")
+        target = nested
+        for p in parents:
+            target = target.setdefault(p, {})
+        target[leaf] = value
+    return nested
