@@ -14,7 +14,7 @@ test: install  ## the whole test suite, on geth and anvil, in 2 xdist workers
 	$(BIN)/pytest -n 2
 
 lint: install  ## ruff on everything, mypy (strict) on devnet and harness
-	$(BIN)/ruff check devnet harness tests
+	$(BIN)/ruff check devnet harness tests loadtests
 	$(BIN)/mypy
 
 install: $(VENV)/.installed tools
@@ -22,7 +22,7 @@ install: $(VENV)/.installed tools
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,lint]'
+	$(BIN)/pip install --quiet -e '.[test,lint,load]'
 	touch $@
 
 tools: $(VENV)/.installed  ## npm ci (solc-js, OpenZeppelin, anvil) and geth from the Go module proxy

@@ -172,17 +172,28 @@ class Chain:
         for attempt in (1, 2):
             signed = self.sign(wallet, to, data, value=value, gas=gas)
             try:
-                self.rpc.call("eth_sendRawTransaction", signed.raw_hex)
-                return signed.hash_hex
+                return self.submit(wallet, signed)
             except RpcError as e:
-                if "already known" in e.message:
-                    return signed.hash_hex
-                # The local nonce was spent on a transaction the node refused: realign with the node.
-                wallet.resync(self.rpc)
                 # Someone else sent from this key (another process): one retry with the node's nonce.
                 if attempt == 2 or "nonce too low" not in e.message:
                     raise
         raise AssertionError("unreachable")
+
+    def submit(self, wallet: Wallet, signed: SignedTx) -> str:
+        """Submit a transaction signed with `sign` (its hash is known before it is sent)."""
+        try:
+            self.rpc.call("eth_sendRawTransaction", signed.raw_hex)
+        except RpcError as e:
+            if "already known" in e.message:
+                return signed.hash_hex
+            # The local nonce was spent on a transaction the node refused: realign with the node.
+            wallet.resync(self.rpc)
+            raise
+        return signed.hash_hex
+
+    def known(self, tx_hash: str) -> bool:
+        """Whether the node has this transaction (pending or included)."""
+        return self.rpc.call("eth_getTransactionByHash", tx_hash) is not None
 
     def send_raw_batch(self, signed: Sequence[SignedTx]) -> list[str | RpcError]:
         results = self.rpc.batch([("eth_sendRawTransaction", [s.raw_hex]) for s in signed])

@@ -1,0 +1,61 @@
+"""A short headless Locust run of raw transfers: no failures, every transfer accounted for."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from devnet.world import down, up
+from harness.accounts import derive_accounts
+from harness.chain import Chain
+
+LOCUSTFILE = Path(__file__).resolve().parent.parent / "loadtests" / "locustfile.py"
+
+
+@pytest.mark.load
+def test_raw_transfer_load_smoke(engine: str, tmp_path: Path) -> None:
+    env = up(tmp_path / "devnet", engine=engine)  # type: ignore[arg-type]
+    try:
+        chain = Chain(env.rpc_url, gas_price=env.gas_price_wei)
+        first, last = env.free_accounts
+        wallets = [a.address for a in derive_accounts(env.mnemonic, first, last - first)]
+        before = sum(chain.nonce(a) for a in wallets)
+        run = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "locust",
+                "-f",
+                str(LOCUSTFILE),
+                "--headless",
+                "-u",
+                "4",
+                "-r",
+                "4",
+                "-t",
+                "8s",
+                "--json-file",
+                str(tmp_path / "stats"),
+                "--only-summary",
+            ],
+            env={**os.environ, "DEVNET_ENV": str(tmp_path / "devnet" / "env.json")},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert run.returncode == 0, run.stderr[-3000:]
+        # The JSON is written after the last user stopped (Locust's CSV lags by up to a second).
+        stats = {s["name"]: s for s in json.loads((tmp_path / "stats.json").read_text())}
+        included = stats["transfer included"]
+        assert included["num_failures"] == 0
+        assert included["num_requests"] > 0
+        # Every reported transfer is on chain, and nothing was sent that was not reported.
+        assert sum(chain.nonce(a) for a in wallets) - before == included["num_requests"]
+    finally:
+        down(tmp_path / "devnet")
