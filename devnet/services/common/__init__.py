@@ -1,0 +1,1 @@
+"""What every service shares: settings, store, problem responses, idempotency, webhooks, faults."""

@@ -1,0 +1,87 @@
+"""Idempotency-Key handling with Stripe's semantics.
+
+The first response for a key is stored (errors too) in the same transaction as the side
+effect, so a retry after a crash either finds both or neither. The same key with the same
+body replays the stored response; with a different body it is a 422.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import Header
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import DateTime, Integer, String
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from devnet.services.common.db import Base, Database, utcnow
+from devnet.services.common.problems import PROBLEM_JSON, Problem
+
+IdempotencyKey = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key", min_length=1, max_length=255, description="Makes retries of this write safe."
+    ),
+]
+
+
+class IdempotencyRecord(Base):
+    __tablename__ = "idempotency_keys"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+def _hash(body: BaseModel | dict[str, Any] | None) -> str:
+    data = body.model_dump(mode="json") if isinstance(body, BaseModel) else (body or {})
+    return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def run_idempotent(
+    db: Database,
+    key: str,
+    scope: str,
+    body: BaseModel | dict[str, Any] | None,
+    handler: Callable[[Session], tuple[int, dict[str, Any]]],
+) -> JSONResponse:
+    """Run `handler` once per (key, scope); replay its stored answer afterwards."""
+    request_hash = _hash(body)
+    with db.transaction() as session:
+        record = session.get(IdempotencyRecord, (key, scope))
+        if record is not None:
+            if record.request_hash != request_hash:
+                raise Problem(
+                    422,
+                    "Idempotency-Key reused",
+                    "this Idempotency-Key was used with a different request body",
+                    field="header.Idempotency-Key",
+                )
+            return _response(record.status_code, record.response, replayed=True)
+        savepoint = session.begin_nested()
+        try:
+            status, payload = handler(session)
+            savepoint.commit()
+        except Problem as problem:  # a refusal is an answer too: stored, and its effects undone
+            savepoint.rollback()
+            status, payload = problem.status, problem.body()
+        session.add(
+            IdempotencyRecord(
+                key=key, scope=scope, request_hash=request_hash, status_code=status, response=payload
+            )
+        )
+    return _response(status, payload, replayed=False)
+
+
+def _response(status: int, payload: dict[str, Any], replayed: bool) -> JSONResponse:
+    media = PROBLEM_JSON if status >= 400 else "application/json"
+    headers = {"Idempotent-Replayed": "true"} if replayed else {}
+    return JSONResponse(payload, status_code=status, media_type=media, headers=headers)

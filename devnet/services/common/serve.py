@@ -1,0 +1,36 @@
+"""Run a service with uvicorn: `python -m devnet.services.<name> [--port N] [--config FILE]`."""
+
+from __future__ import annotations
+
+import argparse
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import uvicorn
+from fastapi import FastAPI
+
+from devnet.services.common.settings import ServiceSettings
+
+S = TypeVar("S", bound=ServiceSettings)
+
+
+def main(
+    name: str, settings_cls: type[S], create_app: Callable[[S], FastAPI], argv: list[str] | None = None
+) -> None:
+    parser = argparse.ArgumentParser(
+        prog=f"python -m devnet.services.{name}", description=f"Run the {name} service."
+    )
+    parser.add_argument("--host", help="listen address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="listen port")
+    parser.add_argument("--database-url", help="SQLAlchemy URL (default: SQLite file in --data-dir)")
+    parser.add_argument("--data-dir", type=Path, help="folder for the SQLite file")
+    parser.add_argument("--config", type=Path, help="TOML file with the service's settings")
+    args = parser.parse_args(argv)
+    values: dict[str, Any] = tomllib.loads(args.config.read_text()) if args.config else {}
+    for key in ("host", "port", "database_url", "data_dir"):
+        if getattr(args, key) is not None:
+            values[key] = getattr(args, key)
+    settings = settings_cls(**values)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port or 8000, log_level="info")

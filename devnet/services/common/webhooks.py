@@ -1,0 +1,223 @@
+"""Signed webhooks: an outbox written with the state change, a dispatcher that retries with
+backoff until the receiver acknowledges, and the receiver's checks (signature, age, dedup).
+
+Signature header: `Webhook-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`;
+every event carries its id in `Webhook-Id` and in the body.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import DateTime, Integer, String, Text, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from devnet.services.common.db import Base, Database, short_id, utcnow
+from devnet.services.common.problems import Problem
+
+SIGNATURE_HEADER = "Webhook-Signature"
+ID_HEADER = "Webhook-Id"
+TOLERANCE_S = 300
+log = logging.getLogger("devnet.webhooks")
+
+
+class OutboxEvent(Base):
+    __tablename__ = "outbox_events"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    type: Mapped[str] = mapped_column(String(80))
+    payload: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Delivery(Base):
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(40), index=True)
+    url: Mapped[str] = mapped_column(String(500))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class Subscription(Base):
+    __tablename__ = "webhook_subscriptions"
+
+    url: Mapped[str] = mapped_column(String(500), primary_key=True)
+
+
+class InboxEvent(Base):
+    """Events this service has received and processed, for de-duplication."""
+
+    __tablename__ = "inbox_events"
+
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    sender: Mapped[str] = mapped_column(String(40))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+def emit(session: Session, type_: str, data: dict[str, Any]) -> str:
+    """Queue an event for every subscriber, atomically with the caller's state change."""
+    event_id = short_id("evt")
+    session.add(OutboxEvent(id=event_id, type=type_, payload=data))
+    for sub in session.scalars(select(Subscription)):
+        session.add(Delivery(event_id=event_id, url=sub.url))
+    return event_id
+
+
+def subscribe(db: Database, url: str) -> None:
+    with db.transaction() as session:
+        if session.get(Subscription, url) is None:
+            session.add(Subscription(url=url))
+
+
+def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
+    t = int(time.time()) if timestamp is None else timestamp
+    mac = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={t},v1={mac}"
+
+
+def verify(secret: str, header: str | None, body: bytes, tolerance_s: int = TOLERANCE_S) -> None:
+    """Raise a 401 problem unless `header` is a fresh, valid signature of `body`."""
+    if not header:
+        raise Problem(401, "Missing webhook signature", field=f"header.{SIGNATURE_HEADER}")
+    try:
+        parts = dict(item.split("=", 1) for item in header.split(","))
+        t = int(parts["t"])
+        given = parts["v1"]
+    except (ValueError, KeyError) as e:
+        raise Problem(401, "Malformed webhook signature", field=f"header.{SIGNATURE_HEADER}") from e
+    if abs(time.time() - t) > tolerance_s:
+        raise Problem(
+            401,
+            "Stale webhook signature",
+            f"signed {int(time.time()) - t} s ago",
+            field=f"header.{SIGNATURE_HEADER}",
+        )
+    expected = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, given):
+        raise Problem(401, "Bad webhook signature", field=f"header.{SIGNATURE_HEADER}")
+
+
+def first_time(session: Session, event_id: str, sender: str) -> bool:
+    """Record `event_id` as processed; False if it was already (a duplicate delivery)."""
+    if session.get(InboxEvent, event_id) is not None:
+        return False
+    session.add(InboxEvent(id=event_id, sender=sender))
+    session.flush()
+    return True
+
+
+class Dispatcher:
+    """Delivers queued events in the background; survives restarts (state is in the store)."""
+
+    def __init__(
+        self,
+        db: Database,
+        secret: str,
+        retry_base_s: float,
+        retry_max_s: float,
+        faults: Callable[[], tuple[bool, bool]] = lambda: (False, False),
+    ):
+        self.db = db
+        self.secret = secret
+        self.retry_base_s = retry_base_s
+        self.retry_max_s = retry_max_s
+        #: returns (drop this attempt, send it twice), for fault injection
+        self.faults = faults
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._client = httpx.Client(timeout=5.0)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="webhook-dispatcher", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread:
+            self._thread.join(timeout=5)
+        self._client.close()
+
+    def poke(self) -> None:
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                busy = self._deliver_due()
+            except Exception:
+                log.exception("webhook dispatch failed")
+                busy = False
+            if not busy:
+                self._wake.wait(0.05)
+                self._wake.clear()
+
+    def _deliver_due(self) -> bool:
+        with self.db.transaction() as session:
+            due = list(
+                session.scalars(
+                    select(Delivery)
+                    .where(Delivery.delivered_at.is_(None), Delivery.next_attempt_at <= utcnow())
+                    .order_by(Delivery.id)
+                    .limit(50)
+                )
+            )
+            jobs = [(d.id, d.url, session.get(OutboxEvent, d.event_id)) for d in due]
+            jobs_data = [(i, url, ev.id, ev.type, ev.payload, ev.created_at) for i, url, ev in jobs if ev]
+        for delivery_id, url, event_id, type_, payload, created in jobs_data:
+            ok, error = self._post(url, event_id, type_, payload, created)
+            with self.db.transaction() as session:
+                d = session.get(Delivery, delivery_id)
+                if d is None:
+                    continue
+                d.attempts += 1
+                if ok:
+                    d.delivered_at = utcnow()
+                else:
+                    delay = min(self.retry_base_s * 2 ** (d.attempts - 1), self.retry_max_s)
+                    d.next_attempt_at = utcnow() + timedelta(seconds=delay)
+                    d.last_error = error
+        return bool(jobs_data)
+
+    def _post(
+        self, url: str, event_id: str, type_: str, payload: dict[str, Any], created: datetime
+    ) -> tuple[bool, str]:
+        drop, duplicate = self.faults()
+        if drop:
+            return False, "dropped by fault injection"
+        body = json.dumps(
+            {"id": event_id, "type": type_, "created_at": created.isoformat(), "data": payload},
+            separators=(",", ":"),
+        ).encode()
+        headers = {
+            "Content-Type": "application/json",
+            ID_HEADER: event_id,
+            SIGNATURE_HEADER: sign(self.secret, body),
+        }
+        try:
+            ok = False
+            for _ in range(2 if duplicate else 1):
+                reply = self._client.post(url, content=body, headers=headers)
+                ok = 200 <= reply.status_code < 300
+            return ok, "" if ok else f"HTTP {reply.status_code}: {reply.text[:200]}"
+        except httpx.HTTPError as e:
+            return False, f"{type(e).__name__}: {e}"
+
+
+def pending_deliveries(db: Database) -> int:
+    with db.transaction() as session:
+        return len(list(session.scalars(select(Delivery.id).where(Delivery.delivered_at.is_(None)))))

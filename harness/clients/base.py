@@ -1,0 +1,74 @@
+"""HTTP client base: problem documents become ApiError; writes carry an Idempotency-Key and are
+retried with the same key on 5xx or a dropped connection, which is safe by construction."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import httpx
+
+
+class ApiError(RuntimeError):
+    def __init__(self, status: int, problem: dict[str, Any]):
+        self.status = status
+        self.problem = problem
+        self.field: str | None = problem.get("field")
+        self.title: str = problem.get("title", "")
+        super().__init__(f"HTTP {status}: {problem.get('title')}: {problem.get('detail')}" + (f" [{self.field}]" if self.field else ""))
+
+
+class ServiceClient:
+    def __init__(self, base_url: str, *, admin_token: str = "devnet-admin", timeout: float = 10.0, retries: int = 5):
+        self.base_url = base_url.rstrip("/")
+        self.admin_token = admin_token
+        self.retries = retries
+        self._http = httpx.Client(base_url=self.base_url, timeout=timeout)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _send(self, method: str, path: str, *, json: Any = None, params: Any = None, headers: dict[str, str] | None = None) -> Any:
+        delay = 0.05
+        for attempt in range(self.retries + 1):
+            try:
+                reply = self._http.request(method, path, json=json, params=params, headers=headers)
+            except httpx.TransportError:
+                if attempt == self.retries:
+                    raise
+            else:
+                if reply.status_code < 500 or attempt == self.retries:
+                    break
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+        if reply.status_code >= 400:
+            try:
+                problem = reply.json()
+            except ValueError:
+                problem = {"title": reply.text}
+            raise ApiError(reply.status_code, problem)
+        return reply.json() if reply.content else None
+
+    def get(self, path: str, **params: Any) -> Any:
+        return self._send("GET", path, params=params or None)
+
+    def post(self, path: str, body: dict[str, Any], idempotency_key: str | None = None) -> Any:
+        key = idempotency_key or str(uuid.uuid4())
+        return self._send("POST", path, json=body, headers={"Idempotency-Key": key})
+
+    def _admin(self, method: str, path: str, body: Any = None) -> Any:
+        return self._send(method, path, json=body, headers={"Authorization": f"Bearer {self.admin_token}"})
+
+    def set_faults(self, **config: Any) -> Any:
+        """latency_ms, error_rate_bps, webhook_drop_bps, webhook_duplicate_bps, seed."""
+        return self._admin("PUT", "/admin/faults", config)
+
+    def clear_faults(self) -> Any:
+        return self._admin("DELETE", "/admin/faults")
+
+    def subscribe(self, url: str) -> Any:
+        return self._admin("POST", "/admin/subscriptions", {"url": url})
+
+    def pending_webhooks(self) -> int:
+        return int(self._admin("GET", "/admin/webhooks/pending")["pending"])

@@ -1,0 +1,70 @@
+"""A real HTTP endpoint that receives signed webhooks, checks them and records them."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from devnet.services.common.problems import Problem
+from devnet.services.common.webhooks import ID_HEADER, SIGNATURE_HEADER, verify
+
+
+class WebhookSink:
+    def __init__(self, secret: str):
+        self.secret = secret
+        self.events: list[dict[str, Any]] = []
+        self.rejected: list[str] = []
+        #: HTTP status to answer with (e.g. 500 to play a receiver that is down)
+        self.answer = 200
+        self._lock = threading.Lock()
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                try:
+                    verify(sink.secret, self.headers.get(SIGNATURE_HEADER), body)
+                    event = json.loads(body)
+                    assert event["id"] == self.headers.get(ID_HEADER)
+                except (Problem, AssertionError, ValueError) as e:
+                    with sink._lock:
+                        sink.rejected.append(str(e))
+                    self.send_response(401)
+                    self.end_headers()
+                    return
+                status = sink.answer
+                if status == 200:
+                    with sink._lock:
+                        sink.events.append(event)
+                self.send_response(status)
+                self.end_headers()
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hooks"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def of_type(self, type_: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [e for e in self.events if e["type"] == type_]
+
+    def wait_for(self, predicate: Callable[[list[dict[str, Any]]], bool], timeout: float = 10.0) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                events = list(self.events)
+            if predicate(events):
+                return events
+            time.sleep(0.02)
+        raise TimeoutError(f"webhooks not as expected after {timeout} s; got {[e['type'] for e in self.events]}")
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
