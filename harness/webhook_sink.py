@@ -55,7 +55,9 @@ class WebhookSink:
         with self._lock:
             return [e for e in self.events if e["type"] == type_]
 
-    def wait_for(self, predicate: Callable[[list[dict[str, Any]]], bool], timeout: float = 10.0) -> list[dict[str, Any]]:
+    def wait_for(
+        self, predicate: Callable[[list[dict[str, Any]]], bool], timeout: float = 10.0
+    ) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._lock:
@@ -63,7 +65,9 @@ class WebhookSink:
             if predicate(events):
                 return events
             time.sleep(0.02)
-        raise TimeoutError(f"webhooks not as expected after {timeout} s; got {[e['type'] for e in self.events]}")
+        raise TimeoutError(
+            f"webhooks not as expected after {timeout} s; got {[e['type'] for e in self.events]}"
+        )
 
     def close(self) -> None:
         self._server.shutdown()

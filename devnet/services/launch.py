@@ -40,7 +40,12 @@ def _healthy(url: str) -> bool:
 
 
 def start_service(
-    name: str, workdir: Path, *, port: int | None = None, settings: dict[str, Any] | None = None, timeout: float = 30.0
+    name: str,
+    workdir: Path,
+    *,
+    port: int | None = None,
+    settings: dict[str, Any] | None = None,
+    timeout: float = 30.0,
 ) -> ServiceHandle:
     """Settings reach the service as environment variables (`BANK_WEBHOOK_SUBSCRIBERS=[...]`)."""
     port = port or free_port()

@@ -8,7 +8,9 @@ from harness.clients.base import ServiceClient
 
 
 class BankClient(ServiceClient):
-    def create_customer(self, name: str, kyc_tier: str, country: str = "KG", key: str | None = None) -> dict[str, Any]:
+    def create_customer(
+        self, name: str, kyc_tier: str, country: str = "KG", key: str | None = None
+    ) -> dict[str, Any]:
         return self.post("/customers", {"name": name, "kyc_tier": kyc_tier, "country": country}, key)  # type: ignore[no-any-return]
 
     def open_account(self, customer_id: str, currency: str, key: str | None = None) -> dict[str, Any]:

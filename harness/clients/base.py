@@ -16,11 +16,16 @@ class ApiError(RuntimeError):
         self.problem = problem
         self.field: str | None = problem.get("field")
         self.title: str = problem.get("title", "")
-        super().__init__(f"HTTP {status}: {problem.get('title')}: {problem.get('detail')}" + (f" [{self.field}]" if self.field else ""))
+        super().__init__(
+            f"HTTP {status}: {problem.get('title')}: {problem.get('detail')}"
+            + (f" [{self.field}]" if self.field else "")
+        )
 
 
 class ServiceClient:
-    def __init__(self, base_url: str, *, admin_token: str = "devnet-admin", timeout: float = 10.0, retries: int = 5):
+    def __init__(
+        self, base_url: str, *, admin_token: str = "devnet-admin", timeout: float = 10.0, retries: int = 5
+    ):
         self.base_url = base_url.rstrip("/")
         self.admin_token = admin_token
         self.retries = retries
@@ -29,7 +34,15 @@ class ServiceClient:
     def close(self) -> None:
         self._http.close()
 
-    def _send(self, method: str, path: str, *, json: Any = None, params: Any = None, headers: dict[str, str] | None = None) -> Any:
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
         delay = 0.05
         for attempt in range(self.retries + 1):
             try:

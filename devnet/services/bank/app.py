@@ -390,9 +390,9 @@ def create_app(settings: BankSettings | None = None) -> FastAPI:
             entries = [
                 StatementEntry(
                     entry_id=e.id,
-                    credit_debit=e.credit_debit,
+                    credit_debit=e.credit_debit,  # type: ignore[arg-type]
                     amount=e.amount,
-                    balance_after=e.balance_after,  # type: ignore[arg-type]
+                    balance_after=e.balance_after,
                     booked_at=e.booked_at,
                     payment_id=p.id,
                     end_to_end_id=p.end_to_end_id,
@@ -409,8 +409,8 @@ def create_app(settings: BankSettings | None = None) -> FastAPI:
             )
             return Statement(
                 account=number,
-                currency=account.currency,
-                opening_balance=opening,  # type: ignore[arg-type]
+                currency=account.currency,  # type: ignore[arg-type]
+                opening_balance=opening,
                 closing_balance=entries[-1].balance_after if entries else account.balance,
                 entries=entries,
             )

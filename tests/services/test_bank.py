@@ -1,0 +1,301 @@
+"""The mock bank over real HTTP, plus the rules every service shares (idempotency, problem
+documents, signed webhooks, fault injection, crash safety)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from devnet.services.bank.accounts import account_number_problem, make_account_number
+from devnet.services.common.problems import Problem
+from devnet.services.common.webhooks import sign, verify
+from devnet.services.launch import ServiceHandle, start_service
+from harness.clients import ApiError
+from harness.clients.bank import BankClient
+from harness.webhook_sink import WebhookSink
+
+SECRET = "whsec_devnet_bank"
+
+
+@pytest.fixture(scope="module")
+def sink() -> Iterator[WebhookSink]:
+    s = WebhookSink(SECRET)
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory, sink: WebhookSink) -> Iterator[ServiceHandle]:
+    handle = start_service(
+        "bank", tmp_path_factory.mktemp("bank"), settings={"webhook_subscribers": [sink.url]}
+    )
+    yield handle
+    handle.stop()
+
+
+@pytest.fixture(scope="module")
+def bank(service: ServiceHandle) -> Iterator[BankClient]:
+    client = BankClient(service.url)
+    yield client
+    client.close()
+
+
+def _customer_with_account(bank: BankClient, tier: str = "T2", currency: str = "KGS", funds: int = 0) -> str:
+    customer = bank.create_customer(f"Customer {uuid.uuid4().hex[:6]}", tier)
+    number: str = bank.open_account(customer["id"], currency)["number"]
+    if funds:
+        bank.deposit(number, funds, currency)
+    return number
+
+
+# ---- account numbers ------------------------------------------------------------------------------
+
+
+def test_account_numbers_carry_mod_97_check_digits() -> None:
+    number = make_account_number("103", 12345)
+    assert len(number) == 16 and number.startswith("10300000012345")
+    assert account_number_problem(number) is None
+    wrong_check = number[:-2] + f"{(int(number[-2:]) + 1) % 100:02d}"
+    assert account_number_problem(wrong_check) == "check digits do not match (mod 97)"
+    typo = number[:5] + str((int(number[5]) + 1) % 10) + number[6:]
+    assert account_number_problem(typo) is not None
+    assert account_number_problem("12345") == "an account number is 16 digits"
+
+
+def test_bad_account_number_is_refused_naming_the_field(bank: BankClient) -> None:
+    good = _customer_with_account(bank, funds=100_00)
+    with pytest.raises(ApiError) as e:
+        bank.pay(good, "1030000000000199", 1_00, "KGS", end_to_end_id="e2e-bad")
+    assert e.value.status == 422 and e.value.field == "body.creditor.account"
+
+
+# ---- payments --------------------------------------------------------------------------------------
+
+
+def test_payment_settles_at_once_with_statement_and_notifications(
+    bank: BankClient, sink: WebhookSink
+) -> None:
+    payer = _customer_with_account(bank, funds=20_000_00)
+    payee = _customer_with_account(bank)
+    payment = bank.pay(
+        payer, payee, 17_480_00, "KGS", end_to_end_id="E2E-REMIT-1", remittance_info="family support"
+    )
+    assert payment["status"] == "settled"
+    assert bank.balance(payer) == 2_520_00
+    assert bank.balance(payee) == 17_480_00
+    statement = bank.statement(payer)
+    assert statement["opening_balance"] == 0 and statement["closing_balance"] == 2_520_00
+    assert [(e["credit_debit"], e["amount"]) for e in statement["entries"]] == [
+        ("CRDT", 20_000_00),
+        ("DBIT", 17_480_00),
+    ]
+    assert statement["entries"][1]["end_to_end_id"] == "E2E-REMIT-1"
+    assert statement["entries"][1]["counterparty_account"] == payee
+    events = sink.wait_for(
+        lambda ev: any(e["type"] == "account.credited" and e["data"]["account"] == payee for e in ev)
+    )
+    credit = next(e for e in events if e["type"] == "account.credited" and e["data"]["account"] == payee)
+    assert {k: credit["data"][k] for k in ("notification", "credit_debit", "amount")} == {
+        "notification": "camt.054",
+        "credit_debit": "CRDT",
+        "amount": 17_480_00,
+    }
+    assert credit["data"]["counterparty"]["account"] == payer
+    assert credit["data"]["remittance_info"] == "family support"
+
+
+def test_kyc_tiers_limits_travel_rule_and_sanctions(bank: BankClient) -> None:
+    rich = _customer_with_account(bank, tier="T2", funds=1_000_000_00)
+    payee = _customer_with_account(bank)
+    blocked = _customer_with_account(bank, tier="T0")
+    t1 = _customer_with_account(bank, tier="T1")
+    bank.pay(rich, t1, 200_000_00, "KGS", end_to_end_id="fund-t1", debtor_name="A", creditor_name="B")
+    cases = [
+        (lambda: bank.pay(blocked, payee, 1, "KGS", end_to_end_id="t0"), 403, "body.debtor.account"),
+        (lambda: bank.pay(rich, blocked, 1, "KGS", end_to_end_id="t0b"), 403, "body.creditor.account"),
+        # USD 1,000 = 87,400 KGS: T1 may not send more
+        (
+            lambda: bank.pay(
+                t1, payee, 87_410_00, "KGS", end_to_end_id="t1", debtor_name="A", creditor_name="B"
+            ),
+            403,
+            "body.amount",
+        ),
+        (
+            lambda: bank.pay(rich, payee, 90_000_00, "KGS", end_to_end_id="tr", creditor_name="B"),
+            422,
+            "body.debtor.name",
+        ),
+        (
+            lambda: bank.pay(rich, payee, 1_00, "KGS", end_to_end_id="s", creditor_name="Old Vector LLC"),
+            403,
+            "body.creditor.name",
+        ),
+        (lambda: bank.pay(payee, rich, 1_00, "KGS", end_to_end_id="nsf"), 422, "body.amount"),
+        (lambda: bank.pay(rich, payee, 1_00, "USD", end_to_end_id="ccy"), 422, "body.currency"),
+    ]
+    for action, status, field in cases:
+        with pytest.raises(ApiError) as e:
+            action()
+        assert (e.value.status, e.value.field) == (status, field), e.value
+    bank.pay(
+        t1, payee, 87_400_00, "KGS", end_to_end_id="t1-ok", debtor_name="A", creditor_name="B"
+    )  # at the limit
+    with pytest.raises(ApiError) as e:
+        bank.create_customer("A7 LLC", "T3")
+    assert (e.value.status, e.value.field) == (403, "body.name")
+
+
+def test_money_must_be_integer_minor_units(service: ServiceHandle, bank: BankClient) -> None:
+    account = _customer_with_account(bank)
+    for amount, field in (
+        (1.5, "body.amount"),
+        ("100", "body.amount"),
+        (0, "body.amount"),
+        (-5, "body.amount"),
+    ):
+        reply = httpx.post(
+            f"{service.url}/deposits",
+            json={"account": account, "amount": amount, "currency": "KGS"},
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+        )
+        assert reply.status_code == 422
+        assert reply.headers["content-type"] == "application/problem+json"
+        assert reply.json()["field"] == field
+    reply = httpx.post(
+        f"{service.url}/deposits",
+        json={"account": account, "amount": 1, "currency": "KGS", "colour": "blue"},
+        headers={"Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert reply.status_code == 422 and reply.json()["field"] == "body.colour"
+
+
+# ---- idempotency -------------------------------------------------------------------------------------
+
+
+def test_same_key_same_body_replays_one_payment(bank: BankClient) -> None:
+    payer = _customer_with_account(bank, funds=1_000_00)
+    payee = _customer_with_account(bank)
+    first = bank.pay(payer, payee, 100_00, "KGS", end_to_end_id="idem-1", key="pay-once")
+    again = bank.pay(payer, payee, 100_00, "KGS", end_to_end_id="idem-1", key="pay-once")
+    assert again == first
+    assert bank.balance(payer) == 900_00
+    with pytest.raises(ApiError) as e:
+        bank.pay(payer, payee, 200_00, "KGS", end_to_end_id="idem-1", key="pay-once")
+    assert (e.value.status, e.value.field) == (422, "header.Idempotency-Key")
+    assert bank.balance(payer) == 900_00
+
+
+def test_a_refusal_is_stored_too(bank: BankClient) -> None:
+    payer = _customer_with_account(bank)
+    payee = _customer_with_account(bank)
+    with pytest.raises(ApiError) as first:
+        bank.pay(payer, payee, 100_00, "KGS", end_to_end_id="nsf-1", key="nsf-key")
+    bank.deposit(payer, 1_000_00, "KGS")
+    with pytest.raises(ApiError) as again:  # same key: the stored answer, not a new attempt
+        bank.pay(payer, payee, 100_00, "KGS", end_to_end_id="nsf-1", key="nsf-key")
+    assert again.value.problem == first.value.problem
+    assert bank.balance(payee) == 0
+
+
+def test_write_without_idempotency_key_is_refused(service: ServiceHandle) -> None:
+    reply = httpx.post(f"{service.url}/customers", json={"name": "X", "kyc_tier": "T1"})
+    assert reply.status_code == 422
+    assert reply.json()["field"] == "header.Idempotency-Key"
+
+
+# ---- webhooks ----------------------------------------------------------------------------------------
+
+
+def test_webhook_signatures_are_checked_for_tampering_and_age() -> None:
+    body = b'{"id":"evt_1"}'
+    verify(SECRET, sign(SECRET, body), body)
+    for header, why in (
+        (sign(SECRET, body), "tampered"),
+        (sign("whsec_other_secret", body), "wrong secret"),
+        (sign(SECRET, body, timestamp=int(time.time()) - 301), "stale"),
+        (None, "missing"),
+        ("v1=abc", "malformed"),
+    ):
+        payload = b'{"id":"evt_2"}' if why == "tampered" else body
+        with pytest.raises(Problem) as e:
+            verify(SECRET, header, payload)
+        assert e.value.status == 401, why
+
+
+def test_webhooks_survive_loss_and_duplication(bank: BankClient, sink: WebhookSink) -> None:
+    bank.set_faults(webhook_drop_bps=5_000, webhook_duplicate_bps=5_000, seed=7)
+    try:
+        accounts = [_customer_with_account(bank, funds=1_00) for _ in range(10)]
+        events = sink.wait_for(
+            lambda ev: {e["data"]["account"] for e in ev if e["type"] == "account.credited"} >= set(accounts),
+            timeout=30,
+        )
+    finally:
+        bank.clear_faults()
+    ids = [e["id"] for e in events if e["type"] == "account.credited" and e["data"]["account"] in accounts]
+    assert len(set(ids)) == 10  # every notification arrived (some more than once: receivers dedup by id)
+
+
+def test_injected_5xx_are_retried_safely_with_the_same_key(service: ServiceHandle, bank: BankClient) -> None:
+    payer = _customer_with_account(bank, funds=10_000_00)
+    payee = _customer_with_account(bank)
+    bank.set_faults(error_rate_bps=5_000, seed=3)
+    try:
+        for i in range(10):
+            bank.pay(payer, payee, 1_00, "KGS", end_to_end_id=f"flaky-{i}")
+        unlucky = httpx.get(f"{service.url}/accounts/{payee}")
+        for _ in range(20):
+            if unlucky.status_code == 503:
+                break
+            unlucky = httpx.get(f"{service.url}/accounts/{payee}")
+        assert unlucky.status_code == 503 and unlucky.json()["title"] == "Injected fault"
+    finally:
+        bank.clear_faults()
+    assert bank.balance(payee) == 10_00  # ten payments, none lost, none doubled
+
+
+def test_admin_endpoints_need_the_token(service: ServiceHandle) -> None:
+    reply = httpx.put(f"{service.url}/admin/faults", json={"error_rate_bps": 10_000})
+    assert reply.status_code == 401 and reply.json()["field"] == "header.Authorization"
+
+
+def test_openapi_schema_lists_the_api(service: ServiceHandle) -> None:
+    paths = httpx.get(f"{service.url}/openapi.json").json()["paths"]
+    assert {"/customers", "/accounts", "/deposits", "/payments", "/accounts/{number}/statement"} <= set(paths)
+
+
+# ---- crash safety --------------------------------------------------------------------------------------
+
+
+def test_sigkill_and_restart_loses_nothing_acknowledged(tmp_path: Path) -> None:
+    sink = WebhookSink(SECRET)
+    sink.answer = 500  # receiver down: notifications queue up in the outbox
+    service = start_service("bank", tmp_path, settings={"webhook_subscribers": [sink.url]})
+    bank = BankClient(service.url)
+    account = _customer_with_account(bank)
+    acknowledged = [bank.deposit(account, 1_00 * (i + 1), "KGS", key=f"dep-{i}") for i in range(20)]
+    service.kill()
+    restarted = start_service(
+        "bank",
+        tmp_path,
+        port=int(service.url.rsplit(":", 1)[1]),
+        settings={"webhook_subscribers": [sink.url]},
+    )
+    try:
+        assert bank.balance(account) == sum(100 * (i + 1) for i in range(20))
+        for i, payment in enumerate(acknowledged):  # replays, not new deposits
+            assert bank.deposit(account, 1_00 * (i + 1), "KGS", key=f"dep-{i}") == payment
+        assert bank.balance(account) == sum(100 * (i + 1) for i in range(20))
+        sink.answer = 200  # receiver back: every queued notification is delivered
+        sink.wait_for(
+            lambda ev: len({e["id"] for e in ev if e["data"].get("account") == account}) == 20, timeout=30
+        )
+    finally:
+        restarted.stop()
+        sink.close()
