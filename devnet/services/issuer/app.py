@@ -1,0 +1,283 @@
+"""The issuer's HTTP API and workers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+from eth_utils import to_checksum_address
+from fastapi import APIRouter, FastAPI, Query, Request
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic_settings import SettingsConfigDict
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from devnet.services.common.app import ServiceContext, create_service_app
+from devnet.services.common.db import short_id
+from devnet.services.common.idempotency import IdempotencyKey, run_idempotent
+from devnet.services.common.problems import Problem
+from devnet.services.common.settings import ServiceSettings
+from devnet.services.common.webhooks import SIGNATURE_HEADER, emit, first_time, verify
+from devnet.services.common.worker import PeriodicWorker
+from devnet.services.issuer.core import Issuer, fiat_to_units, mint_out, redemption_out
+from devnet.services.issuer.models import Mint, MintRequest, Redemption
+from harness.chain import Reverted
+from harness.clients import ApiError, ServiceClient
+from harness.clients.bank import BankClient
+from harness.env import DevnetEnv
+
+
+class IssuerSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="ISSUER_", extra="forbid", env_nested_delimiter="__")
+
+    webhook_secret: str = "whsec_devnet_issuer"
+    #: The devnet's environment file: chain, contracts, mnemonic (minter and reporter keys).
+    env_file: Path = Path(".devnet/env.json")
+    bank_url: str = ""
+    custodian_url: str = ""
+    #: The URL the bank calls back (default: http://<host>:<port>).
+    public_url: str = ""
+    inbound_webhook_secrets: dict[str, str] = {  # noqa: RUF012
+        "bank": "whsec_devnet_bank",
+        "custodian": "whsec_devnet_custodian",
+    }
+    #: Only attestations signed by this address are reported (empty: not checked).
+    custodian_signer: str = ""
+    issuer_name: str = "Virtual Asset Issuer OJSC"
+    minter_count: int = Field(default=4, ge=1, le=4)
+    gas_per_mint: int = 250_000
+    mint_batch: int = 200
+    mint_interval_s: float = 0.2
+    redeem_interval_s: float = 0.5
+    redeem_confirmations: int = 0
+    report_interval_s: float = 5.0
+
+
+class UsdkgMintRequestIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    customer_account: str = Field(pattern=r"^\d{16}$")
+    wallet: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")
+    amount_cents: StrictInt = Field(gt=0)
+
+
+def create_app(settings: IssuerSettings | None = None) -> FastAPI:
+    settings = settings or IssuerSettings()
+    ctx = ServiceContext("issuer", settings)
+    db = ctx.db
+    bank = BankClient(settings.bank_url) if settings.bank_url else None
+    custodian = ServiceClient(settings.custodian_url) if settings.custodian_url else None
+    issuer_box: dict[str, Issuer] = {}
+
+    def issuer() -> Issuer:
+        return issuer_box["issuer"]
+
+    def tick_mints() -> None:
+        issuer().process_mints()
+
+    mint_worker = PeriodicWorker("mints", settings.mint_interval_s, tick_mints)
+    ctx.workers += [
+        mint_worker,
+        PeriodicWorker("redemptions", settings.redeem_interval_s, lambda: issuer().redemptions_tick()),
+        PeriodicWorker("reserve-reporter", settings.report_interval_s, lambda: issuer().report_all()),
+    ]
+    router = APIRouter()
+
+    async def _webhook(request: Request, sender: str) -> dict[str, Any]:
+        body = await request.body()
+        verify(settings.inbound_webhook_secrets[sender], request.headers.get(SIGNATURE_HEADER), body)
+        event = json.loads(body)
+        return await run_in_threadpool(_handle_event, sender, event)
+
+    def _handle_event(sender: str, event: dict[str, Any]) -> dict[str, Any]:
+        with db.transaction() as session:
+            if not first_time(session, event["id"], sender):
+                return {"duplicate": True}
+            data = event["data"]
+            if (
+                sender == "bank"
+                and event["type"] == "account.credited"
+                and data.get("account_label") == "KGST"
+            ):
+                mint = issuer().record_credit(
+                    session, data["payment_id"], data["amount"], data["remittance_info"]
+                )
+                if mint is not None:
+                    emit(session, f"mint.{mint.status}", mint_out(mint))
+        mint_worker.poke()
+        return {"accepted": True}
+
+    @router.post("/webhooks/bank", tags=["webhooks"])
+    async def bank_webhook(request: Request) -> dict[str, Any]:
+        """camt.054 notifications from the bank: a credit to the KGST reserve account is a mint order."""
+        return await _webhook(request, "bank")
+
+    @router.post("/webhooks/custodian", tags=["webhooks"])
+    async def custodian_webhook(request: Request) -> dict[str, Any]:
+        """Price and attestation updates: reported on chain at the next reporter tick."""
+        return await _webhook(request, "custodian")
+
+    @router.get("/mints", tags=["mints"])
+    def list_mints(status: Annotated[str | None, Query()] = None, limit: int = 100) -> list[dict[str, Any]]:
+        with db.transaction() as session:
+            q = select(Mint).order_by(Mint.id.desc()).limit(limit)
+            if status:
+                q = q.where(Mint.status == status)
+            return [mint_out(m) for m in session.scalars(q)]
+
+    @router.get("/mints/{mint_id}", tags=["mints"])
+    def get_mint(mint_id: int) -> dict[str, Any]:
+        with db.transaction() as session:
+            mint = session.get(Mint, mint_id)
+            if mint is None:
+                raise Problem(404, "No such mint", field="path.mint_id")
+            return mint_out(mint)
+
+    @router.get("/mints/by-payment/{payment_id}", tags=["mints"])
+    def mint_by_payment(payment_id: str) -> dict[str, Any]:
+        with db.transaction() as session:
+            mint = session.scalar(select(Mint).where(Mint.bank_payment_id == payment_id))
+            if mint is None:
+                raise Problem(404, "No mint for this payment (yet)", field="path.payment_id")
+            return mint_out(mint)
+
+    @router.post("/usdkg/mint-requests", status_code=202, tags=["mints"])
+    def usdkg_mint_request(body: UsdkgMintRequestIn, key: IdempotencyKey) -> Any:
+        """An institutional customer buys USDKG with USD: refused unless gold covers it."""
+
+        def handle(session: Session) -> tuple[int, dict[str, Any]]:
+            iss = issuer()
+            if bank is None:
+                raise Problem(503, "No bank configured")
+            try:
+                account = bank.account(body.customer_account)
+                customer = bank.get(f"/customers/{account['customer_id']}")
+            except ApiError as e:
+                raise Problem(422, "Unknown bank account", str(e), field="body.customer_account") from e
+            if customer["kyc_tier"] != "T3" or account["currency"] != "USD":
+                raise Problem(
+                    403,
+                    "Not an institutional USD account",
+                    "USDKG is minted directly only for KYC tier T3 customers paying in USD",
+                    field="body.customer_account",
+                )
+            token = iss.tokens["USDKG"]
+            units = fiat_to_units(token, body.amount_cents)
+            try:
+                ceiling = token.max_supply()
+            except Reverted as e:
+                raise Problem(409, "Minting halted", e.reason, field="body.amount_cents") from e
+            queued = sum(
+                int(m.amount)
+                for m in session.scalars(
+                    select(Mint).where(Mint.token == "USDKG", Mint.status.in_(("queued", "sent")))
+                )
+            )
+            if token.total_supply() + queued + units > ceiling:
+                raise Problem(
+                    409,
+                    "Collateral floor would be breached",
+                    f"gold covers {ceiling - token.total_supply() - queued} more base units",
+                    field="body.amount_cents",
+                )
+            request_id = short_id("umr")
+            try:
+                payment = bank.pay(
+                    body.customer_account,
+                    iss.reserve_account("USDKG"),
+                    body.amount_cents,
+                    "USD",
+                    end_to_end_id=request_id,
+                    remittance_info=f"USDKG mint to {body.wallet}",
+                    debtor_name=customer["name"],
+                    creditor_name=settings.issuer_name,
+                    # Derived from the caller's key: a retry after a crash replays the same payment.
+                    key=f"usdkg-mint:{key}",
+                )
+            except ApiError as e:
+                raise Problem(
+                    e.status if e.status < 500 else 502,
+                    f"Bank refused the payment: {e.title}",
+                    str(e),
+                    field="body.amount_cents",
+                ) from e
+            session.add(
+                MintRequest(
+                    id=request_id,
+                    customer_account=body.customer_account,
+                    wallet=body.wallet,
+                    amount_cents=body.amount_cents,
+                    bank_payment_id=payment["id"],
+                    status="accepted",
+                )
+            )
+            mint = Mint(
+                source_ref=f"usdkg:{request_id}",
+                token="USDKG",
+                wallet=to_checksum_address(body.wallet),
+                fiat_amount=body.amount_cents,
+                amount=str(units),
+                bank_payment_id=payment["id"],
+                status="queued",
+            )
+            session.add(mint)
+            session.flush()
+            return 202, {
+                "id": request_id,
+                "status": "accepted",
+                "mint_id": mint.id,
+                "bank_payment_id": payment["id"],
+            }
+
+        response = run_idempotent(db, key, "POST /usdkg/mint-requests", body, handle)
+        mint_worker.poke()
+        return response
+
+    @router.get("/redemptions", tags=["redemptions"])
+    def list_redemptions(
+        status: Annotated[str | None, Query()] = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        with db.transaction() as session:
+            q = select(Redemption).order_by(Redemption.id.desc()).limit(limit)
+            if status:
+                q = q.where(Redemption.status == status)
+            return [redemption_out(r) for r in session.scalars(q)]
+
+    @router.get("/reserves", tags=["reserves"])
+    def reserves() -> dict[str, Any]:
+        iss = issuer()
+        out: dict[str, Any] = {}
+        for symbol, token in iss.tokens.items():
+            out[symbol] = {"supply": str(token.total_supply()), "decimals": token.info.decimals}
+            try:
+                out[symbol]["max_supply"] = str(token.max_supply())
+            except Reverted as e:
+                out[symbol]["halted"] = e.reason
+        return out
+
+    def start_issuer(ctx: ServiceContext) -> None:
+        issuer_box["issuer"] = Issuer(
+            db,
+            DevnetEnv.load(settings.env_file),
+            bank=bank,
+            custodian=custodian,
+            minter_count=settings.minter_count,
+            gas_per_mint=settings.gas_per_mint,
+            mint_batch=settings.mint_batch,
+            redeem_confirmations=settings.redeem_confirmations,
+            custodian_signer=settings.custodian_signer or None,
+            issuer_name=settings.issuer_name,
+        )
+        if bank is not None:  # the bank tells us about reserve credits
+            public = settings.public_url or f"http://{settings.host}:{settings.port}"
+            bank.subscribe(f"{public}/webhooks/bank")
+
+    return create_service_app(
+        ctx,
+        title="Reference issuer",
+        description="Mints KGST on bank credits and USDKG against gold; pays redemptions; reports reserves.",
+        routers=[router],
+        on_ready=start_issuer,
+    )

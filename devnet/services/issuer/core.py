@@ -1,0 +1,465 @@
+"""What the issuer does: turn bank credits and USDKG requests into mints, redemptions into
+payouts, and bank and vault attestations into on-chain reserve reports."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from eth_account import Account
+from eth_account.messages import encode_defunct
+from eth_utils import to_checksum_address
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from devnet.services.bank.accounts import account_number_problem
+from devnet.services.common.db import Database
+from devnet.services.issuer.models import Cursor, Mint, Redemption, ReserveReport
+from harness.accounts import ROLE_LAYOUT, derive_account
+from harness.artifacts import event_topic
+from harness.chain import Chain, Reverted
+from harness.clients import ApiError, ServiceClient
+from harness.clients.bank import BankClient
+from harness.env import DevnetEnv
+from harness.rpc import RpcError
+from harness.signing import SignedTx
+from harness.tokens import StableCoinClient
+from harness.wallets import Wallet
+
+log = logging.getLogger("devnet.issuer")
+WALLET_IN_TEXT = re.compile(r"0x[0-9a-fA-F]{40}")
+REDEEMED_TOPIC = event_topic("Redeemed(uint256,address,bytes32,uint256)")
+#: Fiat minor units have 2 decimals (tyiyn, cents).
+FIAT_DECIMALS = 2
+CURRENCY = {"KGST": "KGS", "USDKG": "USD"}
+
+
+def fiat_to_units(token: StableCoinClient, minor: int) -> int:
+    return int(minor * 10 ** (token.info.decimals - FIAT_DECIMALS))
+
+
+def units_to_fiat(token: StableCoinClient, units: int) -> int:
+    """Floor to the minor unit: a sub-tyiyn remainder is not paid out."""
+    return int(units // 10 ** (token.info.decimals - FIAT_DECIMALS))
+
+
+def get_cursor(session: Session, name: str, default: int) -> int:
+    cursor = session.get(Cursor, name)
+    return default if cursor is None else cursor.value
+
+
+def set_cursor(session: Session, name: str, value: int) -> None:
+    cursor = session.get(Cursor, name)
+    if cursor is None:
+        session.add(Cursor(name=name, value=value))
+    else:
+        cursor.value = value
+
+
+class Issuer:
+    def __init__(
+        self,
+        db: Database,
+        env: DevnetEnv,
+        *,
+        bank: BankClient | None,
+        custodian: ServiceClient | None,
+        minter_count: int,
+        gas_per_mint: int,
+        mint_batch: int,
+        redeem_confirmations: int,
+        custodian_signer: str | None,
+        issuer_name: str,
+    ):
+        self.db = db
+        self.chain = Chain(env.rpc_url, gas_price=env.gas_price_wei, chain_id=env.chain_id)
+        self.tokens = {sym: StableCoinClient(self.chain, t) for sym, t in env.deployment.tokens.items()}
+        self.minters = [
+            Wallet.of(derive_account(env.mnemonic, ROLE_LAYOUT.first_minter + i)) for i in range(minter_count)
+        ]
+        self.reporter = Wallet.of(derive_account(env.mnemonic, ROLE_LAYOUT.reporter))
+        self.bank = bank
+        self.custodian = custodian
+        self.gas_per_mint = gas_per_mint
+        self.mint_batch = mint_batch
+        self.redeem_confirmations = redeem_confirmations
+        self.custodian_signer = custodian_signer
+        self.issuer_name = issuer_name
+        self._reserve_accounts: dict[str, str] = {}
+
+    def close(self) -> None:
+        self.chain.close()
+
+    # ---- bank credits -> KGST mints -------------------------------------------------------------
+
+    def reserve_account(self, token: str) -> str:
+        if not self._reserve_accounts:
+            if self.bank is None:
+                raise RuntimeError("no bank configured")
+            self._reserve_accounts = self.bank.reserve_accounts()
+        return self._reserve_accounts[token]
+
+    def record_credit(
+        self, session: Session, payment_id: str, amount: int, remittance_info: str
+    ) -> Mint | None:
+        """One KGST mint per bank payment into the KGST reserve account (a replay is a no-op)."""
+        source = f"bank:{payment_id}"
+        if session.scalar(select(Mint.id).where(Mint.source_ref == source)) is not None:
+            return None
+        token = self.tokens["KGST"]
+        match = WALLET_IN_TEXT.search(remittance_info or "")
+        mint = Mint(
+            source_ref=source,
+            token="KGST",
+            fiat_amount=amount,
+            amount=str(fiat_to_units(token, amount)),
+            bank_payment_id=payment_id,
+            status="queued",
+        )
+        if match:
+            mint.wallet = to_checksum_address(match.group(0))
+        else:
+            # Held, not lost: the money is in the reserve and the credit is listed for follow-up.
+            mint.status = "held"
+            mint.reason = "no wallet address in the payment's remittance information"
+        session.add(mint)
+        session.flush()
+        return mint
+
+    def sync_bank_statement(self) -> int:
+        """Safety net for lost webhooks: book every reserve credit the statement shows."""
+        if self.bank is None:
+            return 0
+        account = self.reserve_account("KGST")
+        with self.db.transaction() as session:
+            after = get_cursor(session, "bank_entry", 0)
+        statement = self.bank.statement(account, after_entry=after)
+        booked = 0
+        with self.db.transaction() as session:
+            for entry in statement["entries"]:
+                if entry["credit_debit"] == "CRDT" and self.record_credit(
+                    session, entry["payment_id"], entry["amount"], entry["remittance_info"]
+                ):
+                    booked += 1
+                set_cursor(session, "bank_entry", entry["entry_id"])
+        return booked
+
+    # ---- mints --------------------------------------------------------------------------------
+
+    def process_mints(self) -> int:
+        """Settle what was sent before, then sign, persist, submit and confirm queued mints."""
+        self._settle_sent()
+        with self.db.transaction() as session:
+            queued = list(
+                session.scalars(
+                    select(Mint).where(Mint.status == "queued").order_by(Mint.id).limit(self.mint_batch)
+                )
+            )
+        if not queued:
+            return 0
+        if any(m.token == "KGST" for m in queued):
+            self._cover_kgst(sum(int(m.amount) for m in queued if m.token == "KGST"))
+        signed: list[tuple[int, Wallet, SignedTx]] = []
+        with self.db.transaction() as session:
+            for i, queued_mint in enumerate(queued):
+                mint = session.get(Mint, queued_mint.id)
+                assert mint is not None and mint.wallet is not None
+                token = self.tokens[mint.token]
+                minter = self.minters[i % len(self.minters)]
+                data = self.chain.encode_call(token.contract, "mint", mint.wallet, int(mint.amount))
+                nonce = minter.next_nonce(self.chain.rpc)
+                tx = self.chain.sign(minter, token.address, data, gas=self.gas_per_mint, nonce=nonce)
+                # Persisted before it is sent: after a crash the same bytes are checked or resent.
+                mint.status, mint.minter, mint.nonce = "sent", minter.address, nonce
+                mint.raw_tx, mint.tx_hash = tx.raw_hex, tx.hash_hex
+                mint.attempts += 1
+                signed.append((mint.id, minter, tx))
+        results = self.chain.send_raw_batch([tx for _, _, tx in signed])
+        for (mint_id, minter, _), result in zip(signed, results, strict=True):
+            if isinstance(result, RpcError) and "already known" not in result.message:
+                self._submission_failed(mint_id, minter, result)
+        self._settle_sent(wait=True)
+        return len(queued)
+
+    def _submission_failed(self, mint_id: int, minter: Wallet, error: RpcError) -> None:
+        """The node refused the transaction: the mint goes back to the queue; a refused nonce that
+        later transactions of this minter depend on is filled with a no-op transfer."""
+        log.warning("mint %s refused by the node: %s", mint_id, error.message)
+        with self.db.transaction() as session:
+            mint = session.get(Mint, mint_id)
+            assert mint is not None and mint.nonce is not None
+            nonce = mint.nonce
+            mint.status, mint.raw_tx, mint.tx_hash, mint.reason = "queued", None, None, error.message
+        if "nonce too low" in error.message:
+            minter.resync(self.chain.rpc)
+            return
+        filler = self.chain.sign(minter, minter.address, gas=21_000, nonce=nonce)
+        try:
+            self.chain.submit(minter, filler)
+        except RpcError:
+            minter.resync(self.chain.rpc)
+
+    def _settle_sent(self, wait: bool = False) -> None:
+        with self.db.transaction() as session:
+            sent = [
+                (m.id, m.tx_hash, m.raw_tx)
+                for m in session.scalars(select(Mint).where(Mint.status == "sent"))
+            ]
+        if not sent:
+            return
+        if not wait:  # after a restart: resend what the node no longer knows (same bytes, same nonce)
+            for _, tx_hash, raw in sent:
+                assert tx_hash and raw
+                if self.chain.rpc.call("eth_getTransactionReceipt", tx_hash) is None and not self.chain.known(
+                    tx_hash
+                ):
+                    try:
+                        self.chain.rpc.call("eth_sendRawTransaction", raw)
+                    except RpcError as e:
+                        log.warning("resending mint %s: %s", tx_hash, e.message)
+        for mint_id, tx_hash, _ in sent:
+            assert tx_hash
+            try:
+                result = self.chain.wait(tx_hash, timeout=60 if wait else 5)
+                outcome: tuple[str, str | None, int | None] = ("minted", None, result.block_number)
+            except Reverted as e:
+                outcome = ("failed", e.reason, None)
+            except TimeoutError:
+                continue  # still pending: next tick
+            with self.db.transaction() as session:
+                mint = session.get(Mint, mint_id)
+                assert mint is not None
+                mint.status, mint.reason, mint.block_number = outcome
+                if (
+                    mint.status == "failed"
+                    and mint.token == "KGST"
+                    and "reserve" in (mint.reason or "")
+                    and mint.attempts < 3
+                ):
+                    mint.status = "queued"  # the reserve report raced the mint: try again
+                    mint.raw_tx = mint.tx_hash = None
+
+    def _cover_kgst(self, pending_units: int) -> None:
+        """Make the on-chain reserve report cover supply + the mints about to be sent."""
+        token = self.tokens["KGST"]
+        needed = token.total_supply() + pending_units
+        reported = self._feed_answer(token, "reserve")
+        if reported is not None and fiat_to_units(token, reported) >= needed:
+            return
+        self.report_bank_reserve(force=True)
+
+    # ---- reserve reports ----------------------------------------------------------------------
+
+    def _feed_answer(self, token: StableCoinClient, feed: str) -> int | None:
+        try:
+            _, answer, _, updated_at, _ = token.feeds[feed].functions.latestRoundData().call()
+        except Exception:
+            return None
+        if self._chain_time() - int(updated_at) > 3600:
+            return None  # refresh reports older than an hour, well inside the heartbeat
+        return int(answer)
+
+    def _feed_state(self, token: StableCoinClient, feed: str) -> tuple[int, int] | None:
+        try:
+            _, answer, _, updated_at, _ = token.feeds[feed].functions.latestRoundData().call()
+        except Exception:
+            return None
+        return int(answer), int(updated_at)
+
+    def _chain_time(self) -> int:
+        return int(self.chain.get_block("latest")["timestamp"], 16)
+
+    def _report(self, token: StableCoinClient, feed: str, answer: int, observed_at: int) -> None:
+        observed_at = min(observed_at, self._chain_time())
+        result = self.chain.transact(self.reporter, token.feeds[feed], "report", answer, observed_at)
+        with self.db.transaction() as session:
+            session.add(
+                ReserveReport(
+                    feed=f"{token.info.symbol}.{feed}",
+                    answer=str(answer),
+                    observed_at=observed_at,
+                    tx_hash=result.tx_hash,
+                )
+            )
+
+    def report_bank_reserve(self, force: bool = False) -> None:
+        if self.bank is None:
+            return
+        token = self.tokens["KGST"]
+        balance = self.bank.balance(self.reserve_account("KGST"))
+        current = self._feed_answer(token, "reserve")
+        if force or current != balance:
+            self._report(token, "reserve", balance, self._chain_time())
+
+    def report_gold(self) -> None:
+        if self.custodian is None:
+            return
+        token = self.tokens["USDKG"]
+        attestation = self.custodian.get("/attestations/latest", pool="USDKG")
+        if self.custodian_signer:
+            signer = Account.recover_message(
+                encode_defunct(text=attestation["message"]), signature=attestation["signature"]
+            )
+            if signer.lower() != self.custodian_signer.lower():
+                log.error(
+                    "attestation %s signed by %s, not the custodian: not reported", attestation["id"], signer
+                )
+                return
+        price = self.custodian.get("/price")
+        for feed, answer, as_of in (
+            ("ounces", attestation["total_fine_oz_milli"], attestation["as_of"]),
+            ("price", price["price_e8"], price["as_of"]),
+        ):
+            state = self._feed_state(token, feed)
+            # Report what is newer than the feed (or differs at the same time); never go back in time.
+            if state is None or as_of > state[1] or (as_of == state[1] and answer != state[0]):
+                self._report(token, feed, answer, as_of)
+
+    def report_all(self) -> None:
+        for report in (self.report_bank_reserve, self.report_gold, self.sync_bank_statement):
+            try:
+                report()
+            except (ApiError, RpcError, Reverted, OSError) as e:
+                log.warning("%s failed: %s", report.__name__, e)
+
+    # ---- redemptions -> payouts ---------------------------------------------------------------
+
+    def scan_redemptions(self) -> int:
+        head = self.chain.block_number() - self.redeem_confirmations
+        with self.db.transaction() as session:
+            start = get_cursor(session, "redeem_block", -1) + 1
+        if head < start:
+            return 0
+        by_address = {t.address.lower(): sym for sym, t in self.tokens.items()}
+        logs = self.chain.rpc.call(
+            "eth_getLogs",
+            {
+                "fromBlock": hex(start),
+                "toBlock": hex(head),
+                "address": list(by_address),
+                "topics": [REDEEMED_TOPIC],
+            },
+        )
+        found = 0
+        with self.db.transaction() as session:
+            for entry in logs:
+                symbol = by_address[entry["address"].lower()]
+                tx_hash, log_index = entry["transactionHash"], int(entry["logIndex"], 16)
+                exists = session.scalar(
+                    select(Redemption.id).where(
+                        Redemption.tx_hash == tx_hash, Redemption.log_index == log_index
+                    )
+                )
+                if exists is not None:
+                    continue
+                amount = int(entry["data"], 16)
+                ref = bytes.fromhex(entry["topics"][3][2:]).rstrip(b"\0").decode("ascii", errors="replace")
+                session.add(
+                    Redemption(
+                        token=symbol,
+                        tx_hash=tx_hash,
+                        log_index=log_index,
+                        block_number=int(entry["blockNumber"], 16),
+                        redemption_id=int(entry["topics"][1], 16),
+                        holder=to_checksum_address("0x" + entry["topics"][2][-40:]),
+                        amount=str(amount),
+                        payout_ref=ref,
+                        payout_amount=units_to_fiat(self.tokens[symbol], amount),
+                        status="pending",
+                    )
+                )
+                found += 1
+            set_cursor(session, "redeem_block", head)
+        return found
+
+    def pay_redemptions(self) -> int:
+        if self.bank is None:
+            return 0
+        with self.db.transaction() as session:
+            pending = [
+                (
+                    r.id,
+                    r.token,
+                    r.tx_hash,
+                    r.log_index,
+                    r.redemption_id,
+                    r.payout_ref,
+                    r.payout_amount,
+                    r.holder,
+                )
+                for r in session.scalars(
+                    select(Redemption).where(Redemption.status == "pending").order_by(Redemption.id)
+                )
+            ]
+        paid = 0
+        for rid, token, tx_hash, log_index, redemption_id, ref, amount, holder in pending:
+            status, reason, payment_id = "paid", None, None
+            problem = account_number_problem(ref)
+            if problem:
+                status, reason = "failed", f"payout reference {ref!r}: {problem}"
+            elif amount == 0:
+                status, reason = "failed", "amount below one minor unit"
+            else:
+                try:
+                    payment = self.bank.pay(
+                        self.reserve_account(token),
+                        ref,
+                        amount,
+                        CURRENCY[token],
+                        end_to_end_id=f"RDM-{token}-{redemption_id}",
+                        remittance_info=f"redemption {tx_hash}",
+                        debtor_name=self.issuer_name,
+                        creditor_name=f"token holder {holder}",
+                        # One key per on-chain event: a retry after a crash replays the same payment.
+                        key=f"redeem:{tx_hash}:{log_index}",
+                    )
+                    payment_id = payment["id"]
+                except ApiError as e:
+                    if e.status >= 500:
+                        continue  # the bank is down: next tick
+                    status, reason = "failed", str(e)
+            with self.db.transaction() as session:
+                r = session.get(Redemption, rid)
+                assert r is not None
+                r.status, r.reason, r.bank_payment_id = status, reason, payment_id
+            paid += status == "paid"
+        return paid
+
+    def redemptions_tick(self) -> None:
+        self.scan_redemptions()
+        self.pay_redemptions()
+
+
+def mint_out(m: Mint) -> dict[str, Any]:
+    return {
+        "id": m.id,
+        "source_ref": m.source_ref,
+        "token": m.token,
+        "wallet": m.wallet,
+        "fiat_amount": m.fiat_amount,
+        "amount": m.amount,
+        "status": m.status,
+        "reason": m.reason,
+        "tx_hash": m.tx_hash,
+        "block_number": m.block_number,
+        "bank_payment_id": m.bank_payment_id,
+        "attempts": m.attempts,
+    }
+
+
+def redemption_out(r: Redemption) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "token": r.token,
+        "tx_hash": r.tx_hash,
+        "log_index": r.log_index,
+        "redemption_id": r.redemption_id,
+        "holder": r.holder,
+        "amount": r.amount,
+        "payout_ref": r.payout_ref,
+        "payout_amount": r.payout_amount,
+        "status": r.status,
+        "reason": r.reason,
+        "bank_payment_id": r.bank_payment_id,
+    }
