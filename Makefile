@@ -11,7 +11,7 @@ demo: install  ## bring a devnet up, run one mint -> remittance -> redeem cycle,
 	$(BIN)/devnet demo
 
 test: install  ## the whole test suite, on geth and anvil, in 2 xdist workers
-	$(BIN)/pytest -n 2
+	$(BIN)/pytest -n 2 --dist loadgroup
 
 lint: install  ## ruff on everything, mypy (strict) on devnet and harness
 	$(BIN)/ruff check devnet harness tests loadtests

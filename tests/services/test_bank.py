@@ -19,6 +19,9 @@ from harness.clients import ApiError
 from harness.clients.bank import BankClient
 from harness.webhook_sink import WebhookSink
 
+# One module, one world: xdist keeps these tests on one worker (--dist loadgroup).
+pytestmark = pytest.mark.xdist_group("bank-service")
+
 SECRET = "whsec_devnet_bank"
 
 

@@ -1,0 +1,204 @@
+"""The reference issuer with a real bank and a real geth node: money stays whole."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from harness.clients import ServiceClient
+from harness.clients.bank import BankClient
+from tests.services.worldkit import World, customer_account, wait_until
+
+# One module, one world: xdist keeps these tests on one worker (--dist loadgroup).
+pytestmark = pytest.mark.xdist_group("issuer-world")
+
+KGS = 10**16  # token base units per tyiyn (18 - 2 decimals)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    w = World.start(tmp_path_factory.mktemp("issuer-world"))
+    bank = w.start_service("bank")
+    w.start_service(
+        "issuer", env_file=str(w.root / "devnet" / "env.json"), bank_url=bank.url, report_interval_s=0.3
+    )
+    yield w
+    w.stop()
+
+
+@pytest.fixture
+def bank(world: World) -> BankClient:
+    return BankClient(world.services["bank"].url)
+
+
+@pytest.fixture
+def issuer(world: World) -> ServiceClient:
+    return ServiceClient(world.services["issuer"].url)
+
+
+def _buy(bank: BankClient, reserve: str, wallet: str, tyiyn: int, payer: str | None = None) -> dict[str, Any]:
+    payer = payer or customer_account(bank, funds=tyiyn)
+    return bank.pay(
+        payer, reserve, tyiyn, "KGS", end_to_end_id=uuid.uuid4().hex[:20], remittance_info=f"KGST to {wallet}"
+    )
+
+
+def _settled_mint(issuer: ServiceClient, payment_id: str) -> dict[str, Any]:
+    return wait_until(
+        lambda: (m := issuer.get(f"/mints/by-payment/{payment_id}"))["status"] in ("minted", "failed") and m,
+        what=f"mint for {payment_id}",
+    )
+
+
+def test_a_bank_credit_mints_that_amount_to_the_named_wallet(
+    world: World, bank: BankClient, issuer: ServiceClient
+) -> None:
+    kgst = world.token("KGST")
+    wallet = world.wallet()
+    payment = _buy(bank, bank.reserve_accounts()["KGST"], wallet.address, 17_480_00)
+    mint = _settled_mint(issuer, payment["id"])
+    assert mint["status"] == "minted" and mint["wallet"] == wallet.address
+    assert kgst.balance_of(wallet) == 17_480_00 * KGS
+    assert int(mint["amount"]) == 17_480_00 * KGS and mint["fiat_amount"] == 17_480_00
+
+
+def test_a_credit_without_a_wallet_is_held_not_lost(
+    world: World, bank: BankClient, issuer: ServiceClient
+) -> None:
+    payer = customer_account(bank, funds=500_00)
+    payment = bank.pay(
+        payer,
+        bank.reserve_accounts()["KGST"],
+        500_00,
+        "KGS",
+        end_to_end_id="no-wallet",
+        remittance_info="for tokens",
+    )
+    held = wait_until(
+        lambda: (m := issuer.get(f"/mints/by-payment/{payment['id']}"))["status"] == "held" and m
+    )
+    assert "no wallet address" in held["reason"]
+    assert any(m["bank_payment_id"] == payment["id"] for m in issuer.get("/mints", status="held"))
+
+
+def test_many_parallel_credits_mint_once_each_across_minter_keys(
+    world: World, bank: BankClient, issuer: ServiceClient
+) -> None:
+    kgst = world.token("KGST")
+    reserve = bank.reserve_accounts()["KGST"]
+    wallets = [world.wallet() for _ in range(24)]
+    payers = [customer_account(bank, funds=2_000_00) for _ in wallets]
+    with ThreadPoolExecutor(8) as pool:
+        payments = list(
+            pool.map(
+                lambda i: _buy(bank, reserve, wallets[i].address, 1_000_00 + i, payers[i]),
+                range(len(wallets)),
+            )
+        )
+    mints = [_settled_mint(issuer, p["id"]) for p in payments]
+    assert all(m["status"] == "minted" for m in mints)
+    for i, w in enumerate(wallets):
+        assert kgst.balance_of(w) == (1_000_00 + i) * KGS
+    minters = {world.chain.rpc.call("eth_getTransactionByHash", m["tx_hash"])["from"] for m in mints}
+    assert len(minters) > 1  # mints do not queue behind one key's nonce
+
+
+def test_duplicated_and_lost_bank_webhooks_still_mint_exactly_once(
+    world: World, bank: BankClient, issuer: ServiceClient
+) -> None:
+    kgst = world.token("KGST")
+    reserve = bank.reserve_accounts()["KGST"]
+    bank.set_faults(webhook_duplicate_bps=10_000)
+    try:
+        wallet = world.wallet()
+        payment = _buy(bank, reserve, wallet.address, 300_00)
+        assert _settled_mint(issuer, payment["id"])["status"] == "minted"
+    finally:
+        bank.clear_faults()
+    bank.set_faults(webhook_drop_bps=10_000)  # every notification lost: the statement poll finds it
+    try:
+        lost = world.wallet()
+        payment = _buy(bank, reserve, lost.address, 400_00)
+        assert _settled_mint(issuer, payment["id"])["status"] == "minted"
+    finally:
+        bank.clear_faults()
+    assert kgst.balance_of(wallet) == 300_00 * KGS
+    assert kgst.balance_of(lost) == 400_00 * KGS
+
+
+def test_redemption_is_paid_once_to_the_referenced_account(
+    world: World, bank: BankClient, issuer: ServiceClient
+) -> None:
+    kgst = world.token("KGST")
+    holder = world.wallet()
+    _settled_mint(issuer, _buy(bank, bank.reserve_accounts()["KGST"], holder.address, 2_000_00)["id"])
+    family = customer_account(bank, tier="T1")
+    result = kgst.redeem(holder, 1_500_00 * KGS + 123, family)  # a sub-tyiyn remainder is not paid
+    event = kgst.events(result, "Redeemed")[0]
+    paid = wait_until(
+        lambda: next(
+            (
+                r
+                for r in issuer.get("/redemptions")
+                if r["tx_hash"] == result.tx_hash and r["status"] != "pending"
+            ),
+            None,
+        )
+    )
+    assert paid["status"] == "paid" and paid["payout_amount"] == 1_500_00
+    assert paid["redemption_id"] == event["redemptionId"]
+    assert bank.balance(family) == 1_500_00
+    payment = bank.payment(paid["bank_payment_id"])
+    assert payment["debtor_account"] == bank.reserve_accounts()["KGST"]
+
+
+def test_redemption_to_a_bad_reference_is_reported_not_paid(
+    world: World, bank: BankClient, issuer: ServiceClient
+) -> None:
+    kgst = world.token("KGST")
+    holder = world.wallet()
+    _settled_mint(issuer, _buy(bank, bank.reserve_accounts()["KGST"], holder.address, 100_00)["id"])
+    result = kgst.redeem(holder, 100_00 * KGS, "1234567890123456")
+    failed = wait_until(
+        lambda: next(
+            (r for r in issuer.get("/redemptions", status="failed") if r["tx_hash"] == result.tx_hash), None
+        )
+    )
+    assert "check digits" in failed["reason"]
+
+
+def test_reserve_report_follows_the_bank_reserve(world: World, bank: BankClient) -> None:
+    kgst = world.token("KGST")
+    reserve = bank.reserve_accounts()["KGST"]
+    _buy(bank, reserve, world.wallet().address, 50_00)
+    wait_until(
+        lambda: kgst.feeds["reserve"].functions.latestRoundData().call()[1] == bank.balance(reserve),
+        what="feed = bank reserve",
+    )
+    assert kgst.max_supply() >= kgst.total_supply()
+
+
+def test_issuer_killed_mid_mint_neither_loses_nor_doubles(
+    world: World, bank: BankClient, issuer: ServiceClient
+) -> None:
+    kgst = world.token("KGST")
+    reserve = bank.reserve_accounts()["KGST"]
+    wallets = [world.wallet() for _ in range(12)]
+    payers = [customer_account(bank, funds=100_00) for _ in wallets]
+    payments = [_buy(bank, reserve, w.address, 100_00, p) for w, p in zip(wallets, payers, strict=True)]
+    world.restart(
+        "issuer",
+        kill=True,
+        env_file=str(world.root / "devnet" / "env.json"),
+        bank_url=world.services["bank"].url,
+        report_interval_s=0.3,
+    )
+    restarted = ServiceClient(world.services["issuer"].url)
+    mints = [_settled_mint(restarted, p["id"]) for p in payments]
+    assert [m["status"] for m in mints] == ["minted"] * len(mints)
+    for w in wallets:
+        assert kgst.balance_of(w) == 100_00 * KGS

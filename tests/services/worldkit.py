@@ -1,0 +1,89 @@
+"""Helpers for service tests: a devnet with real services in a temporary folder."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from devnet.services.launch import ServiceHandle, start_service
+from devnet.world import down, up
+from harness.accounts import derive_account
+from harness.chain import Chain
+from harness.clients.bank import BankClient
+from harness.env import DevnetEnv
+from harness.tokens import StableCoinClient
+from harness.wallets import Wallet
+
+T = TypeVar("T")
+
+
+def wait_until(probe: Callable[[], T | None], timeout: float = 30.0, what: str = "condition") -> T:
+    """Poll `probe` until it returns something truthy (no timing assertions: just a deadline)."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = probe()
+        except Exception as e:  # e.g. a 404 before the thing exists
+            last = e
+        else:
+            if last:
+                return last
+        time.sleep(0.05)
+    raise TimeoutError(f"{what} not reached in {timeout} s (last: {last!r})")
+
+
+@dataclass
+class World:
+    root: Path
+    env: DevnetEnv
+    chain: Chain
+    services: dict[str, ServiceHandle] = field(default_factory=dict)
+    _next_wallet: int = 100
+
+    @classmethod
+    def start(cls, root: Path, engine: str = "geth") -> World:
+        env = up(root / "devnet", engine=engine)  # type: ignore[arg-type]
+        return cls(
+            root=root, env=env, chain=Chain(env.rpc_url, gas_price=env.gas_price_wei, chain_id=env.chain_id)
+        )
+
+    def start_service(self, name: str, **settings: Any) -> ServiceHandle:
+        handle = start_service(name, self.root / "services", settings=settings)
+        self.services[name] = handle
+        return handle
+
+    def restart(self, name: str, kill: bool = True, **settings: Any) -> ServiceHandle:
+        old = self.services[name]
+        (old.kill if kill else old.stop)()
+        port = int(old.url.rsplit(":", 1)[1])
+        handle = start_service(name, self.root / "services", port=port, settings=settings)
+        self.services[name] = handle
+        return handle
+
+    def token(self, symbol: str) -> StableCoinClient:
+        return StableCoinClient(self.chain, self.env.deployment.token(symbol))
+
+    def wallet(self) -> Wallet:
+        self._next_wallet += 1
+        return Wallet.of(derive_account(self.env.mnemonic, self._next_wallet))
+
+    def stop(self) -> None:
+        for handle in self.services.values():
+            handle.stop()
+        self.chain.close()
+        down(self.root / "devnet")
+
+
+def customer_account(
+    bank: BankClient, tier: str = "T2", currency: str = "KGS", funds: int = 0, name: str | None = None
+) -> str:
+    customer = bank.create_customer(name or f"Customer {uuid.uuid4().hex[:6]}", tier)
+    number: str = bank.open_account(customer["id"], currency)["number"]
+    if funds:
+        bank.deposit(number, funds, currency)
+    return number
