@@ -31,6 +31,7 @@ class Database:
             _serialize_sqlite_writers(self.engine)
         else:
             self.engine = create_engine(url, pool_pre_ping=True)
+            _serialize_postgres_writers(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def create_all(self) -> None:
@@ -62,6 +63,19 @@ def _serialize_sqlite_writers(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+#: Any constant: every transaction of a service takes the same advisory lock.
+_WRITER_LOCK = 0x64657666
+
+
+def _serialize_postgres_writers(engine: Engine) -> None:
+    """The same one-writer-at-a-time semantics as SQLite, so check-then-insert logic (idempotency
+    keys, account serials) cannot race: a transaction-scoped advisory lock taken at BEGIN."""
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_WRITER_LOCK})")
 
 
 def short_id(prefix: str) -> str:

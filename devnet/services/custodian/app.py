@@ -1,0 +1,567 @@
+"""The gold custodian's HTTP API: an LBMA weight list of vaulted bars, allocation to token pools,
+signed attestations of the allocated fine gold, and an XAU/USD price feed with scripted paths."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Depends, FastAPI, Header, Query
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+from pydantic_settings import SettingsConfigDict
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from devnet.services.common.app import ServiceContext, create_service_app
+from devnet.services.common.db import short_id, utcnow
+from devnet.services.common.idempotency import IdempotencyKey, run_idempotent
+from devnet.services.common.problems import Problem
+from devnet.services.common.settings import ServiceSettings
+from devnet.services.common.webhooks import emit
+from devnet.services.custodian.attest import DEFAULT_SIGNING_KEY, Signer, attestation_message
+from devnet.services.custodian.bars import fine_oz_milli, good_delivery_problem
+from devnet.services.custodian.models import Attestation, Bar, PriceState
+from devnet.services.custodian.price import (
+    PAIR,
+    ConstantPath,
+    PricePath,
+    RandomWalkPath,
+    ShockPath,
+    dump_path,
+    initial_price,
+    load_path,
+    next_price,
+)
+
+POOL_PATTERN = r"^[A-Z0-9]{2,16}$"
+BarStatus = Literal["vaulted", "allocated", "released"]
+AnyPath = ConstantPath | RandomWalkPath | ShockPath
+log = logging.getLogger("devnet.custodian")
+
+
+class CustodianSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="CUSTODIAN_", extra="forbid", env_nested_delimiter="__")
+
+    webhook_secret: str = "whsec_devnet_custodian"
+    custodian_name: str = "Devnet Gold Vault"
+    #: secp256k1 key attestations are signed with (hex); the default is a public test key.
+    signing_key: str = Field(default=DEFAULT_SIGNING_KEY, pattern=r"^(0x)?[0-9a-fA-F]{64}$")
+    #: token pools bars can be allocated to
+    pools: list[Annotated[str, Field(pattern=POOL_PATTERN)]] = ["USDKG"]  # noqa: RUF012
+    #: the XAU/USD path at the first start (and whenever this setting changes between starts);
+    #: PUT /admin/price-path replaces it at runtime and the replacement survives restarts.
+    price_path: PricePath = ConstantPath()
+    #: seconds between price ticks; 0 = ticks only through POST /price/tick
+    price_tick_interval_s: float = Field(default=1.0, ge=0)
+    #: seconds between scheduled attestations of every pool; 0 = only on changes and requests
+    attestation_interval_s: float = Field(default=0.0, ge=0)
+
+
+# ---- request and response bodies --------------------------------------------------------------
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BarIn(_In):
+    """A bar as the weight list records it."""
+
+    serial: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9.-]*$")
+    brand: str = Field(min_length=1, max_length=80, description="refiner (LBMA brand)")
+    year: StrictInt
+    gross_oz_milli: StrictInt = Field(gt=0, description="gross troy oz x 1000, in 0.025 oz steps")
+    assay_tenths: StrictInt = Field(gt=0, description="fineness x 10: 9950 = 995.0, 9999 = 999.9")
+    pool: str | None = Field(default=None, description="allocate to this pool on deposit")
+
+
+class PoolIn(_In):
+    pool: str
+
+
+class TickIn(_In):
+    ticks: StrictInt = Field(default=1, ge=1, le=10_000)
+
+
+class BarOut(BaseModel):
+    serial: str
+    brand: str
+    year: int
+    gross_oz_milli: int
+    assay_tenths: int
+    fine_oz_milli: int
+    status: BarStatus
+    pool: str | None
+    deposited_at: datetime
+    released_at: datetime | None
+
+    @field_validator("deposited_at", "released_at")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        # SQLite hands timestamps back without their zone; they were written in UTC.
+        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+class BarList(BaseModel):
+    bars: list[BarOut]
+
+
+class Totals(BaseModel):
+    bar_count: int
+    gross_oz_milli: int
+    fine_oz_milli: int
+
+
+class WeightList(BaseModel):
+    pool: str | None
+    as_of: int
+    bars: list[BarOut]
+    totals: Totals
+
+
+class AttestationOut(BaseModel):
+    id: str
+    pool: str
+    total_fine_oz_milli: int
+    bar_count: int
+    as_of: int
+    message: str
+    signature: str
+    signer: str
+
+
+class PriceOut(BaseModel):
+    pair: str
+    price_e8: int
+    as_of: int
+    path: str
+
+
+class PriceStateOut(BaseModel):
+    config: dict[str, Any]
+    tick: int
+    price_e8: int
+    as_of: int
+    started_at: int
+
+
+def _now() -> int:
+    return int(time.time())
+
+
+def _bar_out(bar: Bar) -> dict[str, Any]:
+    return BarOut.model_validate(bar, from_attributes=True).model_dump(mode="json")
+
+
+def _attestation_out(att: Attestation) -> dict[str, Any]:
+    return AttestationOut.model_validate(att, from_attributes=True).model_dump(mode="json")
+
+
+def _price_out(state: PriceState) -> dict[str, Any]:
+    return PriceOut(
+        pair=PAIR, price_e8=state.price_e8, as_of=state.as_of, path=str(state.config["path"])
+    ).model_dump()
+
+
+def _state_out(state: PriceState) -> dict[str, Any]:
+    return PriceStateOut.model_validate(state, from_attributes=True).model_dump()
+
+
+# ---- the vault --------------------------------------------------------------------------------
+
+
+class Custodian:
+    def __init__(self, settings: CustodianSettings):
+        self.s = settings
+        self.signer = Signer(settings.signing_key)
+
+    def check_pool(self, pool: str, field: str) -> str:
+        if pool not in self.s.pools:
+            raise Problem(
+                422, "Unknown pool", f"pool {pool!r} is not one of {', '.join(self.s.pools)}", field=field
+            )
+        return pool
+
+    def bar(self, session: Session, serial: str) -> Bar:
+        bar = session.get(Bar, serial)
+        if bar is None:
+            raise Problem(404, "No such bar", f"no bar {serial} in the vault", field="path.serial")
+        return bar
+
+    def _in_vault(self, bar: Bar) -> None:
+        if bar.status == "released":
+            raise Problem(409, "Bar released", f"bar {bar.serial} has left the vault", field="path.serial")
+
+    def deposit(self, session: Session, body: BarIn) -> Bar:
+        broken = good_delivery_problem(body.gross_oz_milli, body.assay_tenths, body.year, utcnow().year)
+        if broken:
+            raise Problem(422, "Not Good Delivery", broken[1], field=broken[0])
+        if body.pool is not None:
+            self.check_pool(body.pool, "body.pool")
+        if session.get(Bar, body.serial) is not None:
+            raise Problem(
+                409, "Duplicate serial", f"bar {body.serial} is already on record", field="body.serial"
+            )
+        bar = Bar(
+            serial=body.serial,
+            brand=body.brand,
+            year=body.year,
+            gross_oz_milli=body.gross_oz_milli,
+            assay_tenths=body.assay_tenths,
+            fine_oz_milli=fine_oz_milli(body.gross_oz_milli, body.assay_tenths),
+            status="vaulted",
+            pool=None,
+            deposited_at=utcnow(),
+        )
+        session.add(bar)
+        session.flush()
+        emit(session, "bar.deposited", _bar_out(bar))
+        if body.pool is not None:
+            self.allocate(session, bar.serial, body.pool)
+        return bar
+
+    def allocate(self, session: Session, serial: str, pool: str) -> Bar:
+        self.check_pool(pool, "body.pool")
+        bar = self.bar(session, serial)
+        self._in_vault(bar)
+        if bar.status == "allocated":
+            raise Problem(
+                409, "Bar already allocated", f"bar {serial} is allocated to {bar.pool}", field="path.serial"
+            )
+        bar.status, bar.pool = "allocated", pool
+        session.flush()
+        emit(session, "bar.allocated", _bar_out(bar))
+        self.attest(session, pool, "allocation")
+        return bar
+
+    def deallocate(self, session: Session, serial: str) -> Bar:
+        bar = self.bar(session, serial)
+        self._in_vault(bar)
+        if bar.status != "allocated" or bar.pool is None:
+            raise Problem(409, "Bar not allocated", f"bar {serial} is not allocated", field="path.serial")
+        pool = bar.pool
+        bar.status, bar.pool = "vaulted", None
+        session.flush()
+        emit(session, "bar.deallocated", {**_bar_out(bar), "previous_pool": pool})
+        self.attest(session, pool, "allocation")
+        return bar
+
+    def release(self, session: Session, serial: str) -> Bar:
+        """The bar leaves the vault; an allocated bar is deallocated first."""
+        bar = self.bar(session, serial)
+        self._in_vault(bar)
+        pool = bar.pool
+        if pool is not None:
+            self.deallocate(session, serial)
+        bar.status, bar.released_at = "released", utcnow()
+        session.flush()
+        emit(session, "bar.released", {**_bar_out(bar), "previous_pool": pool})
+        return bar
+
+    def totals(self, bars: list[Bar]) -> Totals:
+        return Totals(
+            bar_count=len(bars),
+            gross_oz_milli=sum(b.gross_oz_milli for b in bars),
+            fine_oz_milli=sum(b.fine_oz_milli for b in bars),
+        )
+
+    def allocated(self, session: Session, pool: str) -> list[Bar]:
+        query = select(Bar).where(Bar.status == "allocated", Bar.pool == pool).order_by(Bar.serial)
+        return list(session.scalars(query))
+
+    def attest(self, session: Session, pool: str, reason: str) -> Attestation:
+        totals = self.totals(self.allocated(session, pool))
+        as_of = _now()
+        message = attestation_message(pool, totals.fine_oz_milli, totals.bar_count, as_of)
+        att = Attestation(
+            id=short_id("att"),
+            pool=pool,
+            total_fine_oz_milli=totals.fine_oz_milli,
+            bar_count=totals.bar_count,
+            as_of=as_of,
+            message=message,
+            signature=self.signer.sign(message),
+            signer=self.signer.address,
+            reason=reason,
+        )
+        session.add(att)
+        session.flush()
+        emit(session, "attestation.published", _attestation_out(att))
+        return att
+
+    def latest(self, session: Session, pool: str) -> Attestation | None:
+        query = select(Attestation).where(Attestation.pool == pool).order_by(Attestation.seq.desc()).limit(1)
+        return session.scalars(query).first()
+
+    # ---- price --------------------------------------------------------------------------------
+
+    def price_state(self, session: Session) -> PriceState:
+        state = session.get(PriceState, 1)
+        if state is None:  # on_ready creates it; only reachable if the row was deleted by hand
+            state = self.set_path(session, self.s.price_path)
+        return state
+
+    def set_path(self, session: Session, path: AnyPath) -> PriceState:
+        state = session.get(PriceState, 1)
+        now = _now()
+        previous = state.price_e8 if state else None
+        config = dump_path(path)
+        if state is None:
+            state = PriceState(id=1, settings_config=dump_path(self.s.price_path))
+            session.add(state)
+        state.config, state.tick, state.price_e8 = config, 0, initial_price(path)
+        state.as_of, state.started_at = now, now
+        session.flush()
+        self._price_updated(session, state, previous)
+        return state
+
+    def tick(self, session: Session, ticks: int = 1) -> PriceState:
+        state = self.price_state(session)
+        path = load_path(state.config)
+        previous = state.price_e8
+        now = _now()
+        price = previous
+        for _ in range(ticks):
+            state.tick += 1
+            price = next_price(path, price, state.tick, now - state.started_at)
+        state.price_e8, state.as_of = price, now
+        session.flush()
+        if price != previous:
+            self._price_updated(session, state, previous)
+        return state
+
+    def _price_updated(self, session: Session, state: PriceState, previous: int | None) -> None:
+        emit(
+            session,
+            "price.updated",
+            {**_price_out(state), "tick": state.tick, "previous_price_e8": previous},
+        )
+
+    def ready(self, session: Session) -> None:
+        """At start: the price row (re-set if the configured path changed) and a first
+        attestation for every pool that has none."""
+        state = session.get(PriceState, 1)
+        configured = dump_path(self.s.price_path)
+        if state is None or state.settings_config != configured:
+            state = self.set_path(session, self.s.price_path)
+            state.settings_config = configured
+        for pool in self.s.pools:
+            if self.latest(session, pool) is None:
+                self.attest(session, pool, "genesis")
+
+
+class Periodic:
+    """A background worker running `fn` every `interval_s` seconds until stopped."""
+
+    def __init__(self, name: str, interval_s: float, fn: Callable[[], None]):
+        self.name = name
+        self.interval_s = interval_s
+        self.fn = fn
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.fn()
+            except Exception:
+                log.exception("%s failed", self.name)
+
+
+# ---- the app ----------------------------------------------------------------------------------
+
+
+def create_app(settings: CustodianSettings | None = None) -> FastAPI:
+    settings = settings or CustodianSettings()
+    ctx = ServiceContext("custodian", settings)
+    vault = Custodian(settings)
+    db = ctx.db
+    router = APIRouter()
+
+    def require_admin(authorization: Annotated[str | None, Header()] = None) -> None:
+        if authorization != f"Bearer {settings.admin_token}":
+            raise Problem(401, "Admin token required", field="header.Authorization")
+
+    def write(
+        key: str,
+        scope: str,
+        body: BaseModel | dict[str, Any] | None,
+        handler: Callable[[Session], tuple[int, dict[str, Any]]],
+    ) -> Any:
+        response = run_idempotent(db, key, scope, body, handler)
+        ctx.dispatcher.poke()
+        return response
+
+    # ---- bars ---------------------------------------------------------------------------------
+
+    @router.post("/bars", status_code=201, response_model=BarOut, tags=["bars"])
+    def deposit_bar(body: BarIn, key: IdempotencyKey) -> Any:
+        """Deposit a bar into the vault (optionally allocating it to `pool` at once)."""
+        return write(key, "POST /bars", body, lambda s: (201, _bar_out(vault.deposit(s, body))))
+
+    @router.post("/bars/{serial}/release", response_model=BarOut, tags=["bars"])
+    def release_bar(serial: str, key: IdempotencyKey) -> Any:
+        """The bar leaves the vault (deallocated first if it was allocated)."""
+        return write(
+            key, "POST /bars/release", {"serial": serial}, lambda s: (200, _bar_out(vault.release(s, serial)))
+        )
+
+    @router.post("/bars/{serial}/allocate", response_model=BarOut, tags=["bars"])
+    def allocate_bar(serial: str, body: PoolIn, key: IdempotencyKey) -> Any:
+        return write(
+            key,
+            "POST /bars/allocate",
+            {"serial": serial, **body.model_dump()},
+            lambda s: (200, _bar_out(vault.allocate(s, serial, body.pool))),
+        )
+
+    @router.post("/bars/{serial}/deallocate", response_model=BarOut, tags=["bars"])
+    def deallocate_bar(serial: str, key: IdempotencyKey) -> Any:
+        return write(
+            key,
+            "POST /bars/deallocate",
+            {"serial": serial},
+            lambda s: (200, _bar_out(vault.deallocate(s, serial))),
+        )
+
+    @router.get("/bars", response_model=BarList, tags=["bars"])
+    def list_bars(pool: str | None = None, status: BarStatus | None = None) -> Any:
+        """Every bar on record (released ones too), filtered by pool and/or status."""
+        with db.transaction() as session:
+            query = select(Bar).order_by(Bar.serial)
+            if pool is not None:
+                query = query.where(Bar.pool == vault.check_pool(pool, "query.pool"))
+            if status is not None:
+                query = query.where(Bar.status == status)
+            return {"bars": [_bar_out(b) for b in session.scalars(query)]}
+
+    @router.get("/bars/{serial}", response_model=BarOut, tags=["bars"])
+    def get_bar(serial: str) -> Any:
+        with db.transaction() as session:
+            return _bar_out(vault.bar(session, serial))
+
+    @router.get("/weight-list", response_model=WeightList, tags=["bars"])
+    def weight_list(pool: str | None = None) -> Any:
+        """The LBMA weight list: the bars allocated to `pool`, or every bar in the vault."""
+        with db.transaction() as session:
+            if pool is not None:
+                bars = vault.allocated(session, vault.check_pool(pool, "query.pool"))
+            else:
+                query = select(Bar).where(Bar.status != "released").order_by(Bar.serial)
+                bars = list(session.scalars(query))
+            return WeightList(
+                pool=pool,
+                as_of=_now(),
+                bars=[BarOut.model_validate(b, from_attributes=True) for b in bars],
+                totals=vault.totals(bars),
+            )
+
+    # ---- attestations -------------------------------------------------------------------------
+
+    @router.post("/attestations", status_code=201, response_model=AttestationOut, tags=["attestations"])
+    def publish_attestation(body: PoolIn, key: IdempotencyKey) -> Any:
+        def handle(session: Session) -> tuple[int, dict[str, Any]]:
+            vault.check_pool(body.pool, "body.pool")
+            return 201, _attestation_out(vault.attest(session, body.pool, "request"))
+
+        return write(key, "POST /attestations", body, handle)
+
+    @router.get("/attestations/latest", response_model=AttestationOut, tags=["attestations"])
+    def latest_attestation(pool: Annotated[str, Query()]) -> Any:
+        with db.transaction() as session:
+            att = vault.latest(session, vault.check_pool(pool, "query.pool"))
+            if att is None:
+                raise Problem(404, "No attestation yet", field="query.pool")
+            return _attestation_out(att)
+
+    @router.get("/attestations/{attestation_id}", response_model=AttestationOut, tags=["attestations"])
+    def get_attestation(attestation_id: str) -> Any:
+        with db.transaction() as session:
+            att = session.scalars(select(Attestation).where(Attestation.id == attestation_id)).first()
+            if att is None:
+                raise Problem(404, "No such attestation", field="path.attestation_id")
+            return _attestation_out(att)
+
+    # ---- price --------------------------------------------------------------------------------
+
+    @router.get("/price", response_model=PriceOut, tags=["price"])
+    def get_price() -> Any:
+        with db.transaction() as session:
+            return _price_out(vault.price_state(session))
+
+    @router.post(
+        "/price/tick", response_model=PriceOut, tags=["price"], dependencies=[Depends(require_admin)]
+    )
+    def tick_price(key: IdempotencyKey, body: TickIn | None = None) -> Any:
+        """Advance the price path by `ticks` ticks (admin; for deterministic tests)."""
+        body = body or TickIn()
+        ticks = body.ticks
+        return write(key, "POST /price/tick", body, lambda s: (200, _price_out(vault.tick(s, ticks))))
+
+    admin = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_admin)])
+
+    @admin.get("/price-path", response_model=PriceStateOut)
+    def get_price_path() -> Any:
+        with db.transaction() as session:
+            return _state_out(vault.price_state(session))
+
+    @admin.put("/price-path", response_model=PriceStateOut)
+    def put_price_path(path: Annotated[AnyPath, Body(discriminator="path")]) -> Any:
+        """Replace the price path; the price restarts at the path's tick 0."""
+        with db.transaction() as session:
+            out = _state_out(vault.set_path(session, path))
+        ctx.dispatcher.poke()
+        return out
+
+    @router.get("/info", tags=["ops"])
+    def info() -> dict[str, Any]:
+        return {
+            "custodian": settings.custodian_name,
+            "signer": vault.signer.address,
+            "pools": settings.pools,
+            "pair": PAIR,
+        }
+
+    def tick_once() -> None:
+        with db.transaction() as session:
+            vault.tick(session)
+        ctx.dispatcher.poke()
+
+    def attest_all() -> None:
+        with db.transaction() as session:
+            for pool in settings.pools:
+                vault.attest(session, pool, "schedule")
+        ctx.dispatcher.poke()
+
+    if settings.price_tick_interval_s > 0:
+        ctx.workers.append(Periodic("price-ticker", settings.price_tick_interval_s, tick_once))
+    if settings.attestation_interval_s > 0:
+        ctx.workers.append(Periodic("attestation-schedule", settings.attestation_interval_s, attest_all))
+
+    def ready(_ctx: ServiceContext) -> None:
+        with db.transaction() as session:
+            vault.ready(session)
+
+    return create_service_app(
+        ctx,
+        title="Mock gold custodian",
+        description=(
+            "A gold vault: LBMA Good Delivery weight list, allocation to token pools, "
+            "attestations signed with secp256k1 (EIP-191), an XAU/USD price feed with scripted paths."
+        ),
+        routers=[router, admin],
+        on_ready=ready,
+    )
