@@ -1,0 +1,142 @@
+"""USDKG through the issuer: minted only while attested gold x XAU/USD covers the floor."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from eth_account import Account
+
+from devnet.services.custodian.attest import DEFAULT_SIGNING_KEY
+from harness.clients import ApiError, ServiceClient
+from harness.clients.bank import BankClient
+from harness.clients.custodian import CustodianClient
+from tests.services.worldkit import World, customer_account, wait_until
+
+pytestmark = pytest.mark.xdist_group("usdkg-world")
+
+USD = 10**4  # USDKG base units per cent (6 - 2 decimals)
+BAR_FINE_MILLI = 399_960  # 400.000 oz gross at 999.9
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    w = World.start(tmp_path_factory.mktemp("usdkg-world"))
+    bank = w.start_service("bank")
+    custodian = w.start_service("custodian", price_tick_interval_s=0)
+    w.start_service(
+        "issuer",
+        env_file=str(w.root / "devnet" / "env.json"),
+        bank_url=bank.url,
+        custodian_url=custodian.url,
+        custodian_signer=Account.from_key(DEFAULT_SIGNING_KEY).address,
+        report_interval_s=0.3,
+    )
+    yield w
+    w.stop()
+
+
+@pytest.fixture(scope="module")
+def vault(world: World) -> CustodianClient:
+    return CustodianClient(world.services["custodian"].url)
+
+
+@pytest.fixture(scope="module")
+def bank(world: World) -> BankClient:
+    return BankClient(world.services["bank"].url)
+
+
+@pytest.fixture(scope="module")
+def issuer(world: World) -> ServiceClient:
+    return ServiceClient(world.services["issuer"].url)
+
+
+@pytest.fixture(scope="module")
+def institution(bank: BankClient) -> str:
+    return customer_account(
+        bank, tier="T3", currency="USD", funds=10_000_000_00, name="Kyrgyz Investment Fund"
+    )
+
+
+def _add_bars(vault: CustodianClient, n: int) -> None:
+    for _ in range(n):
+        vault.deposit_bar(f"KG-{uuid.uuid4().hex[:8]}", "Kyrgyzaltyn", 2025, 400_000, 9_999, pool="USDKG")
+
+
+def _gold_reported(world: World, fine_milli: int, price_e8: int) -> None:
+    usdkg = world.token("USDKG")
+    wait_until(
+        lambda: (
+            usdkg.feeds["ounces"].functions.latestRoundData().call()[1] == fine_milli
+            and usdkg.feeds["price"].functions.latestRoundData().call()[1] == price_e8
+        ),
+        what="gold reported on chain",
+    )
+
+
+def _request(issuer: ServiceClient, account: str, wallet: str, cents: int) -> dict[str, Any]:
+    return issuer.post(
+        "/usdkg/mint-requests", {"customer_account": account, "wallet": wallet, "amount_cents": cents}
+    )  # type: ignore[no-any-return]
+
+
+def test_usdkg_mints_within_gold_and_halts_after_a_price_shock(
+    world: World, vault: CustodianClient, bank: BankClient, issuer: ServiceClient, institution: str
+) -> None:
+    usdkg = world.token("USDKG")
+    _add_bars(vault, 3)  # 1,199.88 fine oz
+    vault.set_price_path({"path": "constant", "price_e8": 2_650 * 10**8})  # ~USD 3.18M of collateral
+    _gold_reported(world, 3 * BAR_FINE_MILLI, 2_650 * 10**8)
+
+    wallet = world.wallet()
+    accepted = _request(issuer, institution, wallet.address, 1_000_000_00)
+    assert accepted["status"] == "accepted"
+    wait_until(lambda: usdkg.balance_of(wallet) == 1_000_000_00 * USD, what="USDKG minted")
+    assert bank.balance(bank.reserve_accounts()["USDKG"]) == 1_000_000_00  # the USD came in
+
+    with pytest.raises(ApiError) as over:
+        _request(issuer, institution, wallet.address, 2_500_000_00)
+    assert (over.value.status, over.value.field) == (409, "body.amount_cents")
+
+    # Gold falls to USD 800: 1,199.88 oz cover ~USD 960k < 1M in circulation. Minting halts.
+    vault.set_price_path({"path": "constant", "price_e8": 800 * 10**8})
+    _gold_reported(world, 3 * BAR_FINE_MILLI, 800 * 10**8)
+    with pytest.raises(ApiError) as halted:
+        _request(issuer, institution, wallet.address, 1_00)
+    assert halted.value.status == 409 and "floor" in halted.value.title
+
+    # Two more bars vaulted: 1,999.8 oz x USD 800 = ~USD 1.6M. Minting resumes.
+    _add_bars(vault, 2)
+    _gold_reported(world, 5 * BAR_FINE_MILLI, 800 * 10**8)
+    _request(issuer, institution, wallet.address, 100_000_00)
+    wait_until(lambda: usdkg.balance_of(wallet) == 1_100_000_00 * USD, what="minting resumed")
+
+
+def test_only_institutional_usd_accounts_mint_usdkg(
+    world: World, bank: BankClient, issuer: ServiceClient
+) -> None:
+    retail = customer_account(bank, tier="T2", currency="USD", funds=1_000_00)
+    with pytest.raises(ApiError) as e:
+        _request(issuer, retail, world.wallet().address, 1_00)
+    assert (e.value.status, e.value.field) == (403, "body.customer_account")
+    with pytest.raises(ApiError) as bad:
+        issuer.post(
+            "/usdkg/mint-requests", {"customer_account": retail, "wallet": "0x1234", "amount_cents": 1}
+        )
+    assert (bad.value.status, bad.value.field) == (422, "body.wallet")
+
+
+def test_a_retried_request_pays_and_mints_once(
+    world: World, vault: CustodianClient, bank: BankClient, issuer: ServiceClient, institution: str
+) -> None:
+    usdkg = world.token("USDKG")
+    wallet = world.wallet()
+    before = bank.balance(institution)
+    body = {"customer_account": institution, "wallet": wallet.address, "amount_cents": 5_000_00}
+    first = issuer.post("/usdkg/mint-requests", body, idempotency_key="fund-order-77")
+    again = issuer.post("/usdkg/mint-requests", body, idempotency_key="fund-order-77")
+    assert again == first
+    wait_until(lambda: usdkg.balance_of(wallet) == 5_000_00 * USD, what="minted")
+    assert bank.balance(institution) == before - 5_000_00
