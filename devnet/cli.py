@@ -158,10 +158,17 @@ def up_command(
     resume: Annotated[
         bool, typer.Option(help="Continue the previous chain instead of starting from genesis.")
     ] = False,
+    chain_only: Annotated[
+        bool, typer.Option("--chain-only", help="Node and contracts only; no services.")
+    ] = False,
     config: ConfigOpt = None,
     state_dir: StateOpt = None,
 ) -> None:
-    """Start the node, deploy KGST and USDKG, write .devnet/env.json."""
+    """Start the node, deploy KGST and USDKG, start the services, write .devnet/env.json.
+
+    Services (bank, custodian, issuer, exchange) start in dependency order; a service given a
+    URL in the config is used as it is, one with `enabled = false` is left out.
+    """
     cfg = _config(
         config,
         engine=engine,
@@ -177,7 +184,15 @@ def up_command(
         raise _fail(f"a devnet is already running from {cfg.state_dir}; `devnet down` first")
     started = time.perf_counter()
     try:
-        env = up(cfg.state_dir, cfg.engine, cfg.profile, cfg.contracts, progress=_progress, resume=resume)
+        env = up(
+            cfg.state_dir,
+            cfg.engine,
+            cfg.profile,
+            cfg.contracts,
+            progress=_progress,
+            resume=resume,
+            services=None if chain_only else cfg.wanted_services(),
+        )
     except (StartError, tools.ToolMissing) as e:
         raise _fail(str(e)) from e
     _progress(f"[green]ready[/] in {time.perf_counter() - started:.1f} s")
@@ -232,19 +247,30 @@ def status_command(
 
         head = Chain(env.rpc_url, chain_id=env.chain_id, gas_price=env.gas_price_wei).block_number()
     if as_json:
-        console.print_json(json.dumps({"running": alive, "head": head, **env.summary()}))
+        services = {name: {"url": c.url, "healthy": _healthy(c.url)} for name, c in env.components.items()}
+        console.print_json(
+            json.dumps({"running": alive, "head": head, "services": services, **env.summary()})
+        )
         return
     state = "[green]running[/]" if alive else "[red]not running[/]"
     head_text = f", head block {head}" if head is not None else ""
     console.print(f"node: {env.node.engine} pid {env.node.pid} {state}{head_text}")
+    healthy = True
+    for name, component in env.components.items():
+        ok = _healthy(component.url)
+        healthy &= ok
+        where = "external" if component.external else f"pid {component.pid}"
+        console.print(
+            f"{name}: {component.url} {where} {'[green]healthy[/]' if ok else '[red]not answering[/]'}"
+        )
     _print_env(env)
-    if not alive:
+    if not alive or not healthy:
         raise typer.Exit(1)
 
 
 @app.command("logs")
 def logs_command(
-    component: Annotated[str, typer.Argument(help="Component whose log to show (node).")] = "node",
+    component: Annotated[str, typer.Argument(help="node, bank, custodian, issuer or exchange.")] = "node",
     lines: Annotated[int, typer.Option("--lines", "-n", help="How many lines.")] = 50,
     state_dir: StateOpt = None,
     config: ConfigOpt = None,
@@ -252,15 +278,29 @@ def logs_command(
     """Print the last lines of a component's log."""
     cfg = _config(config, state_dir=state_dir)
     env = _env(cfg.state_dir)
-    if component not in ("node", env.node.engine):
-        raise _fail(f"unknown component {component!r}; this devnet runs: node")
-    console.print(log_tail(Path(env.node.log_path or ""), lines), markup=False, highlight=False)
+    logs = {"node": env.node.log_path, env.node.engine: env.node.log_path}
+    logs.update({name: c.log_path for name, c in env.components.items() if c.log_path})
+    if component not in logs:
+        known = ", ".join(sorted(set(logs) - {env.node.engine}))
+        raise _fail(f"no log for {component!r}; this devnet has logs for: {known}")
+    console.print(log_tail(Path(logs[component] or ""), lines), markup=False, highlight=False)
+
+
+def _healthy(url: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(f"{url}/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def _print_env(env: DevnetEnv) -> None:
     table = Table("", "", show_header=False, box=None)
     table.add_row("chain id", str(env.chain_id))
     table.add_row("rpc", env.rpc_url)
+    for name, url in env.services.items():
+        table.add_row(name, url)
     for name, address in env.contracts.items():
         table.add_row(name, address)
     console.print(table)
@@ -277,11 +317,12 @@ def demo_command(
     state_dir: StateOpt = None,
     config: ConfigOpt = None,
 ) -> None:
-    """One KGST remittance cycle (mint -> remit -> redeem), each step with its time and tx hash.
+    """One KGST remittance cycle: bank credit -> mint -> remittance -> redeem -> payout.
 
     Uses the running devnet, or starts one for the demo and stops it afterwards.
     """
     from devnet.demo import run_demo
+    from harness.flows import FlowError
 
     cfg = _config(config, engine=engine, state_dir=state_dir)
     env_file = cfg.state_dir / ENV_FILE
@@ -289,19 +330,35 @@ def demo_command(
     if temporary:
         _progress("no devnet running: starting one for the demo")
         try:
-            env = up(cfg.state_dir, cfg.engine, cfg.profile, cfg.contracts, progress=_progress)
+            env = up(
+                cfg.state_dir,
+                cfg.engine,
+                cfg.profile,
+                cfg.contracts,
+                progress=_progress,
+                services={"bank": None, "custodian": None, "issuer": None},
+            )
         except (StartError, tools.ToolMissing) as e:
             raise _fail(str(e)) from e
     else:
         env = DevnetEnv.load(env_file)
     console.print("[bold]KGST remittance: a migrant worker in Moscow pays the family in Bishkek[/]")
     try:
-        for i, s in enumerate(run_demo(env), 1):
-            console.print(f"{i}. [bold]{s.name:<17}[/] {s.seconds * 1000:6.0f} ms   block {s.block}")
-            console.print(f"   tx {s.tx_hash}\n   [dim]{s.detail}[/]", soft_wrap=True)
+        trace = run_demo(env, progress=_progress)
+    except FlowError as e:
+        raise _fail(str(e)) from e
     finally:
         if temporary:
             down(cfg.state_dir)
+    for i, s in enumerate(trace.steps, 1):
+        ref = (
+            f"tx {s.tx_hash}" + (f" (block {s.block})" if s.block is not None else "")
+            if s.tx_hash
+            else f"bank payment {s.bank_ref}"
+        )
+        console.print(f"{i}. [bold]{s.name:<18}[/] {s.seconds * 1000:7.0f} ms   {ref}", soft_wrap=True)
+        console.print(f"   [dim]{s.detail}[/]", soft_wrap=True)
+    console.print(f"whole cycle: {trace.seconds:.2f} s")
 
 
 @app.command("flood")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -17,10 +18,23 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from devnet.components import SERVICE_NAMES
 from devnet.profile import BscProfile, Engine
 from harness.deploy import DeployConfig
 
 DEFAULT_CONFIG_FILE = Path("devnet.toml")
+
+
+class ServiceConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    #: An external service (e.g. an issuer's own backend): used at this URL, not started.
+    url: str | None = None
+
+
+def _default_services() -> dict[str, ServiceConfig]:
+    return {name: ServiceConfig() for name in SERVICE_NAMES}
 
 
 class DevnetConfig(BaseSettings):
@@ -31,6 +45,19 @@ class DevnetConfig(BaseSettings):
     state_dir: Path = Path(".devnet")
     profile: BscProfile = BscProfile()
     contracts: DeployConfig = DeployConfig()
+    services: dict[str, ServiceConfig] = Field(default_factory=_default_services)
+
+    @field_validator("services")
+    @classmethod
+    def _known_services(cls, value: dict[str, ServiceConfig]) -> dict[str, ServiceConfig]:
+        unknown = set(value) - set(SERVICE_NAMES)
+        if unknown:
+            raise ValueError(f"unknown service(s) {sorted(unknown)}; the devnet has {list(SERVICE_NAMES)}")
+        return {**_default_services(), **value}
+
+    def wanted_services(self) -> dict[str, str | None]:
+        """name -> None (start it) or URL (external), for every enabled service."""
+        return {name: svc.url for name, svc in self.services.items() if svc.enabled}
 
     @classmethod
     def settings_customise_sources(

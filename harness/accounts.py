@@ -48,6 +48,8 @@ class RoleLayout:
     #: Issuer minter keys: several, so mints are not serialized on one nonce.
     first_minter: int = 8
     minter_count: int = 4
+    #: Pays BNB for the exchange's sweeps and tops up its hot wallet.
+    exchange_gas_funder: int = 12
     #: Accounts from here on are free for tests and load (split into lanes).
     first_free: int = 20
 

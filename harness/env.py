@@ -21,6 +21,17 @@ class NodeEntry(BaseModel):
     block_period_s: int = 0
 
 
+class ComponentEntry(BaseModel):
+    """A running service: where it answers, and how `devnet down` stops it."""
+
+    url: str
+    pid: int | None = None
+    container: str | None = None
+    log_path: str | None = None
+    #: Given by URL in the config: not started, not stopped by the devnet.
+    external: bool = False
+
+
 class DevnetEnv(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -36,7 +47,10 @@ class DevnetEnv(BaseModel):
     node: NodeEntry
     #: name -> base URL of the off-chain services (bank, custodian, issuer, exchange).
     services: dict[str, str] = {}
+    #: name -> secret the service signs its webhooks with.
     webhook_secrets: dict[str, str] = {}
+    components: dict[str, ComponentEntry] = {}
+    runtime: str = "local"
 
     @classmethod
     def load(cls, path: Path) -> DevnetEnv:

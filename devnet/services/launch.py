@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -10,8 +9,6 @@ from typing import Any
 import httpx
 
 from devnet.node.process import ManagedProcess, free_port
-
-ENV_PREFIX = {"bank": "BANK_", "custodian": "CUSTODIAN_", "issuer": "ISSUER_", "exchange": "EXCHANGE_"}
 
 
 class ServiceHandle:
@@ -48,14 +45,12 @@ def start_service(
     timeout: float = 30.0,
 ) -> ServiceHandle:
     """Settings reach the service as environment variables (`BANK_WEBHOOK_SUBSCRIBERS=[...]`)."""
+    from devnet.components import SPECS
+
+    spec = SPECS[name]
     port = port or free_port()
-    prefix = ENV_PREFIX[name]
-    env = {
-        f"{prefix}{key.upper()}": value if isinstance(value, str) else json.dumps(value)
-        for key, value in (settings or {}).items()
-    }
-    argv = [sys.executable, "-m", f"devnet.services.{name}", "--port", str(port), "--data-dir", str(workdir)]
+    argv = spec.argv(sys.executable, "127.0.0.1", port, str(workdir))
     url = f"http://127.0.0.1:{port}"
-    process = ManagedProcess(name, argv, workdir / f"{name}.log", env=env)
+    process = ManagedProcess(name, argv, workdir / f"{name}.log", env=spec.environment(settings or {}))
     process.start(ready=lambda: _healthy(url), timeout=timeout)
     return ServiceHandle(name, url, process)

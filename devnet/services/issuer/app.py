@@ -78,10 +78,11 @@ def create_app(settings: IssuerSettings | None = None) -> FastAPI:
         issuer().process_mints()
 
     mint_worker = PeriodicWorker("mints", settings.mint_interval_s, tick_mints)
+    reporter = PeriodicWorker("reserve-reporter", settings.report_interval_s, lambda: issuer().report_all())
     ctx.workers += [
         mint_worker,
         PeriodicWorker("redemptions", settings.redeem_interval_s, lambda: issuer().redemptions_tick()),
-        PeriodicWorker("reserve-reporter", settings.report_interval_s, lambda: issuer().report_all()),
+        reporter,
     ]
     router = APIRouter()
 
@@ -106,7 +107,7 @@ def create_app(settings: IssuerSettings | None = None) -> FastAPI:
                 )
                 if mint is not None:
                     emit(session, f"mint.{mint.status}", mint_out(mint))
-        mint_worker.poke()
+        (reporter if sender == "custodian" else mint_worker).poke()
         return {"accepted": True}
 
     @router.post("/webhooks/bank", tags=["webhooks"])
@@ -245,6 +246,13 @@ def create_app(settings: IssuerSettings | None = None) -> FastAPI:
                 q = q.where(Redemption.status == status)
             return [redemption_out(r) for r in session.scalars(q)]
 
+    @router.get("/redemptions/by-tx/{tx_hash}", tags=["redemptions"])
+    def redemptions_by_tx(tx_hash: str) -> list[dict[str, Any]]:
+        """The redemptions one transaction made (usually one); empty until the watcher saw it."""
+        with db.transaction() as session:
+            rows = session.scalars(select(Redemption).where(Redemption.tx_hash == tx_hash.lower()))
+            return [redemption_out(r) for r in rows]
+
     @router.get("/reserves", tags=["reserves"])
     def reserves() -> dict[str, Any]:
         iss = issuer()
@@ -270,9 +278,11 @@ def create_app(settings: IssuerSettings | None = None) -> FastAPI:
             custodian_signer=settings.custodian_signer or None,
             issuer_name=settings.issuer_name,
         )
+        public = settings.public_url or f"http://{settings.host}:{settings.port}"
         if bank is not None:  # the bank tells us about reserve credits
-            public = settings.public_url or f"http://{settings.host}:{settings.port}"
             bank.subscribe(f"{public}/webhooks/bank")
+        if custodian is not None:  # new prices and attestations are reported at once
+            custodian.subscribe(f"{public}/webhooks/custodian")
 
     return create_service_app(
         ctx,

@@ -1,0 +1,90 @@
+"""Attach to a running devnet from its environment file: chain, tokens, role keys, services."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TypeVar
+
+from harness.accounts import ROLE_LAYOUT, derive_account, derive_accounts
+from harness.chain import Chain
+from harness.clients.bank import BankClient
+from harness.clients.base import ServiceClient
+from harness.clients.custodian import CustodianClient
+from harness.env import DevnetEnv
+from harness.tokens import StableCoinClient
+from harness.wallets import Wallet, WalletPool
+
+C = TypeVar("C", bound=ServiceClient)
+
+ROLES = {
+    "owner": ROLE_LAYOUT.owner,
+    "master_minter": ROLE_LAYOUT.master_minter,
+    "pauser": ROLE_LAYOUT.pauser,
+    "blacklister": ROLE_LAYOUT.blacklister,
+    "rescuer": ROLE_LAYOUT.rescuer,
+    "reporter": ROLE_LAYOUT.reporter,
+}
+
+
+class ServiceNotRunning(RuntimeError):
+    pass
+
+
+class Devnet:
+    def __init__(self, env: DevnetEnv):
+        self.env = env
+        self.chain = Chain(env.rpc_url, gas_price=env.gas_price_wei, chain_id=env.chain_id)
+        self.kgst = StableCoinClient(self.chain, env.deployment.token("KGST"))
+        self.usdkg = StableCoinClient(self.chain, env.deployment.token("USDKG"))
+        self._clients: dict[str, ServiceClient] = {}
+
+    @classmethod
+    def attach(cls, path: Path = Path(".devnet/env.json")) -> Devnet:
+        return cls(DevnetEnv.load(path))
+
+    def token(self, symbol: str) -> StableCoinClient:
+        return {"KGST": self.kgst, "USDKG": self.usdkg}[symbol]
+
+    def role(self, name: str) -> Wallet:
+        """A role key of the devnet's own deployment (owner, pauser, blacklister, reporter, ...)."""
+        return Wallet.of(derive_account(self.env.mnemonic, ROLES[name]))
+
+    def accounts(self, first: int, count: int) -> WalletPool:
+        """`count` funded wallets from the free range, starting `first` accounts into it."""
+        start, end = self.env.free_accounts
+        if start + first + count > end:
+            raise ValueError(
+                f"the devnet has {end - start} free accounts; asked for {first}..{first + count}"
+            )
+        return WalletPool(derive_accounts(self.env.mnemonic, start + first, count))
+
+    def _client(self, name: str, cls: type[C]) -> C:
+        if name not in self._clients:
+            url = self.env.services.get(name)
+            if not url:
+                raise ServiceNotRunning(f"this devnet runs no {name} (services: {sorted(self.env.services)})")
+            self._clients[name] = cls(url)
+        client = self._clients[name]
+        assert isinstance(client, cls)
+        return client
+
+    @property
+    def bank(self) -> BankClient:
+        return self._client("bank", BankClient)
+
+    @property
+    def custodian(self) -> CustodianClient:
+        return self._client("custodian", CustodianClient)
+
+    @property
+    def issuer(self) -> ServiceClient:
+        return self._client("issuer", ServiceClient)
+
+    @property
+    def exchange(self) -> ServiceClient:
+        return self._client("exchange", ServiceClient)
+
+    def close(self) -> None:
+        for client in self._clients.values():
+            client.close()
+        self.chain.close()

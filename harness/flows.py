@@ -1,0 +1,173 @@
+"""Flows over the whole world, each returning a trace: per step, when it started, how long it
+took, and its transaction hash or bank reference."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from harness.connect import Devnet
+from harness.tokens import StableCoinClient
+from harness.wallets import Wallet
+
+T = TypeVar("T")
+
+
+class FlowError(RuntimeError):
+    def __init__(self, step: str, message: str, trace: Trace):
+        self.step = step
+        self.trace = trace
+        super().__init__(f"{trace.flow}: step '{step}' failed: {message}")
+
+
+@dataclass
+class Step:
+    name: str
+    started: float
+    seconds: float = 0.0
+    tx_hash: str | None = None
+    block: int | None = None
+    bank_ref: str | None = None
+    detail: str = ""
+
+
+@dataclass
+class Trace:
+    flow: str
+    steps: list[Step] = field(default_factory=list)
+
+    @property
+    def seconds(self) -> float:
+        return sum(s.seconds for s in self.steps)
+
+    def step(self, name: str) -> Step:
+        return next(s for s in self.steps if s.name == name)
+
+    @contextmanager
+    def record(self, name: str) -> Iterator[Step]:
+        step = Step(name=name, started=time.time())
+        t0 = time.perf_counter()
+        try:
+            yield step
+        except FlowError:
+            raise
+        except Exception as e:
+            step.seconds = time.perf_counter() - t0
+            step.detail = f"{type(e).__name__}: {e}"
+            self.steps.append(step)
+            raise FlowError(name, str(e), self) from e
+        step.seconds = time.perf_counter() - t0
+        self.steps.append(step)
+
+
+def fmt_minor(amount: int) -> str:
+    """Minor units as a decimal amount, without going through floats: 1748000 -> '17,480.00'."""
+    return f"{amount // 100:,}.{amount % 100:02d}"
+
+
+def fmt_units(amount: int, decimals: int) -> str:
+    return fmt_minor(amount // 10 ** (decimals - 2))
+
+
+def poll(probe: Callable[[], T | None], timeout: float, what: str, interval: float = 0.02) -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = probe()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: nothing after {timeout:.0f} s")
+        time.sleep(interval)
+
+
+def _mint_for(devnet: Devnet, payment_id: str) -> dict[str, Any] | None:
+    from harness.clients import ApiError
+
+    try:
+        mint: dict[str, Any] = devnet.issuer.get(f"/mints/by-payment/{payment_id}")
+    except ApiError as e:
+        if e.status == 404:
+            return None
+        raise
+    if mint["status"] in ("minted", "failed", "held"):
+        return mint
+    return None
+
+
+def mint_kgst(
+    devnet: Devnet, payer_account: str, wallet: Wallet, tyiyn: int, trace: Trace, timeout: float = 60
+) -> None:
+    """Pay som into the KGST reserve account naming a wallet; the issuer mints that amount."""
+    reserve = devnet.bank.reserve_accounts()["KGST"]
+    with trace.record("bank credit") as step:
+        payment = devnet.bank.pay(
+            payer_account,
+            reserve,
+            tyiyn,
+            "KGS",
+            end_to_end_id=uuid.uuid4().hex[:32],
+            remittance_info=f"KGST to {wallet.address}",
+        )
+        step.bank_ref = payment["id"]
+        step.detail = f"{fmt_minor(tyiyn)} KGS to the KGST reserve account"
+    with trace.record("mint included") as step:
+        mint = poll(lambda: _mint_for(devnet, payment["id"]), timeout, "mint")
+        if mint["status"] != "minted":
+            raise RuntimeError(f"mint {mint['status']}: {mint['reason']}")
+        step.tx_hash, step.block, step.bank_ref = mint["tx_hash"], mint["block_number"], payment["id"]
+        step.detail = f"{fmt_minor(tyiyn)} KGST to {wallet.address}"
+
+
+def remit_on_chain(
+    token: StableCoinClient, sender: Wallet, recipient: Wallet, amount: int, trace: Trace
+) -> None:
+    """Wallet to wallet: the cross-border leg, settled on BSC."""
+    with trace.record("transfer included") as step:
+        result = token.transfer(sender, recipient, amount)
+        step.tx_hash, step.block = result.tx_hash, result.block_number
+        step.detail = f"{fmt_units(amount, token.info.decimals)} {token.info.symbol} to {recipient.address}"
+
+
+def redeem(
+    devnet: Devnet,
+    token: StableCoinClient,
+    holder: Wallet,
+    amount: int,
+    bank_account: str,
+    trace: Trace,
+    timeout: float = 60,
+) -> None:
+    """Burn for fiat: the issuer pays the bank account named in the redemption."""
+    with trace.record("redeem included") as step:
+        result = token.redeem(holder, amount, bank_account)
+        step.tx_hash, step.block = result.tx_hash, result.block_number
+        event = token.events(result, "Redeemed")[0]
+        step.detail = f"redemption #{event['redemptionId']} to account {bank_account}"
+
+    def paid() -> dict[str, Any] | None:
+        found: list[dict[str, Any]] = devnet.issuer.get(f"/redemptions/by-tx/{result.tx_hash}")
+        return next((r for r in found if r["status"] != "pending"), None)
+
+    with trace.record("payout settled") as step:
+        redemption = poll(paid, timeout, "payout")
+        if redemption["status"] != "paid":
+            raise RuntimeError(f"payout {redemption['status']}: {redemption['reason']}")
+        step.bank_ref = redemption["bank_payment_id"]
+        currency = "KGS" if token.info.symbol == "KGST" else "USD"
+        step.detail = f"{fmt_minor(redemption['payout_amount'])} {currency} to {bank_account}"
+
+
+def kgst_remittance_cycle(
+    devnet: Devnet, *, migrant_account: str, migrant: Wallet, family: Wallet, family_account: str, tyiyn: int
+) -> Trace:
+    """A migrant worker buys KGST with som, sends it home, and the family cashes it out."""
+    trace = Trace("kgst remittance cycle")
+    amount = tyiyn * 10 ** (devnet.kgst.info.decimals - 2)
+    mint_kgst(devnet, migrant_account, migrant, tyiyn, trace)
+    remit_on_chain(devnet.kgst, migrant, family, amount, trace)
+    redeem(devnet, devnet.kgst, family, amount, family_account, trace)
+    return trace
