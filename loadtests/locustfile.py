@@ -7,7 +7,8 @@ receipt. Funding happens once, on the master (or the only process), at test star
     DEVNET_ENV=.devnet/env.json locust -f loadtests/locustfile.py --headless -u 20 -r 5 -t 1m
 
 Environment: DEVNET_ENV (env file, default .devnet/env.json), LOAD_WALLETS_PER_USER (2),
-LOAD_USERS_PER_PROCESS (64: lane capacity of each worker process).
+LOAD_USERS_PER_PROCESS (64: lane capacity of each worker process), LOAD_FUNDED_LANES (64: lanes
+funded at test start; with --processes N give N x LOAD_USERS_PER_PROCESS).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from harness.wallets import Wallet, WalletPool
 
 WALLETS_PER_USER = int(os.environ.get("LOAD_WALLETS_PER_USER", "2"))
 USERS_PER_PROCESS = int(os.environ.get("LOAD_USERS_PER_PROCESS", "64"))
+FUNDED_LANES = int(os.environ.get("LOAD_FUNDED_LANES", "64"))
 FUNDING_WHOLE_TOKENS = 1_000_000
 
 
@@ -52,7 +54,8 @@ def fund_load_accounts(environment: Any, **_: Any) -> None:
     env, _, kgst, pool = devnet()
     reporter = Wallet.of(derive_account(env.mnemonic, ROLE_LAYOUT.reporter))
     minter = Wallet.of(derive_account(env.mnemonic, ROLE_LAYOUT.first_minter))
-    fund_senders(kgst, reporter, minter, pool, kgst.units(FUNDING_WHOLE_TOKENS))
+    funded = WalletPool(pool.wallets[: FUNDED_LANES * WALLETS_PER_USER])
+    fund_senders(kgst, reporter, minter, funded, kgst.units(FUNDING_WHOLE_TOKENS))
 
 
 _user_numbers = itertools.count()
@@ -68,8 +71,10 @@ class RawTransferUser(User):
         worker = getattr(self.environment.runner, "worker_index", 0)
         lane_index = worker * USERS_PER_PROCESS + next(_user_numbers)
         lanes = len(pool) // WALLETS_PER_USER
-        if lane_index >= lanes:
-            raise RuntimeError(f"no free accounts for user #{lane_index}: the devnet has {lanes} lanes")
+        if lane_index >= min(lanes, FUNDED_LANES):
+            raise RuntimeError(
+                f"no funded lane for user #{lane_index}: raise LOAD_FUNDED_LANES (now {FUNDED_LANES})"
+            )
         self.wallets = pool.lane(lane_index, lanes)
         self.calldata = [
             self.chain.encode_call(

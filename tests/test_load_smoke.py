@@ -43,7 +43,7 @@ def test_raw_transfer_load_smoke(engine: str, tmp_path: Path) -> None:
                 str(tmp_path / "stats"),
                 "--only-summary",
             ],
-            env={**os.environ, "DEVNET_ENV": str(tmp_path / "devnet" / "env.json")},
+            env={**os.environ, "DEVNET_ENV": str(tmp_path / "devnet" / "env.json"), "LOAD_FUNDED_LANES": "4"},
             capture_output=True,
             text=True,
             timeout=120,

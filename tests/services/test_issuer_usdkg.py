@@ -65,6 +65,14 @@ def _add_bars(vault: CustodianClient, n: int) -> None:
         vault.deposit_bar(f"KG-{uuid.uuid4().hex[:8]}", "Kyrgyzaltyn", 2025, 400_000, 9_999, pool="USDKG")
 
 
+def _with_gold(world: World, vault: CustodianClient, bars: int, price_usd: int) -> None:
+    """Vault `bars` more bars at a constant price and wait until the issuer reported both."""
+    _add_bars(vault, bars)
+    vault.set_price_path({"path": "constant", "price_e8": price_usd * 10**8})
+    total = vault.weight_list(pool="USDKG")["totals"]["fine_oz_milli"]
+    _gold_reported(world, total, price_usd * 10**8)
+
+
 def _gold_reported(world: World, fine_milli: int, price_e8: int) -> None:
     usdkg = world.token("USDKG")
     wait_until(
@@ -132,6 +140,7 @@ def test_a_retried_request_pays_and_mints_once(
     world: World, vault: CustodianClient, bank: BankClient, issuer: ServiceClient, institution: str
 ) -> None:
     usdkg = world.token("USDKG")
+    _with_gold(world, vault, bars=3, price_usd=2_650)  # whatever other tests left: enough for this one
     wallet = world.wallet()
     before = bank.balance(institution)
     body = {"customer_account": institution, "wallet": wallet.address, "amount_cents": 5_000_00}
