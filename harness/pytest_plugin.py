@@ -17,6 +17,10 @@ from filelock import FileLock
 
 from harness.accounts import RoleKeys, derive_accounts
 from harness.chain import Chain
+from harness.clients.bank import BankClient
+from harness.clients.base import ServiceClient
+from harness.clients.custodian import CustodianClient
+from harness.connect import Devnet
 from harness.deploy import Deployment, deploy_suite
 from harness.env import DevnetEnv
 from harness.wallets import WalletPool
@@ -80,8 +84,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         return
     from devnet.world import down
 
-    for env_file in Path(factory._basetemp).glob("devnet-*/env.json"):
-        down(env_file.parent)
+    for pattern in ("devnet-*/env.json", "world-*/env.json"):
+        for env_file in Path(factory._basetemp).glob(pattern):
+            down(env_file.parent)
 
 
 @pytest.fixture(scope="session")
@@ -92,14 +97,71 @@ def devnet_env(
     attach = pytestconfig.getoption("--devnet-env")
     if attach:
         return DevnetEnv.load(Path(attach))
+    return _start_shared(tmp_path_factory, f"devnet-{engine}", engine, pytestconfig, services=False)
+
+
+def _start_shared(
+    tmp_path_factory: pytest.TempPathFactory, name: str, engine: str, config: pytest.Config, services: bool
+) -> DevnetEnv:
+    """Start (first worker) or attach to (the others) a devnet kept in the run's shared folder."""
+    from devnet.components import SERVICE_NAMES
     from devnet.world import ENV_FILE, up
 
-    state_dir = _shared_root(tmp_path_factory) / f"devnet-{engine}"
+    state_dir = _shared_root(tmp_path_factory) / name
     with FileLock(str(state_dir) + ".lock"):
         env_file = state_dir / ENV_FILE
         if env_file.is_file():
             return DevnetEnv.load(env_file)
-        return up(state_dir, engine=engine)  # type: ignore[arg-type]
+        kwargs: dict[str, object] = {}
+        if config.getoption("--devnet-runtime") != "local":
+            kwargs["runtime"] = config.getoption("--devnet-runtime")
+        wanted = dict.fromkeys(SERVICE_NAMES) if services else None
+        return up(state_dir, engine=engine, services=wanted, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def devnet_world_env(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> DevnetEnv:
+    """The whole world (node, contracts, bank, custodian, issuer, exchange), once per test run,
+    on the first configured engine; or the devnet given with --devnet-env."""
+    attach = pytestconfig.getoption("--devnet-env")
+    if attach:
+        return DevnetEnv.load(Path(attach))
+    engine = _engines(pytestconfig)[0]
+    return _start_shared(tmp_path_factory, f"world-{engine}", engine, pytestconfig, services=True)
+
+
+@pytest.fixture(scope="session")
+def devnet(devnet_world_env: DevnetEnv) -> Iterator[Devnet]:
+    """Typed access to the world: chain, kgst, usdkg, bank, custodian, issuer, exchange."""
+    handle = Devnet(devnet_world_env)
+    yield handle
+    handle.close()
+
+
+@pytest.fixture(scope="session")
+def world_lane(devnet_world_env: DevnetEnv) -> WalletPool:
+    """This worker's own funded accounts on the world's chain."""
+    return _lane(devnet_world_env)
+
+
+@pytest.fixture(scope="session")
+def bank(devnet: Devnet) -> BankClient:
+    return devnet.bank
+
+
+@pytest.fixture(scope="session")
+def custodian(devnet: Devnet) -> CustodianClient:
+    return devnet.custodian
+
+
+@pytest.fixture(scope="session")
+def issuer(devnet: Devnet) -> ServiceClient:
+    return devnet.issuer
+
+
+@pytest.fixture(scope="session")
+def exchange(devnet: Devnet) -> ServiceClient:
+    return devnet.exchange
 
 
 @pytest.fixture(scope="session")
@@ -118,8 +180,12 @@ def deployment(devnet_env: DevnetEnv) -> Deployment:
 @pytest.fixture(scope="session")
 def worker_lane(devnet_env: DevnetEnv) -> WalletPool:
     """This worker's own accounts: no other xdist worker ever sends from them."""
-    first, last = devnet_env.free_accounts
-    pool = WalletPool(derive_accounts(devnet_env.mnemonic, first, last - first))
+    return _lane(devnet_env)
+
+
+def _lane(env: DevnetEnv) -> WalletPool:
+    first, last = env.free_accounts
+    pool = WalletPool(derive_accounts(env.mnemonic, first, last - first))
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
     count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     return pool.lane(int(worker.removeprefix("gw")), count)
