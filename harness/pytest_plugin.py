@@ -76,6 +76,36 @@ def _shared_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Reconcile every world this run used; a violation fails the run."""
+    config = session.config
+    if hasattr(config, "workerinput"):
+        return  # the controller does it once, after every worker is done
+    envs = [Path(p) for p in [config.getoption("--devnet-env")] if p]
+    factory = getattr(config, "_tmp_path_factory", None)
+    if factory is not None and factory._basetemp is not None:
+        envs += sorted(Path(factory._basetemp).glob("world-*/env.json"))
+    if not envs:
+        return
+    from harness.reconcile import reconcile
+
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    for env_file in envs:
+        devnet = Devnet(DevnetEnv.load(env_file))
+        try:
+            report = reconcile(devnet)
+        finally:
+            devnet.close()
+        if reporter is not None:
+            reporter.write_sep(
+                "=", f"reconciliation of {env_file.parent.name}: {'clean' if report.ok else 'VIOLATED'}"
+            )
+            reporter.write_line(report.text())
+        if not report.ok:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     if hasattr(config, "workerinput"):
         return  # only the controller stops the nodes

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from devnet.node.process import ManagedProcess, free_port
+from devnet.node.process import ManagedProcess, StartError, free_port
 
 
 class ServiceHandle:
@@ -48,9 +48,17 @@ def start_service(
     from devnet.components import SPECS
 
     spec = SPECS[name]
-    port = port or free_port()
-    argv = spec.argv(sys.executable, "127.0.0.1", port, str(workdir))
-    url = f"http://127.0.0.1:{port}"
-    process = ManagedProcess(name, argv, workdir / f"{name}.log", env=spec.environment(settings or {}))
-    process.start(ready=lambda: _healthy(url), timeout=timeout)
-    return ServiceHandle(name, url, process)
+    # A free port can be taken between choosing it and binding it: choose again, a few times.
+    for attempt in range(3 if port is None else 1):
+        chosen = port or free_port()
+        argv = spec.argv(sys.executable, "127.0.0.1", chosen, str(workdir))
+        url = f"http://127.0.0.1:{chosen}"
+        process = ManagedProcess(name, argv, workdir / f"{name}.log", env=spec.environment(settings or {}))
+        try:
+            process.start(ready=lambda u=url: _healthy(u), timeout=timeout)  # type: ignore[misc]
+        except StartError as e:
+            if attempt < 2 and port is None and "address already in use" in str(e).lower():
+                continue
+            raise
+        return ServiceHandle(name, url, process)
+    raise AssertionError("unreachable")
