@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 
+from harness.accounts import ROLE_LAYOUT, derive_account
 from harness.clients import ServiceClient
 from harness.clients.bank import BankClient
+from harness.wallets import Wallet
 from tests.services.worldkit import World, customer_account, wait_until
 
 # One module, one world: xdist keeps these tests on one worker (--dist loadgroup).
@@ -202,3 +204,40 @@ def test_issuer_killed_mid_mint_neither_loses_nor_doubles(
     assert [m["status"] for m in mints] == ["minted"] * len(mints)
     for w in wallets:
         assert kgst.balance_of(w) == 100_00 * KGS
+
+
+def test_mints_wait_while_the_token_is_paused_and_complete_after(
+    world: World, bank: BankClient, issuer: ServiceClient
+) -> None:
+    kgst = world.token("KGST")
+    pauser = Wallet.of(derive_account(world.env.mnemonic, ROLE_LAYOUT.pauser))
+    kgst.pause(pauser)
+    try:
+        wallet = world.wallet()
+        payment = _buy(bank, bank.reserve_accounts()["KGST"], wallet.address, 250_00)
+        waiting = wait_until(
+            lambda: (
+                (m := issuer.get(f"/mints/by-payment/{payment['id']}"))["reason"]
+                and "paused" in m["reason"]
+                and m
+            )
+        )
+        assert waiting["status"] == "queued"  # waiting, not failed
+    finally:
+        kgst.unpause(pauser)
+    assert _settled_mint(issuer, payment["id"])["status"] == "minted"
+    assert kgst.balance_of(wallet) == 250_00 * KGS
+
+
+def test_a_credit_for_a_blacklisted_wallet_is_held_with_the_reason(
+    world: World, bank: BankClient, issuer: ServiceClient
+) -> None:
+    kgst = world.token("KGST")
+    sanctioned = world.wallet()  # e.g. the A7A5 issuer's address
+    kgst.blacklist(Wallet.of(derive_account(world.env.mnemonic, ROLE_LAYOUT.blacklister)), sanctioned)
+    payment = _buy(bank, bank.reserve_accounts()["KGST"], sanctioned.address, 100_00)
+    held = wait_until(
+        lambda: (m := issuer.get(f"/mints/by-payment/{payment['id']}"))["status"] == "held" and m
+    )
+    assert "blacklisted" in held["reason"]
+    assert kgst.balance_of(sanctioned) == 0

@@ -156,6 +156,7 @@ class Issuer:
                     select(Mint).where(Mint.status == "queued").order_by(Mint.id).limit(self.mint_batch)
                 )
             )
+        queued = self._screen(queued)
         if not queued:
             return 0
         if any(m.token == "KGST" for m in queued):
@@ -181,6 +182,26 @@ class Issuer:
                 self._submission_failed(mint_id, minter, result)
         self._settle_sent(wait=True)
         return len(queued)
+
+    def _screen(self, queued: list[Mint]) -> list[Mint]:
+        """Mints that may go out now: none for a paused token (they wait), none to a wallet the
+        token blacklists (held: sanctions screening, instead of a reverted transaction)."""
+        paused = {symbol: self.tokens[symbol].paused() for symbol in {m.token for m in queued}}
+        ready = []
+        with self.db.transaction() as session:
+            for queued_mint in queued:
+                mint = session.get(Mint, queued_mint.id)
+                assert mint is not None and mint.wallet is not None
+                if paused[mint.token]:
+                    mint.reason = f"{mint.token} is paused: waiting"
+                elif self.tokens[mint.token].is_blacklisted(mint.wallet):
+                    mint.status, mint.reason = (
+                        "held",
+                        "wallet is blacklisted on the token (sanctions): not minted",
+                    )
+                else:
+                    ready.append(queued_mint)
+        return ready
 
     def _submission_failed(self, mint_id: int, minter: Wallet, error: RpcError) -> None:
         """The node refused the transaction: the mint goes back to the queue; a refused nonce that
