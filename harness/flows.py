@@ -171,3 +171,38 @@ def kgst_remittance_cycle(
     remit_on_chain(devnet.kgst, migrant, family, amount, trace)
     redeem(devnet, devnet.kgst, family, amount, family_account, trace)
     return trace
+
+
+def mint_usdkg(
+    devnet: Devnet, customer_account: str, wallet: Wallet, cents: int, trace: Trace, timeout: float = 60
+) -> None:
+    """An institutional (T3) customer buys USDKG with USD; refused unless gold covers it."""
+    with trace.record("mint request accepted") as step:
+        accepted = devnet.issuer.post(
+            "/usdkg/mint-requests",
+            {"customer_account": customer_account, "wallet": wallet.address, "amount_cents": cents},
+        )
+        step.bank_ref = accepted["bank_payment_id"]
+        step.detail = f"{fmt_minor(cents)} USD paid into the USDKG reserve account"
+    with trace.record("mint included") as step:
+        mint = poll(lambda: _mint_for(devnet, accepted["bank_payment_id"]), timeout, "mint")
+        if mint["status"] != "minted":
+            raise RuntimeError(f"mint {mint['status']}: {mint['reason']}")
+        step.tx_hash, step.block, step.bank_ref = (
+            mint["tx_hash"],
+            mint["block_number"],
+            accepted["bank_payment_id"],
+        )
+        step.detail = f"{fmt_minor(cents)} USDKG to {wallet.address}"
+
+
+def usdkg_cycle(
+    devnet: Devnet, *, buyer_account: str, buyer: Wallet, payee: Wallet, payee_account: str, cents: int
+) -> Trace:
+    """A fund buys gold-backed dollars, pays a supplier on chain, the supplier cashes out in USD."""
+    trace = Trace("usdkg cycle")
+    amount = cents * 10 ** (devnet.usdkg.info.decimals - 2)
+    mint_usdkg(devnet, buyer_account, buyer, cents, trace)
+    remit_on_chain(devnet.usdkg, buyer, payee, amount, trace)
+    redeem(devnet, devnet.usdkg, payee, amount, payee_account, trace)
+    return trace

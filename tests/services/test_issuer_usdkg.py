@@ -149,3 +149,31 @@ def test_a_retried_request_pays_and_mints_once(
     assert again == first
     wait_until(lambda: usdkg.balance_of(wallet) == 5_000_00 * USD, what="minted")
     assert bank.balance(institution) == before - 5_000_00
+
+
+def test_usdkg_cycle_buy_pay_cash_out(world: World, vault: CustodianClient, bank: BankClient) -> None:
+    from harness.connect import Devnet
+    from harness.flows import usdkg_cycle
+
+    _with_gold(world, vault, bars=2, price_usd=2_650)
+    env = world.env.model_copy(update={"services": {n: h.url for n, h in world.services.items()}})
+    devnet = Devnet(env)
+    buyer = customer_account(bank, tier="T3", currency="USD", funds=50_000_00)
+    supplier_account = customer_account(bank, tier="T2", currency="USD")
+    trace = usdkg_cycle(
+        devnet,
+        buyer_account=buyer,
+        buyer=world.wallet(),
+        payee=world.wallet(),
+        payee_account=supplier_account,
+        cents=20_000_00,
+    )
+    assert [s.name for s in trace.steps] == [
+        "mint request accepted",
+        "mint included",
+        "transfer included",
+        "redeem included",
+        "payout settled",
+    ]
+    assert bank.balance(supplier_account) == 20_000_00
+    devnet.close()
