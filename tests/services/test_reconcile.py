@@ -63,3 +63,43 @@ def test_the_world_reconciles_after_remittance_cycles_and_not_after_a_rogue_mint
     assert "KGST supply <= bank reserve" in failed
     assert "KGST supply = rebuilt from Transfer events" not in failed  # the chain itself is consistent
     devnet.close()
+
+
+def test_cycles_complete_once_through_bank_5xx_and_webhook_loss_and_duplication(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    w = World.start(tmp_path_factory.mktemp("faulty-world"))
+    try:
+        bank_svc = w.start_service("bank")
+        issuer_svc = w.start_service(
+            "issuer",
+            env_file=str(w.root / "devnet" / "env.json"),
+            bank_url=bank_svc.url,
+            report_interval_s=0.3,
+        )
+        w.env.services.update(bank=bank_svc.url, issuer=issuer_svc.url)
+        devnet = Devnet(w.env)
+        bank = devnet.bank
+        accounts = [
+            (customer_account(bank, funds=5_000_00), customer_account(bank, tier="T1")) for _ in range(4)
+        ]
+        bank.set_faults(error_rate_bps=3_000, webhook_drop_bps=5_000, webhook_duplicate_bps=5_000, seed=11)
+        try:
+            for migrant_account, family_account in accounts:
+                kgst_remittance_cycle(
+                    devnet,
+                    migrant_account=migrant_account,
+                    migrant=w.wallet(),
+                    family=w.wallet(),
+                    family_account=family_account,
+                    tyiyn=5_000_00,
+                )
+        finally:
+            bank.clear_faults()
+        for _, family_account in accounts:
+            assert bank.balance(family_account) == 5_000_00  # paid once each
+        report = reconcile(devnet, settle_timeout=15)
+        assert report.ok, report.text()
+        devnet.close()
+    finally:
+        w.stop()
