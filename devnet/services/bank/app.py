@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from devnet.services.bank.accounts import account_number_problem, make_account_number
 from devnet.services.bank.models import Account, Customer, Entry, Payment
 from devnet.services.common.app import ServiceContext, create_service_app
-from devnet.services.common.db import short_id
+from devnet.services.common.db import get_or_404, short_id
 from devnet.services.common.idempotency import IdempotencyKey, run_idempotent
 from devnet.services.common.problems import Problem
 from devnet.services.common.settings import ServiceSettings
@@ -351,9 +351,7 @@ def create_app(settings: BankSettings | None = None) -> FastAPI:
     @router.get("/customers/{customer_id}", response_model=CustomerOut, tags=["customers"])
     def get_customer(customer_id: str) -> Any:
         with db.transaction() as session:
-            customer = session.get(Customer, customer_id)
-            if customer is None:
-                raise Problem(404, "No such customer", field="path.customer_id")
+            customer = get_or_404(session, Customer, customer_id, "path.customer_id", "customer")
             return CustomerOut.model_validate(customer, from_attributes=True)
 
     @router.post("/accounts", status_code=201, response_model=AccountOut, tags=["accounts"])
@@ -368,19 +366,14 @@ def create_app(settings: BankSettings | None = None) -> FastAPI:
     @router.get("/accounts/{number}", response_model=AccountOut, tags=["accounts"])
     def get_account(number: str) -> Any:
         with db.transaction() as session:
-            account = session.get(Account, number)
-            if account is None:
-                raise Problem(404, "No such account", field="path.number")
-            return _account_out(account)
+            return _account_out(get_or_404(session, Account, number, "path.number", "account"))
 
     @router.get("/accounts/{number}/statement", response_model=Statement, tags=["accounts"])
     def statement(
         number: str, after_entry: Annotated[int, Query(ge=0, description="only entries after this id")] = 0
     ) -> Any:
         with db.transaction() as session:
-            account = session.get(Account, number)
-            if account is None:
-                raise Problem(404, "No such account", field="path.number")
+            account = get_or_404(session, Account, number, "path.number", "account")
             rows = session.execute(
                 select(Entry, Payment)
                 .join(Payment, Entry.payment_id == Payment.id)
@@ -436,10 +429,7 @@ def create_app(settings: BankSettings | None = None) -> FastAPI:
     @router.get("/payments/{payment_id}", response_model=PaymentOut, tags=["payments"])
     def get_payment(payment_id: str) -> Any:
         with db.transaction() as session:
-            payment = session.get(Payment, payment_id)
-            if payment is None:
-                raise Problem(404, "No such payment", field="path.payment_id")
-            return _payment_out(payment)
+            return _payment_out(get_or_404(session, Payment, payment_id, "path.payment_id", "payment"))
 
     @router.get("/reserve-accounts", tags=["issuer"])
     def reserve_accounts() -> dict[str, str]:

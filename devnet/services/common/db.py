@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import JSON, DateTime, Engine, String, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -78,10 +78,23 @@ def _serialize_postgres_writers(engine: Engine) -> None:
         connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_WRITER_LOCK})")
 
 
+M = TypeVar("M", bound=Base)
+
+
+def get_or_404(session: Session, model: type[M], key: Any, field: str, what: str) -> M:
+    """The row with this primary key, or a 404 problem naming the path parameter."""
+    row = session.get(model, key)
+    if row is None:
+        from devnet.services.common.problems import Problem
+
+        raise Problem(404, f"No such {what}", field=field)
+    return row
+
+
 def short_id(prefix: str) -> str:
     import secrets
 
     return f"{prefix}_{secrets.token_hex(10)}"
 
 
-__all__ = ["Base", "Database", "String", "Timestamped", "short_id", "utcnow"]
+__all__ = ["Base", "Database", "String", "Timestamped", "get_or_404", "short_id", "utcnow"]

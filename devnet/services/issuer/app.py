@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from devnet.services.common.app import ServiceContext, create_service_app
-from devnet.services.common.db import short_id
+from devnet.services.common.db import get_or_404, short_id
 from devnet.services.common.idempotency import IdempotencyKey, run_idempotent
 from devnet.services.common.problems import Problem
 from devnet.services.common.settings import ServiceSettings
@@ -131,10 +131,7 @@ def create_app(settings: IssuerSettings | None = None) -> FastAPI:
     @router.get("/mints/{mint_id}", tags=["mints"])
     def get_mint(mint_id: int) -> dict[str, Any]:
         with db.transaction() as session:
-            mint = session.get(Mint, mint_id)
-            if mint is None:
-                raise Problem(404, "No such mint", field="path.mint_id")
-            return mint_out(mint)
+            return mint_out(get_or_404(session, Mint, mint_id, "path.mint_id", "mint"))
 
     @router.get("/mints/by-payment/{payment_id}", tags=["mints"])
     def mint_by_payment(payment_id: str) -> dict[str, Any]:
