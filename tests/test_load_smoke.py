@@ -42,6 +42,7 @@ def test_raw_transfer_load_smoke(engine: str, tmp_path: Path) -> None:
                 "--json-file",
                 str(tmp_path / "stats"),
                 "--only-summary",
+                "RawTransferUser",
             ],
             env={**os.environ, "DEVNET_ENV": str(tmp_path / "devnet" / "env.json"), "LOAD_FUNDED_LANES": "4"},
             capture_output=True,
@@ -57,5 +58,52 @@ def test_raw_transfer_load_smoke(engine: str, tmp_path: Path) -> None:
         assert included["num_requests"] > 0
         # Every reported transfer is on chain, and nothing was sent that was not reported.
         assert sum(chain.nonce(a) for a in wallets) - before == included["num_requests"]
+    finally:
+        down(tmp_path / "devnet")
+
+
+@pytest.mark.load
+def test_remittance_flow_load_smoke_reconciles(tmp_path: Path) -> None:
+    """Full cycles from 4 users for a few seconds: no failure, and the world still adds up."""
+    from harness.connect import Devnet
+    from harness.reconcile import reconcile
+
+    env = up(tmp_path / "devnet", engine="geth", services={"bank": None, "custodian": None, "issuer": None})
+    try:
+        run = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "locust",
+                "-f",
+                str(LOCUSTFILE),
+                "--headless",
+                "-u",
+                "4",
+                "-r",
+                "4",
+                "-t",
+                "10s",
+                "--json-file",
+                str(tmp_path / "stats"),
+                "--only-summary",
+                "RemittanceUser",
+            ],
+            env={**os.environ, "DEVNET_ENV": str(tmp_path / "devnet" / "env.json")},
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+        assert run.returncode == 0, run.stderr[-3000:]
+        stats = {s["name"]: s for s in json.loads((tmp_path / "stats.json").read_text())}
+        steps = ["bank credit", "mint included", "transfer included", "redeem included", "payout settled"]
+        for name in [*steps, "kgst remittance cycle"]:
+            assert stats[name]["num_failures"] == 0, name
+        assert stats["kgst remittance cycle"]["num_requests"] > 0
+        devnet = Devnet(env)
+        report = reconcile(devnet, settle_timeout=30)
+        devnet.close()
+        assert report.ok, report.text()
     finally:
         down(tmp_path / "devnet")

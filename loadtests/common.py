@@ -1,0 +1,68 @@
+"""What every Locust user shares in one process: the devnet handle (one chain client, so one
+receipt poller) and disjoint lanes of accounts per user."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import time
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from harness.connect import Devnet
+from harness.flows import Trace
+from harness.wallets import WalletPool
+
+WALLETS_PER_USER = int(os.environ.get("LOAD_WALLETS_PER_USER", "2"))
+#: Lane capacity of each worker process: user n of worker w takes lane w x this + n.
+USERS_PER_PROCESS = int(os.environ.get("LOAD_USERS_PER_PROCESS", "64"))
+#: Lanes funded with KGST at test start for raw-transfer users (with --processes N: N x users).
+FUNDED_LANES = int(os.environ.get("LOAD_FUNDED_LANES", "64"))
+
+
+@cache
+def devnet() -> Devnet:
+    return Devnet.attach(Path(os.environ.get("DEVNET_ENV", ".devnet/env.json")))
+
+
+@cache
+def all_accounts() -> WalletPool:
+    env = devnet().env
+    return devnet().accounts(0, env.free_accounts[1] - env.free_accounts[0])
+
+
+_user_numbers = itertools.count()
+
+
+def lane(environment: Any, from_end: bool = False) -> WalletPool:
+    """This user's own wallets. Raw-transfer users count lanes from the front (where the funded
+    ones are); flow users from the back, so both can run in one test."""
+    worker = getattr(environment.runner, "worker_index", 0)
+    index = worker * USERS_PER_PROCESS + next(_user_numbers)
+    pool = all_accounts()
+    lanes = len(pool) // WALLETS_PER_USER
+    if index >= lanes:
+        raise RuntimeError(f"user #{index}: the devnet has only {lanes} lanes of {WALLETS_PER_USER} accounts")
+    return pool.lane(lanes - 1 - index if from_end else index, lanes)
+
+
+def report(
+    environment: Any, request_type: str, name: str, seconds: float, error: Exception | None = None
+) -> None:
+    environment.events.request.fire(
+        request_type=request_type,
+        name=name,
+        response_time=seconds * 1000,
+        response_length=0,
+        exception=error,
+        context={},
+    )
+
+
+def report_trace(environment: Any, trace: Trace, error: Exception | None, started: float) -> None:
+    """One Locust request per step of the flow, and one for the whole flow."""
+    for step in trace.steps:
+        failed = error if (error is not None and step is trace.steps[-1]) else None
+        report(environment, "step", step.name, step.seconds, failed)
+    report(environment, "flow", trace.flow, time.perf_counter() - started, error)

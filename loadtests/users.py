@@ -1,0 +1,173 @@
+"""Locust users: raw BEP-20 transfers, and flows through the whole world (each step its own
+Locust request, so Locust's charts show per-step and whole-flow latency)."""
+
+from __future__ import annotations
+
+import itertools
+import time
+import uuid
+from typing import Any
+
+from gevent import GreenletExit
+from locust import User, constant, events, task
+from locust.runners import WorkerRunner
+
+from harness.accounts import ROLE_LAYOUT, derive_account
+from harness.chain import Chain
+from harness.flood import fund_senders
+from harness.flows import FlowError, Trace, kgst_remittance_cycle, mint_kgst, redeem
+from harness.wallets import Wallet, WalletPool
+from loadtests.common import FUNDED_LANES, WALLETS_PER_USER, all_accounts, devnet, lane, report, report_trace
+
+#: USD 200 in som: the typical transfer home.
+REMITTANCE_TYIYN = 17_480_00
+
+
+@events.test_start.add_listener
+def fund_raw_transfer_lanes(environment: Any, **_: Any) -> None:
+    """Raw-transfer users need KGST: minted once, on the master, to the funded lanes."""
+    if isinstance(environment.runner, WorkerRunner):
+        return
+    if not any(cls.__name__ == "RawTransferUser" for cls in environment.user_classes):
+        return
+    d = devnet()
+    funded = WalletPool(all_accounts().wallets[: FUNDED_LANES * WALLETS_PER_USER])
+    # The last issuer minter key, so that a running issuer's own mints keep their nonces.
+    minter = Wallet.of(
+        derive_account(d.env.mnemonic, ROLE_LAYOUT.first_minter + ROLE_LAYOUT.minter_count - 1)
+    )
+    fund_senders(d.kgst, d.role("reporter"), minter, funded, d.kgst.units(1_000_000))
+
+
+class RawTransferUser(User):
+    """1-unit KGST transfers between the wallets of its own lane, back to back."""
+
+    wait_time = constant(0)
+
+    def on_start(self) -> None:
+        self.devnet = devnet()
+        self.wallets = lane(self.environment)
+        kgst = self.devnet.kgst
+        self.calldata = [
+            self.devnet.chain.encode_call(
+                kgst.contract, "transfer", self.wallets[(i + 1) % len(self.wallets)].address, 1
+            )
+            for i in range(len(self.wallets))
+        ]
+        self.turn = itertools.cycle(range(len(self.wallets)))
+
+    @task
+    def transfer(self) -> None:
+        chain, kgst = self.devnet.chain, self.devnet.kgst
+        i = next(self.turn)
+        started = time.perf_counter()
+        # Signed first, so the hash is known even if the user is stopped during submission.
+        signed = chain.sign(self.wallets[i], kgst.address, self.calldata[i], gas=60_000)
+        try:
+            chain.submit(self.wallets[i], signed)
+            chain.wait(signed.hash_hex)
+        except GreenletExit:
+            # Locust kills users at the end of a run even mid-task: a transfer the node accepted
+            # is still waited for and reported, so the run's numbers match the chain.
+            if chain.known(signed.hash_hex):
+                report(
+                    self.environment,
+                    "BEP-20",
+                    "transfer included",
+                    time.perf_counter() - started,
+                    _settle(chain, signed.hash_hex),
+                )
+            raise
+        except Exception as e:  # reported to Locust as a failure, not raised
+            report(self.environment, "BEP-20", "transfer included", time.perf_counter() - started, e)
+            return
+        report(self.environment, "BEP-20", "transfer included", time.perf_counter() - started)
+
+
+def _settle(chain: Chain, tx_hash: str) -> Exception | None:
+    try:
+        chain.wait(tx_hash, timeout=30)
+    except Exception as e:
+        return e
+    return None
+
+
+class _FlowUser(User):
+    """A migrant worker with a bank account and a wallet, and the family at home with theirs."""
+
+    abstract = True
+    wait_time = constant(0)
+
+    def on_start(self) -> None:
+        self.devnet = devnet()
+        self.migrant, self.family = list(lane(self.environment, from_end=True))[:2]
+        bank = self.devnet.bank
+        tag = uuid.uuid4().hex[:6]
+        migrant = bank.create_customer(f"Migrant {tag}", "T2", country="KG")
+        family = bank.create_customer(f"Family {tag}", "T1", country="KG")
+        self.migrant_account = bank.open_account(migrant["id"], "KGS")["number"]
+        self.family_account = bank.open_account(family["id"], "KGS")["number"]
+
+    def run_flow(self, name: str, flow: Any) -> None:
+        trace = Trace(name)
+        started = time.perf_counter()
+        try:
+            flow(trace)
+        except FlowError as e:
+            report_trace(self.environment, e.trace, e, started)
+            return
+        report_trace(self.environment, trace, None, started)
+
+
+class RemittanceUser(_FlowUser):
+    """Full cycles: salary in som -> KGST minted -> sent home -> redeemed -> paid out."""
+
+    @task
+    def cycle(self) -> None:
+        self.devnet.bank.deposit(self.migrant_account, REMITTANCE_TYIYN, "KGS")
+
+        def flow(trace: Trace) -> None:
+            trace.steps.extend(
+                kgst_remittance_cycle(
+                    self.devnet,
+                    migrant_account=self.migrant_account,
+                    migrant=self.migrant,
+                    family=self.family,
+                    family_account=self.family_account,
+                    tyiyn=REMITTANCE_TYIYN,
+                ).steps
+            )
+
+        self.run_flow("kgst remittance cycle", flow)
+
+
+class MintOnlyUser(_FlowUser):
+    """Bank credit -> mint, over and over (the issuer's mint pipeline under load)."""
+
+    @task
+    def mint(self) -> None:
+        self.devnet.bank.deposit(self.migrant_account, REMITTANCE_TYIYN, "KGS")
+        self.run_flow(
+            "kgst mint",
+            lambda trace: mint_kgst(self.devnet, self.migrant_account, self.migrant, REMITTANCE_TYIYN, trace),
+        )
+
+
+class RedeemOnlyUser(_FlowUser):
+    """Redeem -> payout, from a stock minted at start (the payout path under load)."""
+
+    def on_start(self) -> None:
+        super().on_start()
+        self.devnet.bank.deposit(self.migrant_account, 100 * REMITTANCE_TYIYN, "KGS")
+        mint_kgst(self.devnet, self.migrant_account, self.migrant, 100 * REMITTANCE_TYIYN, Trace("stock"))
+
+    @task
+    def redeem(self) -> None:
+        kgst = self.devnet.kgst
+        amount = REMITTANCE_TYIYN * 10 ** (kgst.info.decimals - 2)
+        if kgst.balance_of(self.migrant) < amount:
+            self.on_start()
+        self.run_flow(
+            "kgst redeem",
+            lambda trace: redeem(self.devnet, kgst, self.migrant, amount, self.family_account, trace),
+        )
