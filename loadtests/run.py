@@ -1,0 +1,151 @@
+"""Run Locust headless against a devnet and write a run folder: Locust's CSVs (full history),
+its HTML report, its JSON stats, and our summary.json + summary.html."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from harness.connect import Devnet
+from harness.reconcile import reconcile
+from loadtests import report
+
+LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
+FLOW_NAMES = ("kgst remittance cycle", "kgst mint", "kgst redeem")
+#: Requests that each send one transaction: what was offered to the chain.
+TX_STEPS = ("transfer included", "mint included", "redeem included")
+
+
+def chain_window(devnet: Devnet, first_block: int, last_block: int) -> dict[str, Any]:
+    """Transactions and gas included between two blocks, from the blocks themselves."""
+    blocks = []
+    for number in range(first_block, last_block + 1):
+        block = devnet.chain.get_block(number)
+        blocks.append(
+            {
+                "number": number,
+                "timestamp": int(block["timestamp"], 16),
+                "txs": len(block["transactions"]),
+                "gas_used": int(block["gasUsed"], 16),
+            }
+        )
+    return {
+        "first_block": first_block,
+        "last_block": last_block,
+        "blocks": blocks,
+        "txs": sum(b["txs"] for b in blocks),
+        "gas_used": sum(b["gas_used"] for b in blocks),
+    }
+
+
+def run_load(
+    env_file: Path,
+    run_dir: Path,
+    *,
+    users: int,
+    spawn_rate: float,
+    duration_s: int,
+    user_classes: list[str],
+    shape: str | None = None,
+    processes: int = 1,
+    progress: Callable[[str], None] = lambda _m: None,
+) -> dict[str, Any]:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    devnet = Devnet.attach(env_file)
+    try:
+        argv = [
+            sys.executable,
+            "-m",
+            "locust",
+            "-f",
+            str(LOCUSTFILE),
+            "--headless",
+            "-u",
+            str(users),
+            "-r",
+            str(spawn_rate),
+            "-t",
+            f"{duration_s}s",
+            "--csv",
+            str(run_dir / "locust"),
+            "--csv-full-history",
+            "--html",
+            str(run_dir / "locust.html"),
+            "--json-file",
+            str(run_dir / "stats"),
+            "--only-summary",
+            "--stop-timeout",
+            "30",
+        ]
+        if processes > 1:
+            argv += ["--processes", str(processes)]
+        argv += user_classes
+        env = {**os.environ, "DEVNET_ENV": str(env_file)}
+        if shape:
+            env.update(
+                LOAD_SHAPE=shape,
+                LOAD_USERS=str(users),
+                LOAD_DURATION_S=str(duration_s),
+                LOAD_SPAWN_RATE=str(spawn_rate),
+            )
+        first_block = devnet.chain.block_number() + 1
+        started = time.time()
+        shaped = f", shape {shape}" if shape else ""
+        progress(f"locust: {users} users ({', '.join(user_classes)}), {duration_s} s{shaped} ...")
+        with open(run_dir / "locust.log", "w") as log:
+            code = subprocess.run(argv, env=env, stdout=log, stderr=subprocess.STDOUT, check=False).returncode
+        ended = time.time()
+        seconds = ended - started
+        last_block = devnet.chain.block_number()
+        progress(
+            f"locust exited with {code} after {seconds:.0f} s; reading blocks {first_block}..{last_block} ..."
+        )
+        stats: list[dict[str, Any]] = json.loads((run_dir / "stats.json").read_text())
+        steps = report.steps_table(stats, seconds)
+        chain = chain_window(devnet, first_block, last_block)
+        chain["included_tx_per_s"] = round(chain["txs"] / seconds, 1)
+        chain["mgas_per_s"] = round(chain["gas_used"] / seconds / 1e6, 2)
+        sends = [r for r in steps if r["name"] in TX_STEPS]
+        offered = sum(r["requests"] for r in sends)
+        failed = sum(r["failures"] for r in sends)
+        flows = sum(r["requests"] - r["failures"] for r in steps if r["name"] in FLOW_NAMES)
+        reconciliation = None
+        if "issuer" in devnet.env.services:
+            progress("reconciling the world ...")
+            rec = reconcile(devnet, settle_timeout=60)
+            reconciliation = {"ok": rec.ok, "checks": [c.model_dump() for c in rec.checks]}
+        summary = {
+            "run": run_dir.name,
+            "engine": devnet.env.node.engine,
+            "users": f"{users} x {'+'.join(user_classes)}",
+            "shape": shape,
+            "processes": processes,
+            "duration_s": round(seconds, 1),
+            "locust_exit_code": code,
+            "versions": report.versions(),
+            "machine": report.machine(),
+            "node": {
+                "engine": devnet.env.node.engine,
+                "block_period_s": devnet.env.node.block_period_s,
+                "chain_id": devnet.env.chain_id,
+                "gas_price_wei": devnet.env.gas_price_wei,
+            },
+            "offered_tx_per_s": round(offered / seconds, 1),
+            "accepted_tx_per_s": round((offered - failed) / seconds, 1),
+            "flows_completed": flows,
+            "flows_per_s": round(flows / seconds, 2),
+            "chain": chain,
+            "steps": steps,
+            "errors_by_class": report.errors_by_class(run_dir / "locust_failures.csv"),
+            "reconciliation": reconciliation,
+        }
+        report.write(run_dir, summary)
+        return summary
+    finally:
+        devnet.close()
