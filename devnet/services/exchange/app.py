@@ -1,0 +1,586 @@
+"""The exchange's HTTP API.
+
+Amounts are token base units: returned as decimal strings, accepted as decimal strings or JSON
+integers. Every POST takes an Idempotency-Key. Admin endpoints need `Authorization: Bearer
+<admin_token>`.
+
+- POST /listings/reviews {"token_address"} -> {"id", "token_address", "passed", "checks":
+  [{"name", "passed", "detail", "required"}], "capabilities", "block_number"}; GET /listings/reviews/{id}
+- GET /networks -> {"chainId", "networks": [Binance capital config per token + "status"]};
+  GET /networks/{symbol}; PUT /admin/networks/{symbol} {any camelCase config field}
+- POST /users {"name"} -> {"id", "name"}; GET /users/{id}
+- POST /users/{id}/deposit-addresses {"token"} -> {"user_id", "token", "address"} (one per user
+  per token: asking again returns the same address, 200); GET /users/{id}/deposit-addresses
+- GET /users/{id}/balances -> {"user_id", "balances": {symbol: {"available", "locked", "pending"}}}
+- GET /users/{id}/deposits, GET /deposits/{id}, GET /deposits?tx_hash=
+- POST /withdrawals {"user_id", "token", "address", "amount"} -> 201 {"id", "status":
+  "processing", ...}; GET /withdrawals/{id} (completed + tx_hash, or failed + failure_reason)
+  The user is debited `amount`; the recipient receives `amount - withdrawFee` (Binance-like).
+- POST /internal-transfers {"from_user_id", "to_user_id", "token", "amount"}; GET /internal-transfers/{id}
+- POST /admin/sweeps {"token"?} -> {"sweeps": [...], "skipped": [...]}; GET /admin/sweeps[/{id}]
+- GET /info -> chain id, hot wallet, gas funder, last processed block
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Annotated, Any
+
+from eth_utils import is_checksum_address, to_checksum_address
+from fastapi import APIRouter, Depends, FastAPI, Header, Query
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from devnet.services.common.app import ServiceContext, create_service_app
+from devnet.services.common.db import short_id
+from devnet.services.common.idempotency import IdempotencyKey, IdempotencyRecord, run_idempotent
+from devnet.services.common.problems import Problem
+from devnet.services.common.webhooks import emit
+from devnet.services.exchange import ledger
+from devnet.services.exchange.core import (
+    ExchangeCore,
+    address_view,
+    deposit_view,
+    iso,
+    review_view,
+    sweep_view,
+    transfer_view,
+    withdraw_block_reasons,
+    withdrawal_view,
+)
+from devnet.services.exchange.listing import review_token
+from devnet.services.exchange.models import (
+    Deposit,
+    DepositAddress,
+    InternalTransfer,
+    ListingReview,
+    Network,
+    Sweep,
+    User,
+    Withdrawal,
+)
+from devnet.services.exchange.reconcile import reconcile_books
+from devnet.services.exchange.settings import (
+    ADDRESS_REGEX,
+    Amount,
+    ExchangeSettings,
+    NetworkConfig,
+    NetworkPatch,
+)
+from devnet.services.exchange.treasury import Treasury
+from devnet.services.exchange.watcher import LAST_BLOCK, Watcher
+
+__all__ = ["ExchangeSettings", "create_app"]
+
+
+# ---- request bodies ------------------------------------------------------------------------
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ReviewIn(_In):
+    token_address: str = Field(pattern=ADDRESS_REGEX, description="the BEP-20 contract to review")
+
+
+class UserIn(_In):
+    name: str = Field(min_length=1, max_length=140)
+
+
+class DepositAddressIn(_In):
+    token: str = Field(min_length=1, max_length=20)
+
+
+class WithdrawalIn(_In):
+    user_id: str
+    token: str = Field(min_length=1, max_length=20)
+    address: str = Field(max_length=200)
+    amount: Amount = Field(
+        description="base units debited from the user; the recipient gets amount - withdrawFee"
+    )
+
+
+class InternalTransferIn(_In):
+    from_user_id: str
+    to_user_id: str
+    token: str = Field(min_length=1, max_length=20)
+    amount: Amount
+
+
+class RescanIn(_In):
+    from_block: int = Field(ge=0, description="scan again from this block (deposits already seen are kept)")
+
+
+class SweepIn(_In):
+    token: str | None = Field(default=None, description="only this token's deposit addresses")
+
+
+# ---- the app -------------------------------------------------------------------------------
+
+
+def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
+    settings = settings or ExchangeSettings()
+    ctx = ServiceContext("exchange", settings)
+    core = ExchangeCore(ctx, settings)
+    watcher = Watcher(core)
+    treasury = Treasury(core)
+    ctx.workers += [watcher, treasury]
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per RPC call otherwise
+    db = ctx.db
+    router = APIRouter()
+
+    def require_admin(authorization: Annotated[str | None, Header()] = None) -> None:
+        if authorization != f"Bearer {settings.admin_token}":
+            raise Problem(401, "Admin token required", field="header.Authorization")
+
+    admin = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_admin)])
+
+    def replayable(key: str, scope: str) -> bool:
+        with db.transaction() as session:
+            return session.get(IdempotencyRecord, (key, scope)) is not None
+
+    def network(session: Session, symbol: str, field: str) -> Network:
+        net = session.get(Network, symbol)
+        if net is None:
+            listed = ", ".join(sorted(settings.tokens)) or "none"
+            raise Problem(422, "Unknown token", f"{symbol} is not listed (listed: {listed})", field=field)
+        return net
+
+    def user(session: Session, user_id: str, field: str, status: int = 422) -> User:
+        found = session.get(User, user_id)
+        if found is None:
+            raise Problem(status, "Unknown user", f"no user {user_id}", field=field)
+        return found
+
+    def tip(session: Session) -> int | None:
+        return core.cursor(session, LAST_BLOCK)
+
+    # ---- listing reviews -------------------------------------------------------------------
+
+    @router.post("/listings/reviews", status_code=201, tags=["listing"])
+    def create_review(body: ReviewIn, key: IdempotencyKey) -> Any:
+        scope = "POST /listings/reviews"
+        review = (
+            None
+            if replayable(key, scope)
+            else review_token(
+                core.rpc, body.token_address, core.hot.address, settings.listing_optional_checks
+            )
+        )
+
+        def handle(session: Session) -> tuple[int, dict[str, Any]]:
+            assert review is not None
+            row = ListingReview(
+                id=short_id("rev"),
+                token_address=review.token_address,
+                passed=review.passed,
+                block_number=review.block_number,
+                checks=[c.as_dict() for c in review.checks],
+                capabilities=review.capabilities,
+            )
+            session.add(row)
+            session.flush()
+            return 201, review_view(row)
+
+        return run_idempotent(db, key, scope, body, handle)
+
+    @router.get("/listings/reviews/{review_id}", tags=["listing"])
+    def get_review(review_id: str) -> dict[str, Any]:
+        with db.transaction() as session:
+            row = session.get(ListingReview, review_id)
+            if row is None:
+                raise Problem(404, "No such review", field="path.review_id")
+            return review_view(row)
+
+    # ---- networks --------------------------------------------------------------------------
+
+    @router.get("/networks", tags=["networks"])
+    def networks() -> dict[str, Any]:
+        with db.transaction() as session:
+            rows = session.scalars(select(Network).order_by(Network.symbol))
+            return {"chainId": core.chain_id, "networks": [core.network_view(n) for n in rows]}
+
+    @router.get("/networks/{symbol}", tags=["networks"])
+    def get_network(symbol: str) -> dict[str, Any]:
+        with db.transaction() as session:
+            net = session.get(Network, symbol)
+            if net is None:
+                raise Problem(404, "No such network", f"{symbol} is not listed", field="path.symbol")
+            return core.network_view(net)
+
+    @admin.put("/networks/{symbol}")
+    def put_network(symbol: str, body: NetworkPatch) -> dict[str, Any]:
+        """Change some of a token's network config fields (camelCase, amounts in base units)."""
+        with db.transaction() as session:
+            net = session.get(Network, symbol)
+            if net is None:
+                raise Problem(404, "No such network", f"{symbol} is not listed", field="path.symbol")
+            config = NetworkConfig.model_validate(net.config).merged(body)
+            problems = config.problems()
+            if problems:
+                alias, why = problems[0]
+                raise Problem(422, "Invalid network config", f"{alias} {why}", field=f"body.{alias}")
+            before = core.network_view(net)
+            net.config = config.stored()
+            view = core.network_view(net)
+            if view != before:
+                emit(session, "network.updated", view)
+        ctx.dispatcher.poke()
+        return view
+
+    # ---- users and deposit addresses -------------------------------------------------------
+
+    @router.post("/users", status_code=201, tags=["users"])
+    def create_user(body: UserIn, key: IdempotencyKey) -> Any:
+        def handle(session: Session) -> tuple[int, dict[str, Any]]:
+            row = User(id=short_id("usr"), name=body.name)
+            session.add(row)
+            session.flush()
+            return 201, {"id": row.id, "name": row.name, "created_at": iso(row.created_at)}
+
+        return run_idempotent(db, key, "POST /users", body, handle)
+
+    @router.get("/users/{user_id}", tags=["users"])
+    def get_user(user_id: str) -> dict[str, Any]:
+        with db.transaction() as session:
+            row = user(session, user_id, "path.user_id", 404)
+            addresses = session.scalars(select(DepositAddress).where(DepositAddress.user_id == user_id))
+            return {
+                "id": row.id,
+                "name": row.name,
+                "created_at": iso(row.created_at),
+                "deposit_addresses": {a.token: a.address for a in addresses},
+            }
+
+    @router.post("/users/{user_id}/deposit-addresses", status_code=201, tags=["users"])
+    def create_deposit_address(user_id: str, body: DepositAddressIn, key: IdempotencyKey) -> Any:
+        scope = f"POST /users/{user_id}/deposit-addresses"
+        if body.token in settings.tokens and not replayable(key, scope):
+            core.refresh_network_state(body.token)  # a pause as of now, not the last tick
+
+        def handle(session: Session) -> tuple[int, dict[str, Any]]:
+            user(session, user_id, "path.user_id", 404)
+            net = network(session, body.token, "body.token")
+            existing = session.scalars(
+                select(DepositAddress).where(
+                    DepositAddress.user_id == user_id, DepositAddress.token == body.token
+                )
+            ).first()
+            if existing is not None:
+                return 200, address_view(existing)
+            config = NetworkConfig.model_validate(net.config)
+            if not (config.deposit_enable and not net.paused):
+                reason = "token paused" if net.paused else "deposits disabled by admin"
+                raise Problem(
+                    409,
+                    "Deposits disabled",
+                    f"{body.token} deposits are disabled: {reason}",
+                    field="body.token",
+                    status_reason=reason,
+                )
+            index = (session.scalar(select(func.max(DepositAddress.hd_index))) or 0) + 1
+            account = core.deposit_account(index)
+            row = DepositAddress(address=account.address, hd_index=index, user_id=user_id, token=body.token)
+            session.add(row)
+            session.flush()
+            return 201, address_view(row)
+
+        return run_idempotent(db, key, scope, body, handle)
+
+    @router.get("/users/{user_id}/deposit-addresses", tags=["users"])
+    def list_deposit_addresses(user_id: str) -> dict[str, Any]:
+        with db.transaction() as session:
+            user(session, user_id, "path.user_id", 404)
+            rows = session.scalars(select(DepositAddress).where(DepositAddress.user_id == user_id))
+            return {"user_id": user_id, "addresses": [address_view(a) for a in rows]}
+
+    @router.get("/users/{user_id}/balances", tags=["users"])
+    def balances(user_id: str) -> dict[str, Any]:
+        with db.transaction() as session:
+            user(session, user_id, "path.user_id", 404)
+            pending = ledger.pending(session, user_id)
+            out: dict[str, dict[str, str]] = {}
+            symbols = [n.symbol for n in session.scalars(select(Network).order_by(Network.symbol))]
+            rows = ledger.peek(session, user_id)
+            for symbol in symbols:
+                row = rows.get(symbol)
+                out[symbol] = {
+                    "available": str(row.available if row else 0),
+                    "locked": str(row.locked if row else 0),
+                    "pending": str(pending.get(symbol, 0)),
+                }
+            return {"user_id": user_id, "balances": out}
+
+    # ---- deposits --------------------------------------------------------------------------
+
+    @router.get("/users/{user_id}/deposits", tags=["deposits"])
+    def user_deposits(user_id: str) -> dict[str, Any]:
+        with db.transaction() as session:
+            user(session, user_id, "path.user_id", 404)
+            rows = session.scalars(
+                select(Deposit)
+                .where(Deposit.user_id == user_id)
+                .order_by(Deposit.block_number, Deposit.log_index)
+            )
+            at = tip(session)
+            return {"user_id": user_id, "deposits": [deposit_view(d, at) for d in rows]}
+
+    @router.get("/deposits", tags=["deposits"])
+    def find_deposits(tx_hash: Annotated[str, Query(pattern=r"^0x[0-9a-fA-F]{64}$")]) -> dict[str, Any]:
+        with db.transaction() as session:
+            rows = session.scalars(
+                select(Deposit).where(Deposit.tx_hash == tx_hash.lower()).order_by(Deposit.log_index)
+            )
+            at = tip(session)
+            return {"deposits": [deposit_view(d, at) for d in rows]}
+
+    @router.get("/deposits/{deposit_id}", tags=["deposits"])
+    def get_deposit(deposit_id: str) -> dict[str, Any]:
+        with db.transaction() as session:
+            row = session.get(Deposit, deposit_id)
+            if row is None:
+                raise Problem(404, "No such deposit", field="path.deposit_id")
+            return deposit_view(row, tip(session))
+
+    # ---- withdrawals -----------------------------------------------------------------------
+
+    @router.post("/withdrawals", status_code=201, tags=["withdrawals"])
+    def create_withdrawal(body: WithdrawalIn, key: IdempotencyKey) -> Any:
+        scope = "POST /withdrawals"
+        if body.token in settings.tokens and not replayable(key, scope):
+            core.refresh_network_state(body.token)  # pause / blacklist as of now, not the last tick
+
+        def handle(session: Session) -> tuple[int, dict[str, Any]]:
+            user(session, body.user_id, "body.user_id")
+            net = network(session, body.token, "body.token")
+            config = NetworkConfig.model_validate(net.config)
+            if not re.fullmatch(config.address_regex, body.address):
+                raise Problem(
+                    422,
+                    "Invalid address",
+                    f"does not match addressRegex {config.address_regex}",
+                    field="body.address",
+                )
+            if (
+                body.address != body.address.lower()
+                and body.address[2:] != body.address[2:].upper()
+                and not is_checksum_address(body.address)
+            ):
+                raise Problem(
+                    422,
+                    "Invalid address",
+                    "mixed-case address with a wrong EIP-55 checksum",
+                    field="body.address",
+                )
+            amount = body.amount
+            if amount < config.withdraw_min:
+                raise Problem(
+                    422, "Amount below minimum", f"withdrawMin is {config.withdraw_min}", field="body.amount"
+                )
+            if amount > config.withdraw_max:
+                raise Problem(
+                    422, "Amount above maximum", f"withdrawMax is {config.withdraw_max}", field="body.amount"
+                )
+            if amount % config.withdraw_integer_multiple:
+                raise Problem(
+                    422,
+                    "Amount not a whole multiple",
+                    f"must be a multiple of withdrawIntegerMultiple {config.withdraw_integer_multiple}",
+                    field="body.amount",
+                )
+            if amount <= config.withdraw_fee:
+                raise Problem(
+                    422,
+                    "Amount does not cover the fee",
+                    f"withdrawFee is {config.withdraw_fee}",
+                    field="body.amount",
+                )
+            reasons = withdraw_block_reasons(net, config)
+            if reasons:
+                raise Problem(
+                    409,
+                    "Withdrawals disabled",
+                    f"{body.token} withdrawals are disabled: {'; '.join(reasons)}",
+                    field="body.token",
+                    status_reason="; ".join(reasons),
+                )
+            balance = ledger.balance(session, body.user_id, body.token)
+            if balance.available < amount:
+                raise Problem(
+                    422,
+                    "Insufficient balance",
+                    f"available {balance.available} < amount {amount}",
+                    field="body.amount",
+                )
+            w = Withdrawal(
+                id=short_id("wdr"),
+                user_id=body.user_id,
+                token=body.token,
+                address=to_checksum_address(body.address),
+                amount=amount,
+                fee=config.withdraw_fee,
+                status="processing",
+            )
+            session.add(w)
+            session.flush()
+            ledger.post(session, body.user_id, body.token, "withdrawal", w.id, available=-amount)
+            emit(session, "withdrawal.processing", withdrawal_view(w))
+            return 201, withdrawal_view(w)
+
+        response = run_idempotent(db, key, scope, body, handle)
+        core.wake_treasury()
+        ctx.dispatcher.poke()
+        return response
+
+    @router.get("/withdrawals/{withdrawal_id}", tags=["withdrawals"])
+    def get_withdrawal(withdrawal_id: str) -> dict[str, Any]:
+        with db.transaction() as session:
+            row = session.get(Withdrawal, withdrawal_id)
+            if row is None:
+                raise Problem(404, "No such withdrawal", field="path.withdrawal_id")
+            return withdrawal_view(row)
+
+    # ---- internal transfers ----------------------------------------------------------------
+
+    @router.post("/internal-transfers", status_code=201, tags=["transfers"])
+    def create_internal_transfer(body: InternalTransferIn, key: IdempotencyKey) -> Any:
+        def handle(session: Session) -> tuple[int, dict[str, Any]]:
+            user(session, body.from_user_id, "body.from_user_id")
+            user(session, body.to_user_id, "body.to_user_id")
+            if body.from_user_id == body.to_user_id:
+                raise Problem(
+                    422, "Same user", "sender and recipient are the same user", field="body.to_user_id"
+                )
+            network(session, body.token, "body.token")
+            if body.amount <= 0:
+                raise Problem(422, "Invalid amount", "amount must be positive", field="body.amount")
+            balance = ledger.balance(session, body.from_user_id, body.token)
+            if balance.available < body.amount:
+                raise Problem(
+                    422,
+                    "Insufficient balance",
+                    f"available {balance.available} < amount {body.amount}",
+                    field="body.amount",
+                )
+            t = InternalTransfer(
+                id=short_id("itr"),
+                from_user_id=body.from_user_id,
+                to_user_id=body.to_user_id,
+                token=body.token,
+                amount=body.amount,
+            )
+            session.add(t)
+            session.flush()
+            ledger.post(
+                session, body.from_user_id, body.token, "internal_transfer.out", t.id, available=-body.amount
+            )
+            ledger.post(
+                session, body.to_user_id, body.token, "internal_transfer.in", t.id, available=body.amount
+            )
+            emit(session, "internal_transfer.completed", transfer_view(t))
+            return 201, transfer_view(t)
+
+        response = run_idempotent(db, key, "POST /internal-transfers", body, handle)
+        ctx.dispatcher.poke()
+        return response
+
+    @router.get("/internal-transfers/{transfer_id}", tags=["transfers"])
+    def get_internal_transfer(transfer_id: str) -> dict[str, Any]:
+        with db.transaction() as session:
+            row = session.get(InternalTransfer, transfer_id)
+            if row is None:
+                raise Problem(404, "No such internal transfer", field="path.transfer_id")
+            return transfer_view(row)
+
+    # ---- sweeps ----------------------------------------------------------------------------
+
+    @admin.post("/sweeps", status_code=201)
+    def create_sweeps(body: SweepIn, key: IdempotencyKey) -> Any:
+        """Sweep every deposit address holding tokens now (the treasury tops up gas first)."""
+        scope = "POST /admin/sweeps"
+        if body.token is not None and body.token not in settings.tokens:
+            raise Problem(422, "Unknown token", f"{body.token} is not listed", field="body.token")
+        candidates: list[tuple[str, str, int]] = []
+        skipped: list[dict[str, Any]] = []
+        if not replayable(key, scope):
+            core.refresh_network_state(body.token)  # a pause as of now, not the last tick
+            candidates, skipped = treasury.sweep_candidates(body.token)
+
+        def handle(session: Session) -> tuple[int, dict[str, Any]]:
+            created = treasury.create_sweeps(session, candidates)
+            return 201, {"sweeps": [sweep_view(s) for s in created], "skipped": skipped}
+
+        return run_idempotent(db, key, scope, body, handle)
+
+    @admin.get("/sweeps")
+    def list_sweeps(status: str | None = None) -> dict[str, Any]:
+        with db.transaction() as session:
+            query = select(Sweep).order_by(Sweep.created_at)
+            if status:
+                query = query.where(Sweep.status == status)
+            return {"sweeps": [sweep_view(s) for s in session.scalars(query)]}
+
+    @admin.get("/sweeps/{sweep_id}")
+    def get_sweep(sweep_id: str) -> dict[str, Any]:
+        with db.transaction() as session:
+            row = session.get(Sweep, sweep_id)
+            if row is None:
+                raise Problem(404, "No such sweep", field="path.sweep_id")
+            return sweep_view(row)
+
+    # ---- reconciliation --------------------------------------------------------------------
+
+    @router.get("/reconciliation", tags=["ops"])
+    def reconciliation() -> dict[str, Any]:
+        """What the exchange owes its users per token against what its addresses hold on chain,
+        and the deposits whose ledger does not add up to one credit (harness.reconcile)."""
+        return reconcile_books(core)
+
+    # ---- ops -------------------------------------------------------------------------------
+
+    @admin.post("/rescan")
+    def rescan(body: RescanIn, key: IdempotencyKey) -> Any:
+        """Move the watcher back to `from_block` (e.g. after a faulty RPC node answered): the
+        blocks are scanned again; deposits already recorded are found, not credited twice."""
+
+        def handle(session: Session) -> tuple[int, dict[str, Any]]:
+            last = tip(session)
+            if last is None or body.from_block > last:
+                raise Problem(
+                    422, "Nothing to rescan", f"the watcher is at block {last}", field="body.from_block"
+                )
+            watcher.rewind(session, body.from_block)
+            return 200, {"from_block": body.from_block, "previous_last_block": last}
+
+        return run_idempotent(db, key, "POST /admin/rescan", body, handle)
+
+    @router.get("/info", tags=["ops"])
+    def info() -> dict[str, Any]:
+        with db.transaction() as session:
+            last = tip(session)
+        return {
+            "chain_id": core.chain_id,
+            "network": settings.network_name,
+            "hot_wallet": core.hot.address,
+            "gas_funder": core.gas_payer().address,
+            "last_block": last,
+            "watcher_ticks": watcher.ticks,
+            "tokens": {s: a for s, a in core.token_addresses().items()},
+        }
+
+    def seed(_ctx: ServiceContext) -> None:
+        core.seed_networks()
+
+    return create_service_app(
+        ctx,
+        title="Exchange-listing simulator",
+        description=(
+            "A centralized exchange's view of a BEP-20 token: listing review, deposit addresses, "
+            "confirmations and reorgs, sweeps to the hot wallet, withdrawals, internal transfers."
+        ),
+        routers=[router, admin],
+        on_ready=seed,
+    )

@@ -1,0 +1,160 @@
+"""The exchange's settings, the per-network config fields (Binance capital config) and the
+amount type shared by requests, responses and webhooks.
+
+Amounts are integers in token base units. JSON numbers above 2^53 lose precision in many
+clients, so every amount the exchange returns (responses, webhooks, GET /networks) is a
+decimal string ("1000000000000000000000"); requests accept the same decimal string or a
+plain JSON integer (never a float or a bool).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_settings import SettingsConfigDict
+
+from devnet.services.common.settings import ServiceSettings
+
+#: Binance's addressRegex for BSC (BEP-20).
+ADDRESS_REGEX = r"^(0x)[0-9A-Fa-f]{40}$"
+#: BIP-39's well-known test vector: never holds real value, and differs from the devnet's
+#: mnemonic, so the exchange's hot wallet and deposit addresses are not devnet test accounts.
+DEFAULT_MNEMONIC = (
+    "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"
+)
+UINT256_MAX = 2**256 - 1
+_DIGITS = re.compile(r"^[0-9]{1,78}$")
+
+
+def parse_amount(value: Any) -> int:
+    """A base-unit amount from a JSON integer or a decimal string; floats and bools refused."""
+    if isinstance(value, bool):
+        raise ValueError("an amount is an integer or a decimal string of base units, not a bool")
+    if isinstance(value, int):
+        amount = value
+    elif isinstance(value, str) and _DIGITS.match(value):
+        amount = int(value)
+    else:
+        raise ValueError("an amount is an integer or a decimal string of base units (no decimals point)")
+    if not 0 <= amount <= UINT256_MAX:
+        raise ValueError("an amount is between 0 and 2^256 - 1")
+    return amount
+
+
+Amount = Annotated[int, BeforeValidator(parse_amount)]
+
+
+class NetworkPatch(BaseModel):
+    """Some fields of a token's network config: per-token settings, and PUT /admin/networks."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    deposit_enable: bool | None = Field(default=None, alias="depositEnable")
+    withdraw_enable: bool | None = Field(default=None, alias="withdrawEnable")
+    withdraw_fee: Amount | None = Field(default=None, alias="withdrawFee")
+    withdraw_min: Amount | None = Field(default=None, alias="withdrawMin")
+    withdraw_max: Amount | None = Field(default=None, alias="withdrawMax")
+    withdraw_integer_multiple: Amount | None = Field(default=None, alias="withdrawIntegerMultiple")
+    deposit_dust: Amount | None = Field(default=None, alias="depositDust")
+    min_confirm: int | None = Field(default=None, alias="minConfirm", ge=1, le=10_000)
+    unlock_confirm: int | None = Field(default=None, alias="unLockConfirm", ge=1, le=10_000)
+    address_regex: str | None = Field(default=None, alias="addressRegex", min_length=1, max_length=200)
+
+
+class NetworkConfig(BaseModel):
+    """One token's network config, as Binance's capital config names it (amounts in base units)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    deposit_enable: bool = Field(default=True, alias="depositEnable")
+    withdraw_enable: bool = Field(default=True, alias="withdrawEnable")
+    #: Kept by the exchange: the user is debited `amount`, the recipient gets `amount - withdrawFee`.
+    withdraw_fee: Amount = Field(default=0, alias="withdrawFee")
+    withdraw_min: Amount = Field(default=1, alias="withdrawMin")
+    withdraw_max: Amount = Field(default=UINT256_MAX, alias="withdrawMax")
+    withdraw_integer_multiple: Amount = Field(default=1, alias="withdrawIntegerMultiple")
+    #: Deposits below this are recorded as dust and never credited.
+    deposit_dust: Amount = Field(default=0, alias="depositDust")
+    #: Confirmations to credit (the deposit's own block counts as the first).
+    min_confirm: int = Field(default=5, alias="minConfirm")
+    #: Confirmations to unlock (make the credit withdrawable).
+    unlock_confirm: int = Field(default=15, alias="unLockConfirm")
+    address_regex: str = Field(default=ADDRESS_REGEX, alias="addressRegex")
+
+    def problems(self) -> list[tuple[str, str]]:
+        """(alias of the field at fault, why) for every inconsistency; empty if valid."""
+        out: list[tuple[str, str]] = []
+        if self.withdraw_integer_multiple < 1:
+            out.append(("withdrawIntegerMultiple", "must be at least 1"))
+        if self.withdraw_min > self.withdraw_max:
+            out.append(("withdrawMin", "must not exceed withdrawMax"))
+        if self.withdraw_min <= self.withdraw_fee:
+            out.append(("withdrawMin", "must exceed withdrawFee (the recipient gets amount - fee)"))
+        if self.unlock_confirm < self.min_confirm:
+            out.append(("unLockConfirm", "must be at least minConfirm"))
+        try:
+            re.compile(self.address_regex)
+        except re.error as e:
+            out.append(("addressRegex", f"not a regular expression: {e}"))
+        return out
+
+    def merged(self, patch: NetworkPatch) -> NetworkConfig:
+        changes = patch.model_dump(exclude_none=True)
+        return self.model_copy(update=changes)
+
+    def stored(self) -> dict[str, Any]:
+        """JSON for the store and the API: camelCase, amounts as decimal strings."""
+        data = self.model_dump(by_alias=True)
+        for key in ("withdrawFee", "withdrawMin", "withdrawMax", "withdrawIntegerMultiple", "depositDust"):
+            data[key] = str(data[key])
+        return data
+
+
+class ExchangeSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="EXCHANGE_", extra="forbid", env_nested_delimiter="__")
+
+    webhook_secret: str = "whsec_devnet_exchange"
+    rpc_url: str = "http://127.0.0.1:8545"
+    #: None: asked from the node at start.
+    chain_id: int | None = None
+    gas_price_wei: int = Field(default=50_000_000, gt=0)
+    #: Hot wallet = index 0, deposit addresses = index 1, 2, ... (m/44'/60'/0'/0/i).
+    mnemonic: str = DEFAULT_MNEMONIC
+    #: Who pays gas (BNB) for sweeps and tops up the hot wallet: a hex private key, or an index
+    #: into `gas_funder_mnemonic` (default: the exchange's mnemonic). Neither: the hot wallet pays.
+    gas_funder_key: str = ""
+    gas_funder_index: int | None = Field(default=None, ge=0)
+    gas_funder_mnemonic: str = ""
+    #: With a gas funder: top the hot wallet up by `hot_wallet_topup_wei` when it falls below this.
+    hot_wallet_min_bnb_wei: int = Field(default=10**17, ge=0)
+    hot_wallet_topup_wei: int = Field(default=10**18, ge=0)
+    #: Listed tokens: symbol -> contract address.
+    tokens: dict[str, str] = {}  # noqa: RUF012 - pydantic copies defaults
+    #: Per-token network config overrides (camelCase fields of GET /networks), applied when the
+    #: token is first seen; afterwards PUT /admin/networks/{symbol} changes it (kept in the store).
+    networks: dict[str, NetworkPatch] = {}  # noqa: RUF012
+    min_confirm: int = Field(default=5, ge=1)
+    unlock_confirm: int = Field(default=15, ge=1)
+    network_name: str = "BSC"
+    #: First block the watcher scans on a fresh store; None: the head at first start.
+    start_block: int | None = Field(default=None, ge=0)
+    #: Blocks re-checked for reorgs on every tick: at least max(unLockConfirm) + 1.
+    reorg_window: int = Field(default=32, ge=2)
+    max_blocks_per_tick: int = Field(default=200, ge=1)
+    poll_interval_s: float = Field(default=0.25, gt=0)
+    #: > 0: sweep every deposit address holding tokens this often; 0: only POST /admin/sweeps.
+    auto_sweep_interval_s: float = Field(default=0.0, ge=0)
+    #: Listing checks that are reported but do not fail a review.
+    listing_optional_checks: list[str] = []  # noqa: RUF012
+    #: Fault injection for crash tests: the process exits hard at this point ("withdrawal.signed":
+    #: after the signed withdrawal is stored, before it is broadcast).
+    crash_point: str = ""
+
+    def default_network(self, symbol: str) -> NetworkConfig:
+        base = NetworkConfig.model_validate(
+            {"minConfirm": self.min_confirm, "unLockConfirm": max(self.unlock_confirm, self.min_confirm)}
+        )
+        patch = self.networks.get(symbol)
+        return base.merged(patch) if patch else base
