@@ -10,6 +10,7 @@ from harness.chain import Chain
 from harness.clients.bank import BankClient
 from harness.clients.base import ServiceClient
 from harness.clients.custodian import CustodianClient
+from harness.clients.exchange import ExchangeClient
 from harness.env import DevnetEnv
 from harness.tokens import StableCoinClient
 from harness.wallets import Wallet, WalletPool
@@ -81,8 +82,8 @@ class Devnet:
         return self._client("issuer", ServiceClient)
 
     @property
-    def exchange(self) -> ServiceClient:
-        return self._client("exchange", ServiceClient)
+    def exchange(self) -> ExchangeClient:
+        return self._client("exchange", ExchangeClient)
 
     def close(self) -> None:
         for client in self._clients.values():

@@ -20,6 +20,7 @@ from harness.chain import Chain
 from harness.clients.bank import BankClient
 from harness.clients.base import ServiceClient
 from harness.clients.custodian import CustodianClient
+from harness.clients.exchange import ExchangeClient
 from harness.connect import Devnet
 from harness.deploy import Deployment, deploy_suite
 from harness.env import DevnetEnv
@@ -39,6 +40,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--devnet-env", default=None, help="attach to the running devnet described by this env.json"
+    )
+    group.addoption(
+        "--devnet-runtime",
+        default="local",
+        choices=("local", "docker"),
+        help="run the shared devnets as local processes (default) or as Docker containers",
     )
 
 
@@ -114,9 +121,17 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         return
     from devnet.world import down
 
-    for pattern in ("devnet-*/env.json", "world-*/env.json"):
-        for env_file in Path(factory._basetemp).glob(pattern):
-            down(env_file.parent)
+    # docker-run.json: a docker devnet whose start died before env.json was written.
+    patterns = (
+        "devnet-*/env.json",
+        "world-*/env.json",
+        "devnet-*/docker-run.json",
+        "world-*/docker-run.json",
+    )
+    for state_dir in sorted(
+        {p.parent for pattern in patterns for p in Path(factory._basetemp).glob(pattern)}
+    ):
+        down(state_dir)
 
 
 @pytest.fixture(scope="session")
@@ -190,7 +205,7 @@ def issuer(devnet: Devnet) -> ServiceClient:
 
 
 @pytest.fixture(scope="session")
-def exchange(devnet: Devnet) -> ServiceClient:
+def exchange(devnet: Devnet) -> ExchangeClient:
     return devnet.exchange
 
 

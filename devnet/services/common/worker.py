@@ -6,6 +6,8 @@ import logging
 import threading
 from collections.abc import Callable
 
+import httpx
+
 
 class PeriodicWorker:
     def __init__(self, name: str, interval_s: float, tick: Callable[[], None]):
@@ -35,7 +37,9 @@ class PeriodicWorker:
         while not self._stop.is_set():
             try:
                 self.tick()
-            except Exception:  # one bad tick (a node hiccup) must not end the worker
+            except httpx.HTTPError as e:  # the node or a service is down or restarting: one line, no trace
+                self._log.warning("%s tick: unreachable: %s", self.name, e)
+            except Exception:  # one bad tick must not end the worker
                 self._log.exception("%s tick failed", self.name)
             self._wake.wait(self.interval_s)
             self._wake.clear()

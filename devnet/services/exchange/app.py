@@ -38,6 +38,7 @@ from devnet.services.common.db import short_id
 from devnet.services.common.idempotency import IdempotencyKey, IdempotencyRecord, run_idempotent
 from devnet.services.common.problems import Problem
 from devnet.services.common.webhooks import emit
+from devnet.services.common.worker import PeriodicWorker
 from devnet.services.exchange import ledger
 from devnet.services.exchange.core import (
     ExchangeCore,
@@ -127,7 +128,12 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
     core = ExchangeCore(ctx, settings)
     watcher = Watcher(core)
     treasury = Treasury(core)
-    ctx.workers += [watcher, treasury]
+    treasury_worker = PeriodicWorker("exchange-treasury", settings.poll_interval_s, treasury.tick)
+    core.wake_treasury = treasury_worker.poke
+    ctx.workers += [
+        PeriodicWorker("exchange-watcher", settings.poll_interval_s, watcher.tick),
+        treasury_worker,
+    ]
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per RPC call otherwise
     db = ctx.db
     router = APIRouter()

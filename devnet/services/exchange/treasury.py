@@ -18,7 +18,6 @@ nonce + 1).
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from typing import Any
 
@@ -56,35 +55,7 @@ class Treasury:
         self.chain = core.chain
         self.rpc = core.rpc
         self.settings = core.settings
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
         self._last_auto_sweep = 0.0
-        core.wake_treasury = self.poke
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="exchange-treasury", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread:
-            self._thread.join(timeout=10)
-
-    def poke(self) -> None:
-        self._wake.set()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.tick()
-            except httpx.HTTPError as e:  # the node is down or restarting: no traceback per tick
-                log.warning("treasury tick: node unreachable: %s", e)
-            except Exception:
-                log.exception("treasury tick failed")
-            self._wake.wait(self.settings.poll_interval_s)
-            self._wake.clear()
 
     def tick(self) -> None:
         self._track()
@@ -433,7 +404,7 @@ class Treasury:
             created.append(sweep)
         session.flush()
         if created:
-            self.poke()
+            self.core.wake_treasury()
         return created
 
     def _fail_sweep(self, session: Session, s: Sweep, reason: str) -> None:

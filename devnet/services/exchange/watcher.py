@@ -30,11 +30,9 @@ available, the log value is credited.
 from __future__ import annotations
 
 import logging
-import threading
 from collections import defaultdict
 from typing import Any
 
-import httpx
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -63,29 +61,8 @@ class Watcher:
         self.db = core.db
         self.rpc = core.rpc
         self.settings = core.settings
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         #: ticks completed, for tests and /info
         self.ticks = 0
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="exchange-watcher", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread:
-            self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.tick()
-            except httpx.HTTPError as e:  # the node is down or restarting: no traceback per tick
-                log.warning("watcher tick: node unreachable: %s", e)
-            except Exception:
-                log.exception("watcher tick failed")
-            self._stop.wait(self.settings.poll_interval_s)
 
     # ---- one tick --------------------------------------------------------------------------
 
