@@ -50,6 +50,8 @@ class RoleLayout:
     minter_count: int = 4
     #: Pays BNB for the exchange's sweeps and tops up its hot wallet.
     exchange_gas_funder: int = 12
+    #: Sends empty transactions to move an on-demand chain forward (confirmations).
+    block_pusher: int = 13
     #: Accounts from here on are free for tests and load (split into lanes).
     first_free: int = 20
 

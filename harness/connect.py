@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TypeVar
 
@@ -58,6 +59,23 @@ class Devnet:
                 f"the devnet has {end - start} free accounts; asked for {first}..{first + count}"
             )
         return WalletPool(derive_accounts(self.env.mnemonic, start + first, count))
+
+    def mine(self, blocks: int = 1) -> int:
+        """Move the chain `blocks` blocks forward (for confirmations); returns the new head.
+
+        anvil mines on request; geth in on-demand mode seals a block per transaction, so a key
+        kept for this sends itself nothing; with a block period, the blocks simply come.
+        """
+        target = self.chain.block_number() + blocks
+        if self.env.node.engine == "anvil":
+            self.chain.rpc.call("anvil_mine", hex(blocks))
+        elif self.env.node.block_period_s == 0:
+            pusher = Wallet.of(derive_account(self.env.mnemonic, ROLE_LAYOUT.block_pusher))
+            while self.chain.block_number() < target:
+                self.chain.wait(self.chain.send(pusher, pusher.address, gas=21_000))
+        while self.chain.block_number() < target:
+            time.sleep(0.05)
+        return self.chain.block_number()
 
     def _client(self, name: str, cls: type[C]) -> C:
         if name not in self._clients:

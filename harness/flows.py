@@ -206,3 +206,68 @@ def usdkg_cycle(
     remit_on_chain(devnet.usdkg, buyer, payee, amount, trace)
     redeem(devnet, devnet.usdkg, payee, amount, payee_account, trace)
     return trace
+
+
+def remit_via_exchange(
+    devnet: Devnet,
+    token: StableCoinClient,
+    sender: Wallet,
+    recipient: Wallet,
+    amount: int,
+    trace: Trace,
+    timeout: float = 60,
+) -> None:
+    """The exchange route: deposit -> credited and unlocked after confirmations -> swept to the
+    hot wallet -> internal transfer to the recipient's account -> withdrawal to their wallet."""
+    ex = devnet.exchange
+    symbol = token.info.symbol
+    tag = uuid.uuid4().hex[:6]
+    sender_user, recipient_user = ex.create_user(f"sender {tag}"), ex.create_user(f"recipient {tag}")
+    address = ex.deposit_address(sender_user, symbol)
+    network = ex.network(symbol)
+    with trace.record("deposit included") as step:
+        result = token.transfer(sender, address, amount)
+        step.tx_hash, step.block = result.tx_hash, result.block_number
+        step.detail = f"{fmt_units(amount, token.info.decimals)} {symbol} to deposit address {address}"
+
+    def balance_reaches(kind: str) -> bool:
+        devnet.mine(1)  # confirmations need blocks
+        return ex.balance(sender_user, symbol)[kind] >= amount
+
+    with trace.record("deposit credited") as step:
+        poll(lambda: balance_reaches("locked") or balance_reaches("available"), timeout, "credit")
+        step.detail = f"after {network['minConfirm']} confirmations"
+    with trace.record("deposit unlocked") as step:
+        poll(lambda: balance_reaches("available"), timeout, "unlock")
+        step.detail = f"after {network['unLockConfirm']} confirmations"
+    with trace.record("swept to hot wallet") as step:
+        sweeps = ex.sweep(symbol)["sweeps"]
+        for sweep in sweeps:
+            done = ex.wait_sweep(sweep["id"], timeout=timeout)
+            if done["status"] != "completed":
+                raise RuntimeError(f"sweep {done['status']}: {done.get('failure_reason')}")
+            step.tx_hash = done.get("tx_hash")
+        step.detail = f"{len(sweeps)} deposit address(es) swept"
+    with trace.record("internal transfer") as step:
+        transfer = ex.internal_transfer(sender_user, recipient_user, symbol, amount)
+        step.detail = f"exchange transfer {transfer['id']}"
+    with trace.record("withdrawal completed") as step:
+        withdrawal = ex.withdraw(recipient_user, symbol, recipient.address, amount)
+        done = ex.wait_withdrawal(withdrawal["id"], timeout=timeout)
+        if done["status"] != "completed":
+            raise RuntimeError(f"withdrawal {done['status']}: {done.get('failure_reason')}")
+        step.tx_hash = done["tx_hash"]
+        step.detail = f"to {recipient.address}, fee {network['withdrawFee']}"
+
+
+def kgst_exchange_cycle(
+    devnet: Devnet, *, migrant_account: str, migrant: Wallet, family: Wallet, family_account: str, tyiyn: int
+) -> Trace:
+    """The same remittance, through the exchange instead of wallet to wallet."""
+    trace = Trace("kgst exchange remittance cycle")
+    amount = tyiyn * 10 ** (devnet.kgst.info.decimals - 2)
+    mint_kgst(devnet, migrant_account, migrant, tyiyn, trace)
+    remit_via_exchange(devnet, devnet.kgst, migrant, family, amount, trace)
+    received = amount - int(devnet.exchange.network("KGST")["withdrawFee"])
+    redeem(devnet, devnet.kgst, family, received, family_account, trace)
+    return trace
