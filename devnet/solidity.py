@@ -86,7 +86,17 @@ def compile_sources(sources_dir: Path = CONTRACT_SOURCES) -> dict[str, dict[str,
                 "abi": out["abi"],
                 "bytecode": "0x" + bytecode,
                 "deployedBytecode": "0x" + out["evm"]["deployedBytecode"]["object"],
-                "immutableReferences": out["evm"]["deployedBytecode"].get("immutableReferences", {}),
+                # Byte ranges only: the AST ids solc keys them by shift when other sources change.
+                "immutableReferences": [
+                    [start, length]
+                    for start, length in sorted(
+                        {
+                            (r["start"], r["length"])
+                            for refs in out["evm"]["deployedBytecode"].get("immutableReferences", {}).values()
+                            for r in refs
+                        }
+                    )
+                ],
                 "compiler": {"name": "solc-js", "version": version},
                 "settings": {k: v for k, v in SETTINGS.items() if k != "outputSelection"},
                 "metadata": out["metadata"],

@@ -31,10 +31,8 @@ def artifact_names() -> list[str]:
 
 def _mask_immutables(code: bytes, artifact: dict[str, Any]) -> bytes:
     masked = bytearray(code)
-    for refs in artifact.get("immutableReferences", {}).values():
-        for ref in refs:
-            start, length = ref["start"], ref["length"]
-            masked[start : start + length] = bytes(length)
+    for start, length in artifact.get("immutableReferences", []):  # (start, length) byte ranges
+        masked[start : start + length] = bytes(length)
     return bytes(masked)
 
 
