@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint install tools clean
+.PHONY: demo test lint install tools images clean
 
 demo: install  ## bring a devnet up, run one mint -> remittance -> redeem cycle, take it down
 	$(BIN)/devnet demo
@@ -22,11 +22,14 @@ install: $(VENV)/.installed tools
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,lint,load]'
+	$(BIN)/pip install --quiet -e '.[test,lint,load,docker]'
 	touch $@
 
 tools: $(VENV)/.installed  ## npm ci (solc-js, OpenZeppelin, anvil) and geth from the Go module proxy
 	$(BIN)/devnet tools install
+
+images: install  ## the docker runtime's images (node, services), built without a registry; needs a Docker engine
+	$(BIN)/devnet images build
 
 clean:
 	rm -rf $(VENV) node_modules .tools .devnet .tox

@@ -14,8 +14,10 @@ from rich.table import Table
 
 from devnet import solidity, tools
 from devnet.config import DevnetConfig, load_config
-from devnet.node.process import StartError, log_tail, pid_alive
-from devnet.world import ENV_FILE, down, up
+from devnet.node.process import StartError, log_tail
+from devnet.runtime.engine import DockerUnavailable
+from devnet.runtime.images import ImageBuildError
+from devnet.world import ENV_FILE, down, node_running, up
 from harness.env import DevnetEnv
 
 app = typer.Typer(
@@ -30,8 +32,12 @@ tools_app = typer.Typer(
 contracts_app = typer.Typer(
     help="Compile the Solidity sources and check the committed artifacts.", no_args_is_help=True
 )
+images_app = typer.Typer(
+    help="Build the docker runtime's images locally (no container registry needed).", no_args_is_help=True
+)
 app.add_typer(tools_app, name="tools")
 app.add_typer(contracts_app, name="contracts")
+app.add_typer(images_app, name="images")
 
 console = Console()
 err = Console(stderr=True)
@@ -137,6 +143,50 @@ def contracts_check() -> None:
     console.print("[green]✓[/] artifacts match a fresh compile")
 
 
+# ---- images (docker runtime) ------------------------------------------------------------------
+
+
+@images_app.command("build")
+def images_build(
+    force: Annotated[bool, typer.Option(help="Rebuild even the images that are up to date.")] = False,
+    only: Annotated[
+        list[str] | None,
+        typer.Option("--only", help="Build only these: base, geth, anvil, services (repeatable)."),
+    ] = None,
+) -> None:
+    """Build the node images (geth, anvil) and the services image, without any registry.
+
+    The base is Debian bookworm made with debootstrap (from apt's configured mirror) and
+    `docker import`; the services image installs wheels built here with `pip wheel`, and no
+    build step has network. The rootfs and wheels are cached in .tools/images, so rebuilds are
+    offline. An image whose content label matches what it would be built from is skipped.
+    Uses the engine DOCKER_HOST names, or the local one.
+    """
+    from devnet.runtime.engine import connect
+    from devnet.runtime.images import build_images
+
+    started = time.perf_counter()
+    try:
+        client = connect()
+        results = build_images(
+            client, only or ("base", "geth", "anvil", "services"), force=force, progress=_progress
+        )
+    except (DockerUnavailable, ImageBuildError, tools.ToolMissing, ValueError) as e:
+        raise _fail(str(e)) from e
+    table = Table("image", "tag", "", "seconds", "size")
+    table.columns[1].overflow = "fold"
+    for r in results:
+        table.add_row(
+            r.name,
+            r.tag,
+            "built" if r.built else "up to date",
+            f"{r.seconds:.1f}",
+            f"{r.size_bytes / 1e6:.0f} MB",
+        )
+    console.print(table)
+    _progress(f"images ready in {time.perf_counter() - started:.1f} s")
+
+
 # ---- devnet lifecycle -------------------------------------------------------------------------
 
 
@@ -161,26 +211,32 @@ def up_command(
     chain_only: Annotated[
         bool, typer.Option("--chain-only", help="Node and contracts only; no services.")
     ] = False,
+    runtime: Annotated[
+        str | None,
+        typer.Option(
+            "--runtime",
+            "-r",
+            help="local (child processes, default) or docker (containers on one Docker network).",
+        ),
+    ] = None,
     config: ConfigOpt = None,
     state_dir: StateOpt = None,
 ) -> None:
     """Start the node, deploy KGST and USDKG, start the services, write .devnet/env.json.
 
     Services (bank, custodian, issuer, exchange) start in dependency order; a service given a
-    URL in the config is used as it is, one with `enabled = false` is left out.
+    URL in the config is used as it is, one with `enabled = false` is left out. With
+    `--runtime docker` every component is a container (images built first if missing).
     """
     cfg = _config(
         config,
         engine=engine,
         state_dir=state_dir,
+        runtime=runtime,
         **{"profile.network": network, "profile.block_period_s": block_period},
     )
     running = cfg.state_dir / ENV_FILE
-    if (
-        running.is_file()
-        and DevnetEnv.load(running).node.pid
-        and pid_alive(DevnetEnv.load(running).node.pid or 0)
-    ):
+    if running.is_file() and node_running(DevnetEnv.load(running)):
         raise _fail(f"a devnet is already running from {cfg.state_dir}; `devnet down` first")
     started = time.perf_counter()
     try:
@@ -192,8 +248,9 @@ def up_command(
             progress=_progress,
             resume=resume,
             services=None if chain_only else cfg.wanted_services(),
+            runtime=cfg.runtime,
         )
-    except (StartError, tools.ToolMissing) as e:
+    except (StartError, tools.ToolMissing, DockerUnavailable, ImageBuildError, ValueError) as e:
         raise _fail(str(e)) from e
     _progress(f"[green]ready[/] in {time.perf_counter() - started:.1f} s")
     _print_env(env)
@@ -209,14 +266,12 @@ def up_command(
 
     signal.signal(signal.SIGTERM, _stop)
     try:
-        while not stop and env.node.pid and pid_alive(env.node.pid):
+        while not stop and node_running(env):
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass
-    if env.node.pid and not pid_alive(env.node.pid) and not stop:
-        err.print(
-            f"[red]the node exited[/]; last lines of its log:\n{log_tail(Path(env.node.log_path or ''))}"
-        )
+    if not stop and not node_running(env):
+        err.print(f"[red]the node exited[/]; last lines of its log:\n{_log(env, 'node', 30)}")
     down(cfg.state_dir)
     _progress("stopped")
 
@@ -225,7 +280,11 @@ def up_command(
 def down_command(state_dir: StateOpt = None, config: ConfigOpt = None) -> None:
     """Stop the devnet started with `devnet up --detach`."""
     cfg = _config(config, state_dir=state_dir)
-    if down(cfg.state_dir):
+    try:
+        stopped = down(cfg.state_dir)
+    except DockerUnavailable as e:
+        raise _fail(f"this devnet runs on docker: {e}") from e
+    if stopped:
         _progress("devnet stopped")
     else:
         _progress("no devnet was running")
@@ -240,7 +299,7 @@ def status_command(
     """Show the running devnet: node, chain, contracts."""
     cfg = _config(config, state_dir=state_dir)
     env = _env(cfg.state_dir)
-    alive = bool(env.node.pid and pid_alive(env.node.pid))
+    alive = node_running(env)
     head = None
     if alive:
         from harness.chain import Chain
@@ -254,12 +313,19 @@ def status_command(
         return
     state = "[green]running[/]" if alive else "[red]not running[/]"
     head_text = f", head block {head}" if head is not None else ""
-    console.print(f"node: {env.node.engine} pid {env.node.pid} {state}{head_text}")
+    node_where = f"container {env.node.container[:12]}" if env.node.container else f"pid {env.node.pid}"
+    console.print(f"node: {env.node.engine} {node_where} {state}{head_text}")
     healthy = True
     for name, component in env.components.items():
         ok = _healthy(component.url)
         healthy &= ok
-        where = "external" if component.external else f"pid {component.pid}"
+        where = (
+            "external"
+            if component.external
+            else f"container {component.container[:12]}"
+            if component.container
+            else f"pid {component.pid}"
+        )
         console.print(
             f"{name}: {component.url} {where} {'[green]healthy[/]' if ok else '[red]not answering[/]'}"
         )
@@ -275,15 +341,29 @@ def logs_command(
     state_dir: StateOpt = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Print the last lines of a component's log."""
+    """Print the last lines of a component's log (`docker logs` on the docker runtime)."""
     cfg = _config(config, state_dir=state_dir)
     env = _env(cfg.state_dir)
-    logs = {"node": env.node.log_path, env.node.engine: env.node.log_path}
-    logs.update({name: c.log_path for name, c in env.components.items() if c.log_path})
-    if component not in logs:
-        known = ", ".join(sorted(set(logs) - {env.node.engine}))
-        raise _fail(f"no log for {component!r}; this devnet has logs for: {known}")
-    console.print(log_tail(Path(logs[component] or ""), lines), markup=False, highlight=False)
+    known = ["node", *(name for name, c in env.components.items() if c.log_path or c.container)]
+    if component == env.node.engine:
+        component = "node"
+    if component not in known:
+        raise _fail(f"no log for {component!r}; this devnet has logs for: {', '.join(sorted(known))}")
+    try:
+        text = _log(env, component, lines)
+    except DockerUnavailable as e:
+        raise _fail(str(e)) from e
+    console.print(text, markup=False, highlight=False)
+
+
+def _log(env: DevnetEnv, component: str, lines: int) -> str:
+    """The tail of a component's log file, or of its container's output."""
+    entry = env.node if component == "node" else env.components[component]
+    if entry.container:
+        from devnet.runtime.docker import container_logs
+
+        return container_logs(entry.container, lines)
+    return log_tail(Path(entry.log_path or ""), lines)
 
 
 def _healthy(url: str) -> bool:
@@ -337,8 +417,9 @@ def demo_command(
                 cfg.contracts,
                 progress=_progress,
                 services={"bank": None, "custodian": None, "issuer": None},
+                runtime=cfg.runtime,
             )
-        except (StartError, tools.ToolMissing) as e:
+        except (StartError, tools.ToolMissing, DockerUnavailable, ImageBuildError) as e:
             raise _fail(str(e)) from e
     else:
         env = DevnetEnv.load(env_file)

@@ -20,6 +20,7 @@ from pydantic_settings import (
 
 from devnet.components import SERVICE_NAMES
 from devnet.profile import BscProfile, Engine
+from devnet.runtime import Runtime
 from harness.deploy import DeployConfig
 
 DEFAULT_CONFIG_FILE = Path("devnet.toml")
@@ -41,6 +42,8 @@ class DevnetConfig(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DEVNET_", env_nested_delimiter="__", extra="forbid")
 
     engine: Engine = "geth"
+    #: local (child processes, the default) or docker (containers; needs a Docker engine).
+    runtime: Runtime = "local"
     #: Where env.json, node data and logs go.
     state_dir: Path = Path(".devnet")
     profile: BscProfile = BscProfile()

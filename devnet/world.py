@@ -6,6 +6,7 @@ import secrets
 import shutil
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -13,11 +14,15 @@ from devnet.components import SERVICES, service_settings
 from devnet.node import start_node
 from devnet.node.process import pid_alive, stop_pid
 from devnet.profile import BscProfile, Engine
+from devnet.runtime import Runtime, has_docker_run
 from devnet.services.launch import start_service
 from harness.accounts import ROLE_LAYOUT, RoleKeys
 from harness.chain import Chain
 from harness.deploy import DeployConfig, deploy_suite
 from harness.env import ComponentEntry, DevnetEnv, NodeEntry
+
+if TYPE_CHECKING:
+    from devnet.runtime.docker import DockerRuntime
 
 ENV_FILE = "env.json"
 
@@ -30,25 +35,54 @@ def up(
     progress: Callable[[str], None] = lambda _msg: None,
     resume: bool = False,
     services: Mapping[str, str | None] | None = None,
+    runtime: Runtime = "local",
 ) -> DevnetEnv:
     """Start the node, deploy the contracts, start the services, write `<state_dir>/env.json`.
 
     `services` maps service name -> None (start it here) or a URL (an external one, used as it
     is); a service not named is not run. Without `services`, only the chain comes up.
+    `runtime="docker"` runs the node and the services as containers (devnet/runtime/docker.py);
+    the contracts are deployed from here either way, through the node's published port.
     Everything started keeps running after this returns; `down` stops it.
     """
     profile = profile or BscProfile()
+    if runtime == "docker" and resume:
+        raise ValueError("--resume needs the local runtime: a docker node's chain goes with its container")
     if not resume:  # a devnet starts from genesis unless asked to continue the last chain
         shutil.rmtree(state_dir / "node", ignore_errors=True)
         shutil.rmtree(state_dir / "services", ignore_errors=True)
         (state_dir / "deployment.json").unlink(missing_ok=True)
     (state_dir / ENV_FILE).unlink(missing_ok=True)
     progress(f"starting {engine} (chain id {profile.chain_id}) ...")
-    node = start_node(engine, profile, state_dir / "node")
-    progress(f"{engine} ready at {node.rpc_url} in {node.info.start_seconds:.1f} s")
+    # ---- docker runtime: node (and below, services) as containers ----
+    docker: DockerRuntime | None = None
+    if runtime == "docker":
+        from devnet.runtime.docker import DockerRuntime
+
+        docker = DockerRuntime(state_dir, progress)
+        try:
+            docker.prepare(engine)
+            dnode = docker.start_node(engine, profile, state_dir / "node")
+        except BaseException:
+            docker.stop()
+            raise
+        rpc_url, start_seconds, stop_node = dnode.rpc_url, dnode.start_seconds, docker.stop
+        node_entry = dnode.entry(engine, profile)
+    # ---- local runtime ----
+    else:
+        node = start_node(engine, profile, state_dir / "node")
+        rpc_url, start_seconds, stop_node = node.rpc_url, node.info.start_seconds, node.stop
+        node_entry = NodeEntry(
+            engine=engine,
+            pid=node.info.pid,
+            log_path=node.info.log_path,
+            datadir=node.info.datadir,
+            block_period_s=profile.block_period_s,
+        )
+    progress(f"{engine} ready at {rpc_url} in {start_seconds:.1f} s")
     env_path = state_dir / ENV_FILE
     try:
-        chain = Chain(node.rpc_url, gas_price=profile.min_gas_price_wei, chain_id=profile.chain_id)
+        chain = Chain(rpc_url, gas_price=profile.min_gas_price_wei, chain_id=profile.chain_id)
         progress("deploying KGST and USDKG (feeds, reserve policies, roles, minters) ...")
         deployment = deploy_suite(
             chain,
@@ -59,36 +93,36 @@ def up(
         chain.close()
         env = DevnetEnv(
             chain_id=profile.chain_id,
-            rpc_url=node.rpc_url,
+            rpc_url=rpc_url,
             gas_price_wei=profile.min_gas_price_wei,
             mnemonic=profile.mnemonic,
             free_accounts=(ROLE_LAYOUT.first_free, profile.prefunded_accounts),
             contracts=deployment.contract_addresses(),
             deployment=deployment,
-            node=NodeEntry(
-                engine=engine,
-                pid=node.info.pid,
-                log_path=node.info.log_path,
-                datadir=node.info.datadir,
-                block_period_s=profile.block_period_s,
-            ),
+            node=node_entry,
+            runtime=runtime,
         )
         env.save(env_path)  # the issuer reads the chain part of it
         if services:
-            start_services(env, state_dir, services, progress)
+            start_services(env, state_dir, services, progress, docker=docker)
             env.save(env_path)
     except BaseException:
         down(state_dir)  # the services started so far (each was recorded in the env file)
-        node.stop()
+        stop_node()
         raise
     progress(f"environment written to {env_path}")
     return env
 
 
 def start_services(
-    env: DevnetEnv, state_dir: Path, wanted: Mapping[str, str | None], progress: Callable[[str], None]
+    env: DevnetEnv,
+    state_dir: Path,
+    wanted: Mapping[str, str | None],
+    progress: Callable[[str], None],
+    docker: DockerRuntime | None = None,
 ) -> None:
-    """Start (or attach to) the services in dependency order, filling env.services/components."""
+    """Start (or attach to) the services in dependency order, filling env.services/components.
+    With `docker`, as containers that see the node and each other by network alias."""
     env.webhook_secrets = {
         s.name: f"whsec_{secrets.token_hex(16)}" for s in SERVICES if wanted.get(s.name) is None
     }
@@ -101,26 +135,41 @@ def start_services(
             env.services[spec.name] = external
             env.components[spec.name] = ComponentEntry(url=external, external=True)
             continue
-        settings = service_settings(
-            spec.name,
-            env,
-            env.services,
-            env_file=str((state_dir / ENV_FILE).resolve()),
-            custodian_signer=_custodian_signer(env.services.get("custodian")),
-        )
+        signer = _custodian_signer(env.services.get("custodian"))
+        if docker is None:
+            settings = service_settings(
+                spec.name,
+                env,
+                env.services,
+                env_file=str((state_dir / ENV_FILE).resolve()),
+                custodian_signer=signer,
+            )
+        else:  # ---- docker runtime: the world as seen from inside the network ----
+            from devnet.runtime.docker import CONTAINER_ENV_FILE, NODE_URL, internal_url
+
+            urls = {n: c.url if c.external else internal_url(n) for n, c in env.components.items()}
+            settings = service_settings(
+                spec.name, env, urls, env_file=CONTAINER_ENV_FILE, rpc_url=NODE_URL, custodian_signer=signer
+            )
+            if spec.name == "issuer":  # where the bank and the custodian call it back
+                settings["public_url"] = internal_url(spec.name, spec.container_port)
         settings["webhook_secret"] = env.webhook_secrets[spec.name]
         if spec.name == "issuer":
             settings["inbound_webhook_secrets"] = {
                 k: v for k, v in env.webhook_secrets.items() if k in ("bank", "custodian")
             }
         progress(f"starting {spec.name} ({spec.summary}) ...")
-        handle = start_service(spec.name, state_dir / "services", settings=settings)
-        env.services[spec.name] = handle.url
-        env.components[spec.name] = ComponentEntry(
-            url=handle.url, pid=handle.process.pid, log_path=str(handle.process.log_path)
-        )
+        if docker is None:
+            handle = start_service(spec.name, state_dir / "services", settings=settings)
+            entry = ComponentEntry(
+                url=handle.url, pid=handle.process.pid, log_path=str(handle.process.log_path)
+            )
+        else:
+            entry = docker.start_service(spec, settings, env)
+        env.services[spec.name] = entry.url
+        env.components[spec.name] = entry
         env.save(state_dir / ENV_FILE)  # so a failure further on can still stop this one
-        progress(f"{spec.name} ready at {handle.url}")
+        progress(f"{spec.name} ready at {entry.url}")
 
 
 def _custodian_signer(url: str | None) -> str:
@@ -133,6 +182,13 @@ def _custodian_signer(url: str | None) -> str:
 def down(state_dir: Path) -> bool:
     """Stop what `up` started (services first, then the node); False if nothing was running."""
     path = state_dir / ENV_FILE
+    # ---- docker runtime: every container and network labelled with this state folder ----
+    if has_docker_run(state_dir) or (path.is_file() and DevnetEnv.load(path).runtime == "docker"):
+        from devnet.runtime.docker import remove_devnet
+
+        was_running = remove_devnet(state_dir)
+        path.unlink(missing_ok=True)
+        return was_running
     if not path.is_file():
         return False
     env = DevnetEnv.load(path)
@@ -144,3 +200,12 @@ def down(state_dir: Path) -> bool:
         stop_pid(pid)
     path.unlink(missing_ok=True)
     return was_running
+
+
+def node_running(env: DevnetEnv) -> bool:
+    """Whether the devnet's node still runs (a process, or a container on the docker runtime)."""
+    if env.node.container:
+        from devnet.runtime.docker import container_running
+
+        return container_running(env.node.container)
+    return bool(env.node.pid and pid_alive(env.node.pid))

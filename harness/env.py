@@ -16,6 +16,8 @@ from harness.deploy import Deployment
 class NodeEntry(BaseModel):
     engine: str
     pid: int | None = None
+    #: The node's container id (docker runtime); its log is `docker logs`.
+    container: str | None = None
     log_path: str | None = None
     datadir: str | None = None
     block_period_s: int = 0
