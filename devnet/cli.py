@@ -6,7 +6,7 @@ import json
 import signal
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -66,6 +66,16 @@ def _config(config: Path | None, **overrides: object) -> DevnetConfig:
         return load_config(config, **overrides)
     except Exception as e:  # pydantic's message names the bad key
         raise _fail(f"bad configuration: {e}") from e
+
+
+def _start(cfg: DevnetConfig, state_dir: Path, **kwargs: Any) -> DevnetEnv:
+    """`up` with the config's engine, contracts and runtime; a failure is one clear message."""
+    kwargs.setdefault("runtime", cfg.runtime)
+    kwargs.setdefault("profile", cfg.profile)
+    try:
+        return up(state_dir, cfg.engine, deploy_config=cfg.contracts, progress=_progress, **kwargs)
+    except (StartError, tools.ToolMissing, DockerUnavailable, ImageBuildError, ValueError) as e:
+        raise _fail(str(e)) from e
 
 
 def _env(state_dir: Path) -> DevnetEnv:
@@ -239,19 +249,7 @@ def up_command(
     if running.is_file() and node_running(DevnetEnv.load(running)):
         raise _fail(f"a devnet is already running from {cfg.state_dir}; `devnet down` first")
     started = time.perf_counter()
-    try:
-        env = up(
-            cfg.state_dir,
-            cfg.engine,
-            cfg.profile,
-            cfg.contracts,
-            progress=_progress,
-            resume=resume,
-            services=None if chain_only else cfg.wanted_services(),
-            runtime=cfg.runtime,
-        )
-    except (StartError, tools.ToolMissing, DockerUnavailable, ImageBuildError, ValueError) as e:
-        raise _fail(str(e)) from e
+    env = _start(cfg, cfg.state_dir, resume=resume, services=None if chain_only else cfg.wanted_services())
     _progress(f"[green]ready[/] in {time.perf_counter() - started:.1f} s")
     _print_env(env)
     if detach:
@@ -409,18 +407,7 @@ def demo_command(
     temporary = not env_file.is_file()
     if temporary:
         _progress("no devnet running: starting one for the demo")
-        try:
-            env = up(
-                cfg.state_dir,
-                cfg.engine,
-                cfg.profile,
-                cfg.contracts,
-                progress=_progress,
-                services={"bank": None, "custodian": None, "issuer": None},
-                runtime=cfg.runtime,
-            )
-        except (StartError, tools.ToolMissing, DockerUnavailable, ImageBuildError) as e:
-            raise _fail(str(e)) from e
+        env = _start(cfg, cfg.state_dir, services={"bank": None, "custodian": None, "issuer": None})
     else:
         env = DevnetEnv.load(env_file)
     console.print("[bold]KGST remittance: a migrant worker in Moscow pays the family in Bishkek[/]")
@@ -466,10 +453,7 @@ def flood_command(
     )
     per_sender = -(-transactions // senders)
     with tempfile.TemporaryDirectory(prefix="devnet-flood-") as tmp:
-        try:
-            env = up(Path(tmp), cfg.engine, profile, cfg.contracts, progress=_progress)
-        except (StartError, tools.ToolMissing) as e:
-            raise _fail(str(e)) from e
+        env = _start(cfg, Path(tmp), profile=profile, runtime="local")
         try:
             chain = Chain(env.rpc_url, gas_price=env.gas_price_wei, chain_id=env.chain_id)
             kgst = StableCoinClient(chain, env.deployment.token("KGST"))
@@ -509,6 +493,162 @@ def flood_command(
             json.dumps({"engine": cfg.engine, "block_period_s": block_period, **result.as_dict()}, indent=2)
         )
         _progress(f"wrote {output}")
+
+
+# ---- listing conformance --------------------------------------------------------------------
+
+listing_app = typer.Typer(
+    help="Listing conformance: the exchange's automated review of a token.", no_args_is_help=True
+)
+app.add_typer(listing_app, name="listing")
+
+
+@listing_app.command("check")
+def listing_check(
+    token: Annotated[str, typer.Option("--token", "-t", help="KGST, USDKG, or a token address.")],
+    out: Annotated[Path, typer.Option(help="Folder for the JSON and HTML reports.")] = Path(
+        "listing-reports"
+    ),
+    state_dir: StateOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Review a token as an exchange would; prints pass/fail per check, writes JSON and HTML.
+
+    Exits 1 when the token does not pass.
+    """
+    from harness.clients import ApiError
+    from harness.connect import Devnet
+    from harness.listing import render_html, review
+
+    cfg = _config(config, state_dir=state_dir)
+    devnet = Devnet(_env(cfg.state_dir))
+    try:
+        result = review(devnet, token)
+    except (ValueError, ApiError) as e:
+        raise _fail(str(e)) from e
+    finally:
+        devnet.close()
+    table = Table("check", "result", "detail", title=f"listing review of {token} ({result['token_address']})")
+    for c in result["checks"]:
+        table.add_row(c["name"], "[green]pass[/]" if c["passed"] else "[red]FAIL[/]", c["detail"])
+    console.print(table)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = out / f"listing-{token.lower()}"
+    stem.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+    stem.with_suffix(".html").write_text(render_html(result, token))
+    _progress(f"wrote {stem}.json and {stem}.html")
+    if not result["passed"]:
+        raise typer.Exit(1)
+
+
+# ---- load and benchmark -----------------------------------------------------------------------
+
+
+@app.command("load")
+def load_command(
+    users: Annotated[int, typer.Option(help="Peak Locust users.")] = 20,
+    spawn_rate: Annotated[float, typer.Option(help="Users started per second.")] = 5.0,
+    duration: Annotated[int, typer.Option(help="Seconds of load.")] = 60,
+    shape: Annotated[
+        str | None, typer.Option(help="step, spike or day (a remittance day); default: flat.")
+    ] = None,
+    user: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="User class (repeatable): RemittanceUser, RawTransferUser, MintOnlyUser, RedeemOnlyUser."
+        ),
+    ] = None,
+    processes: Annotated[int, typer.Option(help="Locust worker processes (Locust's --processes).")] = 1,
+    out: Annotated[Path | None, typer.Option(help="Run folder (default runs/<time>).")] = None,
+    state_dir: StateOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Headless Locust against the running devnet; writes a run folder with a summary page."""
+    from loadtests.run import run_load
+
+    cfg = _config(config, state_dir=state_dir)
+    _env(cfg.state_dir)  # fails clearly when nothing runs
+    if shape not in (None, "step", "spike", "day"):
+        raise _fail("--shape: choose step, spike or day")
+    run_dir = out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
+    summary = run_load(
+        (cfg.state_dir / ENV_FILE).resolve(),
+        run_dir,
+        users=users,
+        spawn_rate=spawn_rate,
+        duration_s=duration,
+        user_classes=user or ["RemittanceUser"],
+        shape=shape,
+        processes=processes,
+        progress=_progress,
+    )
+    table = Table(
+        "step", "requests", "failures", "per s", "p50 ms", "p95 ms", "p99 ms", title=f"load run {run_dir}"
+    )
+    for r in summary["steps"]:
+        table.add_row(
+            r["name"],
+            str(r["requests"]),
+            str(r["failures"]),
+            str(r["per_s"]),
+            str(r["p50"]),
+            str(r["p95"]),
+            str(r["p99"]),
+        )
+    console.print(table)
+    rec = summary.get("reconciliation")
+    reconciled = "clean" if not rec or rec["ok"] else "[red]VIOLATED[/]"
+    console.print(
+        f"flows/s {summary['flows_per_s']}, included tx/s {summary['chain']['included_tx_per_s']}, "
+        f"Mgas/s {summary['chain']['mgas_per_s']}, reconciliation {reconciled}"
+    )
+    _progress(f"report: {run_dir / 'summary.html'}")
+    failures = sum(r["failures"] for r in summary["steps"])
+    if failures or (rec and not rec["ok"]) or summary["locust_exit_code"] not in (0, 1):
+        raise typer.Exit(1)
+
+
+@app.command("bench")
+def bench_command(
+    engine: Annotated[str | None, typer.Option("--engine", "-e", help="geth or anvil.")] = None,
+    users: Annotated[int, typer.Option(help="RemittanceUsers driving flows.")] = 30,
+    duration: Annotated[int, typer.Option(help="Seconds of flows.")] = 60,
+    block_period: Annotated[int, typer.Option(help="Block period of the node started for the bench.")] = 1,
+    flood_txs: Annotated[int, typer.Option(help="Pre-signed transfers for the raw ceiling.")] = 20_000,
+    out: Annotated[Path | None, typer.Option(help="Run folder (default runs/bench-<time>).")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """End-to-end flows/s through every service vs the node's raw ceiling, on one fresh node."""
+    from loadtests.bench import run_bench
+
+    cfg = _config(config, engine=engine)
+    run_dir = out or Path("runs") / time.strftime("bench-%Y%m%d-%H%M%S")
+    r = run_bench(
+        cfg.engine,
+        run_dir,
+        users=users,
+        duration_s=duration,
+        block_period_s=block_period,
+        flood_txs=flood_txs,
+        progress=_progress,
+    )
+    table = Table("measure", "value", title=f"bench on {cfg.engine}, {block_period} s blocks")
+    for key in (
+        "flows_per_s",
+        "gas_per_flow",
+        "ceiling_tx_per_s",
+        "ceiling_mgas_per_s",
+        "ceiling_flows_per_s",
+        "ratio_to_ceiling",
+        "bsc_mainnet_flows_per_s",
+        "ratio_to_bsc_mainnet",
+        "reconciliation_ok",
+    ):
+        table.add_row(key, str(r[key]))
+    for step, ms in r["step_p50_ms"].items():
+        table.add_row(f"p50 {step} (ms)", str(ms))
+    console.print(table)
+    _progress(f"wrote {run_dir / 'bench.json'}; flows report: {run_dir / 'flows' / 'summary.html'}")
 
 
 if __name__ == "__main__":

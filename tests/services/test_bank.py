@@ -281,9 +281,11 @@ def test_sigkill_and_restart_loses_nothing_acknowledged(tmp_path: Path) -> None:
     sink.answer = 500  # receiver down: notifications queue up in the outbox
     service = start_service("bank", tmp_path, settings={"webhook_subscribers": [sink.url]})
     bank = BankClient(service.url)
-    account = _customer_with_account(bank)
-    acknowledged = [bank.deposit(account, 1_00 * (i + 1), "KGS", key=f"dep-{i}") for i in range(20)]
-    service.kill()
+    try:
+        account = _customer_with_account(bank)
+        acknowledged = [bank.deposit(account, 1_00 * (i + 1), "KGS", key=f"dep-{i}") for i in range(20)]
+    finally:
+        service.kill()
     restarted = start_service(
         "bank",
         tmp_path,

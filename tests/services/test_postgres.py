@@ -57,33 +57,36 @@ def test_bank_on_postgres_keeps_idempotency_under_concurrency_and_survives_sigki
     postgres_url: str, tmp_path: Path
 ) -> None:
     service = start_service("bank", tmp_path, settings={"database_url": postgres_url})
-    bank = BankClient(service.url)
-    customer = bank.create_customer("Aigul", "T2")
-    account = bank.open_account(customer["id"], "KGS")["number"]
-
-    def same_key(_: int) -> int:
-        reply = httpx.post(
-            f"{service.url}/deposits",
-            json={"account": account, "amount": 100_00, "currency": "KGS"},
-            headers={"Idempotency-Key": "one-deposit"},
-        )
-        return reply.status_code
-
-    with ThreadPoolExecutor(10) as pool:
-        assert set(pool.map(same_key, range(10))) == {201}
-    assert bank.balance(account) == 100_00  # ten concurrent requests, one deposit
-
-    with ThreadPoolExecutor(10) as pool:
-        opened = list(pool.map(lambda _: bank.open_account(customer["id"], "KGS")["number"], range(10)))
-    assert len(set(opened)) == 10  # serials allocated without collisions
-
-    payment = bank.pay(account, opened[0], 40_00, "KGS", end_to_end_id=uuid.uuid4().hex[:20])
-    service.kill()
-    restarted = start_service(
-        "bank", tmp_path, port=int(service.url.rsplit(":", 1)[1]), settings={"database_url": postgres_url}
-    )
+    restarted = None
     try:
+        bank = BankClient(service.url)
+        customer = bank.create_customer("Aigul", "T2")
+        account = bank.open_account(customer["id"], "KGS")["number"]
+
+        def same_key(_: int) -> int:
+            reply = httpx.post(
+                f"{service.url}/deposits",
+                json={"account": account, "amount": 100_00, "currency": "KGS"},
+                headers={"Idempotency-Key": "one-deposit"},
+            )
+            return reply.status_code
+
+        with ThreadPoolExecutor(10) as pool:
+            assert set(pool.map(same_key, range(10))) == {201}
+        assert bank.balance(account) == 100_00  # ten concurrent requests, one deposit
+
+        with ThreadPoolExecutor(10) as pool:
+            opened = list(pool.map(lambda _: bank.open_account(customer["id"], "KGS")["number"], range(10)))
+        assert len(set(opened)) == 10  # serials allocated without collisions
+
+        payment = bank.pay(account, opened[0], 40_00, "KGS", end_to_end_id=uuid.uuid4().hex[:20])
+        service.kill()
+        restarted = start_service(
+            "bank", tmp_path, port=int(service.url.rsplit(":", 1)[1]), settings={"database_url": postgres_url}
+        )
         assert bank.balance(account) == 60_00
         assert bank.payment(payment["id"])["status"] == "settled"
     finally:
-        restarted.stop()
+        service.stop()
+        if restarted is not None:
+            restarted.stop()

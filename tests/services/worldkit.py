@@ -53,7 +53,11 @@ class World:
         )
 
     def start_service(self, name: str, **settings: Any) -> ServiceHandle:
-        handle = start_service(name, self.root / "services", settings=settings)
+        try:
+            handle = start_service(name, self.root / "services", settings=settings)
+        except BaseException:
+            self.stop()  # a fixture whose setup fails gets no teardown: leave nothing running
+            raise
         self.services[name] = handle
         return handle
 
