@@ -5,7 +5,8 @@
 
 Users (pick on the command line; all run when none is named): RawTransferUser (1-unit KGST
 transfers, needs only the chain), RemittanceUser (full mint -> remit -> redeem cycles through
-bank, issuer and chain), MintOnlyUser, RedeemOnlyUser. Each step of a flow is its own Locust
+bank, issuer and chain), MintOnlyUser, RedeemOnlyUser, ExchangeUser (deposits to and withdrawals
+from the exchange). Each step of a flow is its own Locust
 request ("bank credit", "mint included", "transfer included", "redeem included", "payout
 settled") and the whole flow one more, so Locust's stats show where the time goes.
 
@@ -24,9 +25,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from loadtests.shapes import SHAPES
-from loadtests.users import MintOnlyUser, RawTransferUser, RedeemOnlyUser, RemittanceUser
+from loadtests.users import ExchangeUser, MintOnlyUser, RawTransferUser, RedeemOnlyUser, RemittanceUser
 
-__all__ = ["MintOnlyUser", "RawTransferUser", "RedeemOnlyUser", "RemittanceUser"]
+__all__ = ["ExchangeUser", "MintOnlyUser", "RawTransferUser", "RedeemOnlyUser", "RemittanceUser"]
 
 if os.environ.get("LOAD_SHAPE"):
     shape = os.environ["LOAD_SHAPE"]

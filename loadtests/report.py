@@ -106,7 +106,10 @@ def _num(row: dict[str, str], key: str) -> float:
 
 
 def _plot(
-    title: str, ylabel: str, lines: dict[str, tuple[list[float], list[float]]], xlabel: str = "seconds into the run"
+    title: str,
+    ylabel: str,
+    lines: dict[str, tuple[list[float], list[float]]],
+    xlabel: str = "seconds into the run",
 ) -> str:
     """An inline SVG chart."""
     import matplotlib

@@ -17,9 +17,15 @@ from harness.reconcile import reconcile
 from loadtests import report
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
-FLOW_NAMES = ("kgst remittance cycle", "kgst mint", "kgst redeem")
+FLOW_NAMES = ("kgst remittance cycle", "kgst mint", "kgst redeem", "exchange deposit and withdrawal")
 #: Requests that each send one transaction: what was offered to the chain.
-TX_STEPS = ("transfer included", "mint included", "redeem included")
+TX_STEPS = (
+    "transfer included",
+    "mint included",
+    "redeem included",
+    "deposit included",
+    "withdrawal completed",
+)
 
 
 def chain_window(devnet: Devnet, first_block: int, last_block: int) -> dict[str, Any]:

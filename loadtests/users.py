@@ -15,7 +15,7 @@ from locust.runners import WorkerRunner
 from harness.accounts import ROLE_LAYOUT, derive_account
 from harness.chain import Chain
 from harness.flood import fund_senders
-from harness.flows import FlowError, Trace, kgst_remittance_cycle, mint_kgst, redeem
+from harness.flows import FlowError, Trace, kgst_remittance_cycle, mint_kgst, poll, redeem
 from harness.wallets import Wallet, WalletPool
 from loadtests.common import FUNDED_LANES, WALLETS_PER_USER, all_accounts, devnet, lane, report, report_trace
 
@@ -171,3 +171,47 @@ class RedeemOnlyUser(_FlowUser):
             "kgst redeem",
             lambda trace: redeem(self.devnet, kgst, self.migrant, amount, self.family_account, trace),
         )
+
+
+class ExchangeUser(_FlowUser):
+    """Deposits to the exchange and withdrawals from it: the exchange's watcher and hot wallet
+    under load. At start the user buys a stock of KGST and deposits it (swept to the hot wallet
+    as float); then each task deposits 1 KGST and withdraws 1 KGST back to its wallet."""
+
+    def on_start(self) -> None:
+        super().on_start()
+        from harness.flows import remit_via_exchange
+
+        kgst = self.devnet.kgst
+        self.devnet.bank.deposit(self.migrant_account, 200_00, "KGS")
+        stock = Trace("exchange stock")
+        mint_kgst(self.devnet, self.migrant_account, self.migrant, 200_00, stock)
+        # Half goes in as float (swept to the hot wallet), half stays for deposits.
+        remit_via_exchange(self.devnet, kgst, self.migrant, self.family, 100 * 10**kgst.info.decimals, stock)
+        ex = self.devnet.exchange
+        self.user_id = ex.create_user(f"load {uuid.uuid4().hex[:6]}")
+        self.address = ex.deposit_address(self.user_id, "KGST")
+
+    @task
+    def deposit_and_withdraw(self) -> None:
+        kgst, ex = self.devnet.kgst, self.devnet.exchange
+        unit = 10**kgst.info.decimals
+
+        def flow(trace: Trace) -> None:
+            with trace.record("deposit included") as step:
+                step.tx_hash = kgst.transfer(self.migrant, self.address, unit).tx_hash
+            with trace.record("deposit unlocked"):
+                poll(
+                    lambda: self.devnet.mine(1) and ex.balance(self.user_id, "KGST")["available"] >= unit,
+                    60,
+                    "unlock",
+                )
+            with trace.record("withdrawal completed") as step:
+                done = ex.wait_withdrawal(
+                    ex.withdraw(self.user_id, "KGST", self.migrant.address, unit)["id"], timeout=60
+                )
+                if done["status"] != "completed":
+                    raise RuntimeError(f"withdrawal {done['status']}: {done.get('failure_reason')}")
+                step.tx_hash = done["tx_hash"]
+
+        self.run_flow("exchange deposit and withdrawal", flow)
