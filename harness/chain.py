@@ -152,10 +152,12 @@ class Chain:
         value: int = 0,
         gas: int,
         nonce: int | None = None,
+        gas_price: int | None = None,
     ) -> SignedTx:
+        """A legacy transaction; a `gas_price` above the default buys priority within a block."""
         return wallet.signer.sign(
             nonce=wallet.next_nonce(self.rpc) if nonce is None else nonce,
-            gas_price=self.gas_price,
+            gas_price=gas_price or self.gas_price,
             gas=gas,
             to=bytes.fromhex(to.removeprefix("0x")) if to else None,
             value=value,
@@ -164,13 +166,20 @@ class Chain:
         )
 
     def send(
-        self, wallet: Wallet, to: str | None, data: bytes = b"", *, value: int = 0, gas: int | None = None
+        self,
+        wallet: Wallet,
+        to: str | None,
+        data: bytes = b"",
+        *,
+        value: int = 0,
+        gas: int | None = None,
+        gas_price: int | None = None,
     ) -> str:
         """Sign and submit; returns the tx hash. Reverts found by gas estimation raise Reverted."""
         if gas is None:
             gas = self.estimate_gas(wallet.address, to, data, value)
         for attempt in (1, 2):
-            signed = self.sign(wallet, to, data, value=value, gas=gas)
+            signed = self.sign(wallet, to, data, value=value, gas=gas, gas_price=gas_price)
             try:
                 return self.submit(wallet, signed)
             except RpcError as e:
