@@ -252,14 +252,15 @@ class Issuer:
                 mint = session.get(Mint, mint_id)
                 assert mint is not None
                 mint.status, mint.reason, mint.block_number = outcome
-                if (
-                    mint.status == "failed"
-                    and mint.token == "KGST"
-                    and "reserve" in (mint.reason or "")
-                    and mint.attempts < 3
-                ):
-                    mint.status = "queued"  # the reserve report raced the mint: try again
-                    mint.raw_tx = mint.tx_hash = None
+                reason = mint.reason or ""
+                if mint.status != "failed":
+                    continue
+                if "blacklisted" in reason:
+                    mint.status = "held"  # blacklisted after screening: held, as if screened out
+                elif "paused" in reason or (mint.token == "KGST" and "reserve" in reason):
+                    # Paused after screening (waits for unpause), or the reserve report lost the race
+                    # to the mint (the credit is in the reserve): transient, so queued again.
+                    mint.status, mint.raw_tx, mint.tx_hash = "queued", None, None
 
     def _cover_kgst(self, pending_units: int) -> None:
         """Make the on-chain reserve report cover supply + the mints about to be sent."""
