@@ -212,7 +212,7 @@ class Chain:
         receipt = self.receipts.wait(tx_hash, timeout)
         result = TxResult(tx_hash, receipt)
         if receipt["status"] != "0x1":
-            raise Reverted(self._replay_reason(tx_hash, receipt), tx_hash)
+            raise Reverted(self.revert_reason(tx_hash, receipt), tx_hash)
         return result
 
     def transact(
@@ -238,7 +238,8 @@ class Chain:
                 raise Reverted(str(e).split("execution reverted: ", 1)[-1].strip("'\"() ")) from e
             raise
 
-    def _replay_reason(self, tx_hash: str, receipt: dict[str, Any]) -> str:
+    def revert_reason(self, tx_hash: str, receipt: dict[str, Any]) -> str:
+        """Why a mined transaction reverted: replayed with eth_call on its parent block."""
         tx = self.rpc.call("eth_getTransactionByHash", tx_hash)
         call = {
             "from": tx["from"],

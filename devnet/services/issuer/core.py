@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from typing import Any
 
 from eth_account import Account
@@ -87,6 +88,8 @@ class Issuer:
         self.custodian_signer = custodian_signer
         self.issuer_name = issuer_name
         self._reserve_accounts: dict[str, str] = {}
+        #: mint id -> when this process last checked that the node still knows its transaction
+        self._pending_checked: dict[int, float] = {}
 
     def close(self) -> None:
         self.chain.close()
@@ -148,7 +151,11 @@ class Issuer:
     # ---- mints --------------------------------------------------------------------------------
 
     def process_mints(self) -> int:
-        """Settle what was sent before, then sign, persist, submit and confirm queued mints."""
+        """Settle what earlier ticks sent, then sign, persist and submit the queued mints.
+
+        A tick does not wait for its own receipts (the next ticks book them), so batches follow
+        each other block after block instead of one batch per round trip.
+        """
         self._settle_sent()
         with self.db.transaction() as session:
             queued = list(
@@ -160,7 +167,9 @@ class Issuer:
         if not queued:
             return 0
         if any(m.token == "KGST" for m in queued):
-            self._cover_kgst(sum(int(m.amount) for m in queued if m.token == "KGST"))
+            self._cover_kgst(
+                sum(int(m.amount) for m in queued if m.token == "KGST") + self._in_flight("KGST")
+            )
         signed: list[tuple[int, Wallet, SignedTx]] = []
         with self.db.transaction() as session:
             for i, queued_mint in enumerate(queued):
@@ -180,8 +189,13 @@ class Issuer:
         for (mint_id, minter, _), result in zip(signed, results, strict=True):
             if isinstance(result, RpcError) and "already known" not in result.message:
                 self._submission_failed(mint_id, minter, result)
-        self._settle_sent(wait=True)
         return len(queued)
+
+    def _in_flight(self, token: str) -> int:
+        """Base units sent but not yet booked: they need reserve cover too."""
+        with self.db.transaction() as session:
+            rows = session.scalars(select(Mint.amount).where(Mint.token == token, Mint.status == "sent"))
+            return sum(int(a) for a in rows)
 
     def _screen(self, queued: list[Mint]) -> list[Mint]:
         """Mints that may go out now: none for a paused token (they wait), none to a wallet the
@@ -221,7 +235,10 @@ class Issuer:
         except RpcError:
             minter.resync(self.chain.rpc)
 
-    def _settle_sent(self, wait: bool = False) -> None:
+    def _settle_sent(self) -> None:
+        """Book the receipts of sent mints, without waiting for those still pending. A pending
+        mint the node no longer knows (a node restart, or this process restarted) is resent:
+        the same bytes and nonce, so it can never mint twice."""
         with self.db.transaction() as session:
             sent = [
                 (m.id, m.tx_hash, m.raw_tx)
@@ -229,25 +246,28 @@ class Issuer:
             ]
         if not sent:
             return
-        if not wait:  # after a restart: resend what the node no longer knows (same bytes, same nonce)
-            for _, tx_hash, raw in sent:
-                assert tx_hash and raw
-                if self.chain.rpc.call("eth_getTransactionReceipt", tx_hash) is None and not self.chain.known(
-                    tx_hash
-                ):
-                    try:
-                        self.chain.rpc.call("eth_sendRawTransaction", raw)
-                    except RpcError as e:
-                        log.warning("resending mint %s: %s", tx_hash, e.message)
-        for mint_id, tx_hash, _ in sent:
-            assert tx_hash
-            try:
-                result = self.chain.wait(tx_hash, timeout=60 if wait else 5)
-                outcome: tuple[str, str | None, int | None] = ("minted", None, result.block_number)
-            except Reverted as e:
-                outcome = ("failed", e.reason, None)
-            except TimeoutError:
-                continue  # still pending: next tick
+        receipts = self.chain.rpc.batch([("eth_getTransactionReceipt", [tx_hash]) for _, tx_hash, _ in sent])
+        now = time.monotonic()
+        for (mint_id, tx_hash, raw), receipt in zip(sent, receipts, strict=True):
+            assert tx_hash and raw
+            if isinstance(receipt, RpcError):
+                continue
+            if receipt is None:
+                checked = self._pending_checked.get(mint_id)
+                if checked is None or now - checked > 10:  # first seen by this process, then every 10 s
+                    self._pending_checked[mint_id] = now
+                    if not self.chain.known(tx_hash):
+                        try:
+                            self.chain.rpc.call("eth_sendRawTransaction", raw)
+                        except RpcError as e:
+                            log.warning("resending mint %s: %s", tx_hash, e.message)
+                continue
+            self._pending_checked.pop(mint_id, None)
+            outcome: tuple[str, str | None, int | None]
+            if receipt["status"] == "0x1":
+                outcome = ("minted", None, int(receipt["blockNumber"], 16))
+            else:
+                outcome = ("failed", self.chain.revert_reason(tx_hash, receipt), None)
             with self.db.transaction() as session:
                 mint = session.get(Mint, mint_id)
                 assert mint is not None
