@@ -64,46 +64,27 @@ def test_raw_transfer_load_smoke(engine: str, tmp_path: Path) -> None:
 
 @pytest.mark.load
 def test_remittance_flow_load_smoke_reconciles(tmp_path: Path) -> None:
-    """Full cycles from 4 users for a few seconds: no failure, and the world still adds up."""
-    from harness.connect import Devnet
-    from harness.reconcile import reconcile
+    """Full cycles from 4 users for a few seconds, through `devnet load`'s runner: no failure,
+    a run folder with its reports, and a world that still adds up."""
+    from loadtests.run import run_load
 
-    env = up(tmp_path / "devnet", engine="geth", services={"bank": None, "custodian": None, "issuer": None})
+    up(tmp_path / "devnet", engine="geth", services={"bank": None, "custodian": None, "issuer": None})
     try:
-        run = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "locust",
-                "-f",
-                str(LOCUSTFILE),
-                "--headless",
-                "-u",
-                "4",
-                "-r",
-                "4",
-                "-t",
-                "10s",
-                "--json-file",
-                str(tmp_path / "stats"),
-                "--only-summary",
-                "RemittanceUser",
-            ],
-            env={**os.environ, "DEVNET_ENV": str(tmp_path / "devnet" / "env.json")},
-            capture_output=True,
-            text=True,
-            timeout=180,
-            check=False,
+        summary = run_load(
+            tmp_path / "devnet" / "env.json",
+            tmp_path / "run",
+            users=4,
+            spawn_rate=4,
+            duration_s=10,
+            user_classes=["RemittanceUser"],
         )
-        assert run.returncode == 0, run.stderr[-3000:]
-        stats = {s["name"]: s for s in json.loads((tmp_path / "stats.json").read_text())}
-        steps = ["bank credit", "mint included", "transfer included", "redeem included", "payout settled"]
-        for name in [*steps, "kgst remittance cycle"]:
-            assert stats[name]["num_failures"] == 0, name
-        assert stats["kgst remittance cycle"]["num_requests"] > 0
-        devnet = Devnet(env)
-        report = reconcile(devnet, settle_timeout=30)
-        devnet.close()
-        assert report.ok, report.text()
     finally:
         down(tmp_path / "devnet")
+    steps = {r["name"]: r for r in summary["steps"]}
+    for name in ("bank credit", "mint included", "transfer included", "redeem included", "payout settled"):
+        assert steps[name]["failures"] == 0, name
+    assert summary["flows_completed"] > 0
+    assert summary["reconciliation"]["ok"], summary["reconciliation"]
+    assert {"summary.json", "summary.html", "locust.html", "locust_stats_history.csv"} <= {
+        p.name for p in (tmp_path / "run").iterdir()
+    }

@@ -15,15 +15,14 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from devnet.services.common.app import ServiceContext
+from devnet.services.common.cursors import get_cursor, set_cursor
 from devnet.services.common.db import utcnow
 from devnet.services.common.webhooks import emit
 from devnet.services.exchange.erc20 import calldata
 from devnet.services.exchange.erc20 import read as erc20_read
 from devnet.services.exchange.models import (
-    Cursor,
     Deposit,
     DepositAddress,
     InternalTransfer,
@@ -195,18 +194,9 @@ class ExchangeCore:
 
     # ---- cursors ---------------------------------------------------------------------------
 
-    @staticmethod
-    def cursor(session: Session, name: str) -> int | None:
-        row = session.get(Cursor, name)
-        return None if row is None else int(row.value)
-
-    @staticmethod
-    def set_cursor(session: Session, name: str, value: int) -> None:
-        row = session.get(Cursor, name)
-        if row is None:
-            session.add(Cursor(name=name, value=value))
-        else:
-            row.value = value
+    # Kept as methods: the watcher and treasury reach them through the core.
+    cursor = staticmethod(get_cursor)
+    set_cursor = staticmethod(set_cursor)
 
 
 def network_status(net: Network, config: NetworkConfig) -> str:

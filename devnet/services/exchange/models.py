@@ -132,15 +132,6 @@ class ProcessedBlock(Base):
     parent_hash: Mapped[str] = mapped_column(String(66))
 
 
-class Cursor(Base):
-    """Small named values: the last processed block, the last auto-sweep."""
-
-    __tablename__ = "exchange_cursors"
-
-    name: Mapped[str] = mapped_column(String(40), primary_key=True)
-    value: Mapped[int] = mapped_column(BigInteger)
-
-
 class Network(Base):
     """A listed token: its config (GET /networks) and the status the watcher last read on chain."""
 

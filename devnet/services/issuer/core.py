@@ -15,8 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from devnet.services.bank.accounts import account_number_problem
+from devnet.services.common.cursors import get_cursor, set_cursor
 from devnet.services.common.db import Database
-from devnet.services.issuer.models import Cursor, Mint, Redemption, ReserveReport
+from devnet.services.issuer.models import Mint, Redemption, ReserveReport
 from harness.accounts import ROLE_LAYOUT, derive_account
 from harness.artifacts import event_topic
 from harness.chain import Chain, Reverted
@@ -43,19 +44,6 @@ def fiat_to_units(token: StableCoinClient, minor: int) -> int:
 def units_to_fiat(token: StableCoinClient, units: int) -> int:
     """Floor to the minor unit: a sub-tyiyn remainder is not paid out."""
     return int(units // 10 ** (token.info.decimals - FIAT_DECIMALS))
-
-
-def get_cursor(session: Session, name: str, default: int) -> int:
-    cursor = session.get(Cursor, name)
-    return default if cursor is None else cursor.value
-
-
-def set_cursor(session: Session, name: str, value: int) -> None:
-    cursor = session.get(Cursor, name)
-    if cursor is None:
-        session.add(Cursor(name=name, value=value))
-    else:
-        cursor.value = value
 
 
 class Issuer:
@@ -136,7 +124,7 @@ class Issuer:
             return 0
         account = self.reserve_account("KGST")
         with self.db.transaction() as session:
-            after = get_cursor(session, "bank_entry", 0)
+            after = get_cursor(session, "bank_entry") or 0
         statement = self.bank.statement(account, after_entry=after)
         booked = 0
         with self.db.transaction() as session:
@@ -381,7 +369,8 @@ class Issuer:
     def scan_redemptions(self) -> int:
         head = self.chain.block_number() - self.redeem_confirmations
         with self.db.transaction() as session:
-            start = get_cursor(session, "redeem_block", -1) + 1
+            scanned = get_cursor(session, "redeem_block")
+            start = 0 if scanned is None else scanned + 1
         if head < start:
             return 0
         by_address = {t.address.lower(): sym for sym, t in self.tokens.items()}

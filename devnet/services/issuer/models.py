@@ -81,12 +81,3 @@ class ReserveReport(Base):
     observed_at: Mapped[int] = mapped_column(BigInteger)
     tx_hash: Mapped[str] = mapped_column(String(66))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-
-
-class Cursor(Base):
-    """Progress markers that survive restarts (last chain block scanned, last bank entry seen)."""
-
-    __tablename__ = "cursors"
-
-    name: Mapped[str] = mapped_column(String(40), primary_key=True)
-    value: Mapped[int] = mapped_column(BigInteger)
