@@ -12,10 +12,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from harness.chain import Reverted
 from harness.clients import ApiError
 from harness.clients.bank import BankClient
 from harness.connect import Devnet
-from harness.flows import kgst_exchange_cycle, kgst_remittance_cycle, usdkg_cycle
+from harness.flows import kgst_exchange_cycle, kgst_remittance_cycle, poll, usdkg_cycle
 from harness.wallets import Wallet, WalletPool
 
 USD_200_IN_TYIYN = 17_480_00
@@ -102,6 +103,16 @@ def test_usdkg_for_an_institution_against_vaulted_gold(
 ) -> None:
     for serial in itertools.islice((f"E2E-{uuid.uuid4().hex[:8]}" for _ in itertools.count()), 3):
         devnet.custodian.deposit_bar(serial, "Kyrgyzaltyn", 2025, 400_000, 9_999, pool="USDKG")
+    # The issuer reports the new attestation on chain asynchronously: wait until gold covers the mint.
+    needed = devnet.usdkg.total_supply() + 50_000_00 * 10**4
+
+    def covered() -> bool:
+        try:
+            return devnet.usdkg.max_supply() >= needed
+        except Reverted:  # no gold report yet
+            return False
+
+    poll(covered, 30, "gold reported on chain")
     supplier = _account(bank, tier="T2", currency="USD")
     trace = usdkg_cycle(
         devnet,
