@@ -81,13 +81,13 @@ def _serialize_postgres_writers(engine: Engine) -> None:
 M = TypeVar("M", bound=Base)
 
 
-def get_or_404(session: Session, model: type[M], key: Any, field: str, what: str) -> M:
+def get_or_404(session: Session, model: type[M], key: Any, field: str, what: str, detail: str = "") -> M:
     """The row with this primary key, or a 404 problem naming the path parameter."""
     row = session.get(model, key)
     if row is None:
         from devnet.services.common.problems import Problem
 
-        raise Problem(404, f"No such {what}", field=field)
+        raise Problem(404, f"No such {what}", detail, field=field)
     return row
 
 

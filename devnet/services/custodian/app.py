@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from devnet.services.common.app import ServiceContext, create_service_app
-from devnet.services.common.db import short_id, utcnow
+from devnet.services.common.db import get_or_404, short_id, utcnow
 from devnet.services.common.idempotency import IdempotencyKey, run_idempotent
 from devnet.services.common.problems import Problem
 from devnet.services.common.settings import ServiceSettings
@@ -187,9 +187,7 @@ class Custodian:
         return pool
 
     def bar(self, session: Session, serial: str) -> Bar:
-        bar = session.get(Bar, serial)
-        if bar is None:
-            raise Problem(404, "No such bar", f"no bar {serial} in the vault", field="path.serial")
+        bar = get_or_404(session, Bar, serial, "path.serial", "bar", f"no bar {serial} in the vault")
         return bar
 
     def _in_vault(self, bar: Bar) -> None:
@@ -490,6 +488,7 @@ def create_app(settings: CustodianSettings | None = None) -> FastAPI:
     @router.get("/attestations/{attestation_id}", response_model=AttestationOut, tags=["attestations"])
     def get_attestation(attestation_id: str) -> Any:
         with db.transaction() as session:
+            # Looked up by its public id, not its primary key (seq): not a get_or_404 case.
             att = session.scalars(select(Attestation).where(Attestation.id == attestation_id)).first()
             if att is None:
                 raise Problem(404, "No such attestation", field="path.attestation_id")

@@ -34,7 +34,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from devnet.services.common.app import ServiceContext, create_service_app
-from devnet.services.common.db import short_id
+from devnet.services.common.db import get_or_404, short_id
 from devnet.services.common.idempotency import IdempotencyKey, IdempotencyRecord, run_idempotent
 from devnet.services.common.problems import Problem
 from devnet.services.common.webhooks import emit
@@ -196,9 +196,7 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
     @router.get("/listings/reviews/{review_id}", tags=["listing"])
     def get_review(review_id: str) -> dict[str, Any]:
         with db.transaction() as session:
-            row = session.get(ListingReview, review_id)
-            if row is None:
-                raise Problem(404, "No such review", field="path.review_id")
+            row = get_or_404(session, ListingReview, review_id, "path.review_id", "review")
             return review_view(row)
 
     # ---- networks --------------------------------------------------------------------------
@@ -212,18 +210,14 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
     @router.get("/networks/{symbol}", tags=["networks"])
     def get_network(symbol: str) -> dict[str, Any]:
         with db.transaction() as session:
-            net = session.get(Network, symbol)
-            if net is None:
-                raise Problem(404, "No such network", f"{symbol} is not listed", field="path.symbol")
+            net = get_or_404(session, Network, symbol, "path.symbol", "network", f"{symbol} is not listed")
             return core.network_view(net)
 
     @admin.put("/networks/{symbol}")
     def put_network(symbol: str, body: NetworkPatch) -> dict[str, Any]:
         """Change some of a token's network config fields (camelCase, amounts in base units)."""
         with db.transaction() as session:
-            net = session.get(Network, symbol)
-            if net is None:
-                raise Problem(404, "No such network", f"{symbol} is not listed", field="path.symbol")
+            net = get_or_404(session, Network, symbol, "path.symbol", "network", f"{symbol} is not listed")
             config = NetworkConfig.model_validate(net.config).merged(body)
             problems = config.problems()
             if problems:
@@ -346,9 +340,7 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
     @router.get("/deposits/{deposit_id}", tags=["deposits"])
     def get_deposit(deposit_id: str) -> dict[str, Any]:
         with db.transaction() as session:
-            row = session.get(Deposit, deposit_id)
-            if row is None:
-                raise Problem(404, "No such deposit", field="path.deposit_id")
+            row = get_or_404(session, Deposit, deposit_id, "path.deposit_id", "deposit")
             return deposit_view(row, tip(session))
 
     # ---- withdrawals -----------------------------------------------------------------------
@@ -444,9 +436,7 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
     @router.get("/withdrawals/{withdrawal_id}", tags=["withdrawals"])
     def get_withdrawal(withdrawal_id: str) -> dict[str, Any]:
         with db.transaction() as session:
-            row = session.get(Withdrawal, withdrawal_id)
-            if row is None:
-                raise Problem(404, "No such withdrawal", field="path.withdrawal_id")
+            row = get_or_404(session, Withdrawal, withdrawal_id, "path.withdrawal_id", "withdrawal")
             return withdrawal_view(row)
 
     # ---- internal transfers ----------------------------------------------------------------
@@ -496,9 +486,7 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
     @router.get("/internal-transfers/{transfer_id}", tags=["transfers"])
     def get_internal_transfer(transfer_id: str) -> dict[str, Any]:
         with db.transaction() as session:
-            row = session.get(InternalTransfer, transfer_id)
-            if row is None:
-                raise Problem(404, "No such internal transfer", field="path.transfer_id")
+            row = get_or_404(session, InternalTransfer, transfer_id, "path.transfer_id", "internal transfer")
             return transfer_view(row)
 
     # ---- sweeps ----------------------------------------------------------------------------
@@ -532,9 +520,7 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
     @admin.get("/sweeps/{sweep_id}")
     def get_sweep(sweep_id: str) -> dict[str, Any]:
         with db.transaction() as session:
-            row = session.get(Sweep, sweep_id)
-            if row is None:
-                raise Problem(404, "No such sweep", field="path.sweep_id")
+            row = get_or_404(session, Sweep, sweep_id, "path.sweep_id", "sweep")
             return sweep_view(row)
 
     # ---- reconciliation --------------------------------------------------------------------

@@ -282,21 +282,21 @@ class Issuer:
 
     # ---- reserve reports ----------------------------------------------------------------------
 
-    def _feed_answer(self, token: StableCoinClient, feed: str) -> int | None:
-        try:
-            _, answer, _, updated_at, _ = token.feeds[feed].functions.latestRoundData().call()
-        except Exception:
-            return None
-        if self._chain_time() - int(updated_at) > 3600:
-            return None  # refresh reports older than an hour, well inside the heartbeat
-        return int(answer)
-
     def _feed_state(self, token: StableCoinClient, feed: str) -> tuple[int, int] | None:
+        """(answer, updated at) of a feed's latest round, or None before its first report."""
         try:
             _, answer, _, updated_at, _ = token.feeds[feed].functions.latestRoundData().call()
         except Exception:
             return None
         return int(answer), int(updated_at)
+
+    def _feed_answer(self, token: StableCoinClient, feed: str) -> int | None:
+        """The latest answer, or None when there is none or it is over an hour old (well inside
+        the heartbeat): then it is refreshed rather than trusted."""
+        state = self._feed_state(token, feed)
+        if state is None or self._chain_time() - state[1] > 3600:
+            return None
+        return state[0]
 
     def _chain_time(self) -> int:
         return int(self.chain.get_block("latest")["timestamp"], 16)
