@@ -114,20 +114,27 @@ class ReadyOrExited(WaitStrategy):
                 state = container.get_wrapped_container().attrs.get("State", {})
                 raise _ContainerExited(int(state.get("ExitCode", -1)))
             if status == "running":
-                url = url or published_url(container.get_wrapped_container(), self.host, self.port)
-                if self._probe(url):
+                # None when the process exited after the status read (the engine then
+                # unpublishes its ports): the next reload sees the exit and its code.
+                url = url or _published_url_or_none(container.get_wrapped_container(), self.host, self.port)
+                if url is not None and self._probe(url):
                     return
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{self.what} not ready after {self._startup_timeout:.0f} s")
             time.sleep(self._poll_interval)
 
 
+def _published_url_or_none(container: Any, host: str, port: int) -> str | None:
+    bindings = container.client.api.port(container.id, port)
+    return f"http://{host}:{bindings[0]['HostPort']}" if bindings else None
+
+
 def published_url(container: Any, host: str, port: int) -> str:
     """http://host:<the host port the engine published `port` on>."""
-    bindings = container.client.api.port(container.id, port)
-    if not bindings:
+    url = _published_url_or_none(container, host, port)
+    if url is None:
         raise StartError(f"the engine published no port for {port}/tcp of {container.name}")
-    return f"http://{host}:{bindings[0]['HostPort']}"
+    return url
 
 
 def _healthy(path: str) -> Callable[[str], bool]:
