@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from harness.accounts import DEFAULT_MNEMONIC
 
@@ -44,6 +44,10 @@ class BscProfile(BaseModel):
     #: 0 = seal on demand (each batch of transactions at once, for tests);
     #: N > 0 = a block every N seconds (for load).
     block_period_s: int = Field(default=0, ge=0)
+    #: geth: how far the `safe` and `finalized` tags trail the head. BSC's fast finality makes
+    #: a block final about two blocks later; a reorg never replaces a finalized block.
+    safe_lag: int = Field(default=1, ge=0)
+    finalized_lag: int = Field(default=2, ge=0)
     #: EVM rules: BSC Pascal = Prague, Mendel = Osaka.
     hardfork: Literal["prague", "osaka"] = "osaka"
     txpool: TxPoolSizing = TxPoolSizing()
@@ -51,6 +55,14 @@ class BscProfile(BaseModel):
     prefunded_accounts: int = Field(default=500, ge=20)
     #: 1,000,000 BNB each.
     prefund_wei: int = 10**24
+
+    @model_validator(mode="after")
+    def _lags_in_order(self) -> BscProfile:
+        if self.safe_lag > self.finalized_lag:
+            raise ValueError(
+                f"safe_lag ({self.safe_lag}) must not exceed finalized_lag ({self.finalized_lag})"
+            )
+        return self
 
     @property
     def chain_id(self) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import TypeVar
 
@@ -13,6 +12,7 @@ from harness.clients.base import ServiceClient
 from harness.clients.custodian import CustodianClient
 from harness.clients.exchange import ExchangeClient
 from harness.env import DevnetEnv
+from harness.node_control import Keep, NodeControl, Reorg
 from harness.tokens import StableCoinClient
 from harness.wallets import Wallet, WalletPool
 
@@ -38,6 +38,7 @@ class Devnet:
         self.chain = Chain(env.rpc_url, gas_price=env.gas_price_wei, chain_id=env.chain_id)
         self.kgst = StableCoinClient(self.chain, env.deployment.token("KGST"))
         self.usdkg = StableCoinClient(self.chain, env.deployment.token("USDKG"))
+        self.node = NodeControl(self.chain.rpc, env.node.engine)
         self._clients: dict[str, ServiceClient] = {}
 
     @classmethod
@@ -61,21 +62,12 @@ class Devnet:
         return WalletPool(derive_accounts(self.env.mnemonic, start + first, count))
 
     def mine(self, blocks: int = 1) -> int:
-        """Move the chain `blocks` blocks forward (for confirmations); returns the new head.
+        """Seal `blocks` blocks now (for confirmations); returns the new head."""
+        return self.node.mine(blocks)
 
-        anvil mines on request; geth in on-demand mode seals a block per transaction, so a key
-        kept for this sends itself nothing; with a block period, the blocks simply come.
-        """
-        target = self.chain.block_number() + blocks
-        if self.env.node.engine == "anvil":
-            self.chain.rpc.call("anvil_mine", hex(blocks))
-        elif self.env.node.block_period_s == 0:
-            pusher = Wallet.of(derive_account(self.env.mnemonic, ROLE_LAYOUT.block_pusher))
-            while self.chain.block_number() < target:
-                self.chain.wait(self.chain.send(pusher, pusher.address, gas=21_000))
-        while self.chain.block_number() < target:
-            time.sleep(0.05)
-        return self.chain.block_number()
+    def reorg(self, depth: int, keep: Keep = "none", extra_blocks: int = 0) -> Reorg:
+        """Replace the last `depth` blocks by a competing branch (see `NodeControl.reorg`)."""
+        return self.node.reorg(depth, keep, extra_blocks)
 
     def _client(self, name: str, cls: type[C]) -> C:
         if name not in self._clients:

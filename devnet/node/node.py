@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import httpx
 from pydantic import BaseModel
 
+from devnet.consensus.engine_api import write_jwt_secret
 from devnet.genesis import build_genesis, geth_dev_genesis
 from devnet.node.process import ManagedProcess, StartError, free_port, pid_alive, stop_pid
 from devnet.profile import BscProfile, Engine
 from devnet.tools import anvil_path, geth_path
+
+#: The Engine API's shared secret, kept in geth's datadir (copied into a container with it).
+JWT_SECRET_FILE = "jwt.hex"
 
 
 class NodeInfo(BaseModel):
@@ -66,34 +71,41 @@ def rpc_chain_id(url: str, timeout: float = 1.0) -> int | None:
         return None
 
 
-def geth_argv(profile: BscProfile, datadir: Path, port: int) -> list[str]:
+def geth_argv(
+    profile: BscProfile, datadir: Path, http_port: int, authrpc_port: int, jwt_secret: Path
+) -> list[str]:
+    """geth itself: no `--dev`; its blocks come through the Engine API from `devnet.consensus`.
+    Both ports listen on loopback only: the consensus front is the node's public face."""
     pool = profile.txpool
     return [
         str(geth_path()),
-        "--dev",
-        "--dev.period",
-        str(profile.block_period_s),
         "--datadir",
         str(datadir),
         "--networkid",
         str(profile.chain_id),
+        "--syncmode",
+        "full",
         "--http",
         "--http.addr",
         "127.0.0.1",
         "--http.port",
-        str(port),
+        str(http_port),
         "--http.api",
         "eth,net,web3,txpool,debug",
         "--http.vhosts",
         "*",
-        # No peers, no p2p port clash between parallel nodes, no shared engine-API port.
+        "--authrpc.addr",
+        "127.0.0.1",
+        "--authrpc.port",
+        str(authrpc_port),
+        "--authrpc.jwtsecret",
+        str(jwt_secret),
+        # No peers, no p2p port clash between parallel nodes.
         "--nodiscover",
         "--maxpeers",
         "0",
         "--port",
         "0",
-        "--authrpc.port",
-        str(free_port()),
         "--ipcdisable",
         "--miner.gaslimit",
         str(profile.block_gas_limit),
@@ -114,6 +126,63 @@ def geth_argv(profile: BscProfile, datadir: Path, port: int) -> list[str]:
         "--verbosity",
         "3",
     ]
+
+
+def consensus_argv(
+    profile: BscProfile,
+    port: int,
+    geth_http_port: int,
+    authrpc_port: int,
+    jwt_secret: Path,
+    *,
+    python: str = sys.executable,
+    host: str = "127.0.0.1",
+) -> list[str]:
+    """`devnet.consensus`: seals geth's blocks, keeps its safe/finalized tags like BSC, and
+    serves the node's public JSON-RPC on `host:port`. geth's own command follows a `--`."""
+    return [
+        python,
+        "-m",
+        "devnet.consensus",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--geth-http",
+        f"http://127.0.0.1:{geth_http_port}",
+        "--engine",
+        f"http://127.0.0.1:{authrpc_port}",
+        "--jwt-secret",
+        str(jwt_secret),
+        "--fork",
+        profile.hardfork,
+        "--period",
+        str(profile.block_period_s),
+        "--safe-lag",
+        str(profile.safe_lag),
+        "--finalized-lag",
+        str(profile.finalized_lag),
+    ]
+
+
+def geth_node_argv(
+    profile: BscProfile,
+    datadir: Path,
+    port: int,
+    *,
+    internal_ports: tuple[int, int] | None = None,
+    python: str = sys.executable,
+    host: str = "127.0.0.1",
+    geth: str | None = None,
+) -> list[str]:
+    """The geth node as one process: the consensus side with geth as its child."""
+    http_port, authrpc_port = internal_ports or (free_port(), free_port())
+    jwt_secret = datadir / JWT_SECRET_FILE
+    node = geth_argv(profile, datadir, http_port, authrpc_port, jwt_secret)
+    if geth:
+        node[0] = geth
+    consensus = consensus_argv(profile, port, http_port, authrpc_port, jwt_secret, python=python, host=host)
+    return [*consensus, "--", *node]
 
 
 def anvil_argv(profile: BscProfile, port: int) -> list[str]:
@@ -146,6 +215,8 @@ def anvil_argv(profile: BscProfile, port: int) -> list[str]:
 
 
 def _init_geth_datadir(profile: BscProfile, datadir: Path, log_path: Path) -> None:
+    datadir.mkdir(parents=True, exist_ok=True)
+    write_jwt_secret(datadir / JWT_SECRET_FILE)
     if (datadir / "geth" / "chaindata").exists():
         return  # resumes the existing chain
     datadir.mkdir(parents=True, exist_ok=True)
@@ -177,7 +248,7 @@ def start_node(
     if engine == "geth":
         datadir = workdir / "geth-data"
         _init_geth_datadir(profile, datadir, log_path)
-        argv = geth_argv(profile, datadir, port)
+        argv = geth_node_argv(profile, datadir, port)
     else:
         argv = anvil_argv(profile, port)
     url = f"http://127.0.0.1:{port}"

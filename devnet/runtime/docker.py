@@ -3,10 +3,11 @@
 - One network per devnet (`bsc-devnet-<run>`); the node answers there as `node:8545`, each
   service as `<name>:8000`. Their ports are also published on the host (loopback only when
   the engine is local), and env.json holds the host URLs.
-- The node: geth from a `FROM scratch` image. A scratch image has no shell to run `geth init`
-  in, so the datadir is initialised on the host exactly as for the local runtime (same
-  genesis code, same geth binary) and copied into the container before it starts (`put
-  archive`, not a bind mount: a remote engine (DOCKER_HOST) cannot see host folders).
+- The node: geth under its consensus side (`python -m devnet.consensus`) in the geth image.
+  The datadir (with the Engine API's JWT secret) is initialised on the host exactly as for
+  the local runtime (same genesis code, same geth binary) and copied into the container
+  before it starts (`put archive`, not a bind mount: a remote engine (DOCKER_HOST) cannot
+  see host folders).
   anvil needs no datadir.
 - Services: the services image, settings as environment variables (`ServiceSpec.environment`),
   the issuer's environment file copied in at `/devnet/env.json` with the in-network node URL.
@@ -42,7 +43,7 @@ from testcontainers.core.network import Network
 from testcontainers.core.waiting_utils import WaitStrategy, WaitStrategyTarget
 
 from devnet.components import NODE_IMAGE, ServiceSpec
-from devnet.node.node import _init_geth_datadir, anvil_argv, geth_argv, rpc_chain_id
+from devnet.node.node import _init_geth_datadir, anvil_argv, geth_node_argv, rpc_chain_id
 from devnet.node.process import StartError
 from devnet.profile import BscProfile, Engine
 from devnet.runtime import DOCKER_RUN_FILE, LABEL_PREFIX
@@ -59,6 +60,8 @@ LABEL_RUN = f"{LABEL_PREFIX}.run"
 LABEL_STATE = f"{LABEL_PREFIX}.state-dir"
 LABEL_COMPONENT = f"{LABEL_PREFIX}.component"
 RPC_PORT = 8545
+#: geth's own ports inside the node container (loopback there; the consensus front is public).
+GETH_INTERNAL_HTTP_PORT, GETH_AUTHRPC_PORT = 8546, 8551
 NODE_ALIAS = "node"
 #: The node as every container on the devnet's network reaches it.
 NODE_URL = f"http://{NODE_ALIAS}:{RPC_PORT}"
@@ -190,7 +193,15 @@ class DockerRuntime:
         if engine == "geth":
             datadir = workdir / "geth-data"  # initialised here, copied into the container
             _init_geth_datadir(profile, datadir, workdir / "geth.log")
-            argv = _replace(geth_argv(profile, Path("/geth-data"), RPC_PORT)[1:], "--http.addr", "0.0.0.0")
+            argv = geth_node_argv(
+                profile,
+                Path("/geth-data"),
+                RPC_PORT,
+                internal_ports=(GETH_INTERNAL_HTTP_PORT, GETH_AUTHRPC_PORT),
+                python="python",
+                host="0.0.0.0",
+                geth="geth",
+            )
         else:
             argv = _replace(anvil_argv(profile, RPC_PORT)[1:], "--host", "0.0.0.0")
         container = self._container(NODE_IMAGE[engine], "node", argv, RPC_PORT)

@@ -4,11 +4,12 @@
   made with `debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates`
   from the mirror apt is configured with, then `docker import`ed. Bookworm's Python is 3.11,
   the Python the host builds the wheels with.
-- **geth** (`NODE_IMAGE["geth"]`): `FROM scratch` + the static (CGO off) geth binary.
 - **anvil** (`NODE_IMAGE["anvil"]`): the base + anvil from npm (linked against glibc).
 - **services** (`SERVICES_IMAGE`): the base + a venv with this project installed from wheels
   built on the host (`pip wheel`), + the contract artifacts. The build itself runs with no
   network (`network_mode="none"`, `pip install --no-index`).
+- **geth** (`NODE_IMAGE["geth"]`): the services image + the static (CGO off) geth binary: the
+  node runs geth under its consensus side (`python -m devnet.consensus`).
 
 Every image carries a content label (a hash of what went into it); a build is skipped when
 the image with that label is already there, unless forced. The rootfs tarball and the wheels
@@ -54,11 +55,13 @@ BASE_RECIPE = "minbase-trim-v1"
 LABEL_CONTENT = f"{LABEL_PREFIX}.content"
 WORK_DIR = REPO_ROOT / ".tools" / "images"
 
-GETH_DOCKERFILE = """\
-FROM scratch
+#: geth and its consensus side (`python -m devnet.consensus`, from the services image) run
+#: as one node process, so the geth image is the services image plus the static geth binary.
+GETH_DOCKERFILE = f"""\
+FROM {SERVICES_IMAGE}
 COPY geth /usr/local/bin/geth
 EXPOSE 8545
-ENTRYPOINT ["/usr/local/bin/geth"]
+CMD ["geth", "version"]
 """
 
 ANVIL_DOCKERFILE = f"""\
@@ -91,6 +94,10 @@ CMD ["python", "-m", "devnet.services.bank", "--host", "0.0.0.0", "--port", "800
 SOURCE_ITEMS = ("pyproject.toml", "README.md", "devnet", "harness")
 
 
+#: Each image after the ones it is built FROM.
+BUILD_ORDER = ("base", "anvil", "services", "geth")
+
+
 class ImageBuildError(RuntimeError):
     pass
 
@@ -108,7 +115,7 @@ class ImageResult:
 
 def images_for(engine: Engine) -> list[str]:
     """The image names (keys of `build_images`) a docker devnet on `engine` needs."""
-    return ["base", engine, "services"]
+    return ["base", "services", engine]
 
 
 # ---- content hashes ---------------------------------------------------------------------------
@@ -145,7 +152,7 @@ def base_content() -> str:
 
 def node_content(engine: Engine) -> str:
     if engine == "geth":
-        return _hash("geth", GETH_DOCKERFILE, _file_digest(geth_path()))
+        return _hash("geth", GETH_DOCKERFILE, services_content(), _file_digest(geth_path()))
     return _hash("anvil", ANVIL_DOCKERFILE, base_content(), _file_digest(anvil_path()))
 
 
@@ -194,7 +201,7 @@ def stale_images(client: docker.DockerClient, names: Iterable[str]) -> list[str]
 
 def build_images(
     client: docker.DockerClient,
-    names: Iterable[str] = ("base", "geth", "anvil", "services"),
+    names: Iterable[str] = BUILD_ORDER,
     *,
     force: bool = False,
     progress: Progress = lambda _m: None,
@@ -205,7 +212,7 @@ def build_images(
     a test never build the same image twice.
     """
     wanted = list(dict.fromkeys(names))
-    order = [n for n in ("base", "geth", "anvil", "services") if n in wanted]
+    order = [n for n in BUILD_ORDER if n in wanted]
     unknown = set(wanted) - set(order)
     if unknown:
         raise ValueError(f"unknown image(s) {sorted(unknown)}; choose from base, geth, anvil, services")
