@@ -44,7 +44,7 @@ class ReceiptWaiter:
                 self._next_block = int(self._rpc.call("eth_blockNumber"), 16)
             self._ensure_thread()
         # Registered first, then looked up once: covers a block the poller already passed.
-        receipt = self._rpc.call("eth_getTransactionReceipt", tx_hash)
+        receipt = self._rpc.receipt(tx_hash)
         if receipt is not None:
             self._resolve(tx_hash, receipt)
         self._wake.set()

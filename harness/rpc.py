@@ -18,6 +18,11 @@ class RpcError(RuntimeError):
         super().__init__(f"{method}: {self.message} (code {self.code})")
 
 
+#: geth's answer for an unknown transaction while its indexer catches up with a new head; it
+#: means "not found yet", so a receipt lookup reads it as no receipt.
+TX_INDEXING = "transaction indexing is in progress"
+
+
 class Rpc:
     def __init__(self, url: str, timeout: float = 30.0):
         self.url = url
@@ -39,6 +44,16 @@ class Rpc:
         if "error" in payload:
             raise RpcError(method, payload["error"])
         return payload["result"]
+
+    def receipt(self, tx_hash: str) -> dict[str, Any] | None:
+        """The transaction's receipt, or None while it is not mined (or not indexed yet)."""
+        try:
+            receipt: dict[str, Any] | None = self.call("eth_getTransactionReceipt", tx_hash)
+        except RpcError as e:
+            if TX_INDEXING in e.message:
+                return None
+            raise
+        return receipt
 
     def batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any | RpcError]:
         """One HTTP request for many calls; each result is a value or an RpcError (not raised)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from eth_account import Account
@@ -15,6 +16,7 @@ from harness.accounts import RoleKeys
 from harness.artifacts import runtime_matches
 from harness.chain import Chain
 from harness.deploy import Deployment, deploy_suite, load_deployment
+from harness.rpc import TX_INDEXING, Rpc, RpcError
 from harness.signing import FastSigner, create_address
 from harness.wallets import WalletPool
 
@@ -99,3 +101,23 @@ def test_deployed_runtime_matches_the_committed_artifact(chain: Chain, deploymen
     assert runtime_matches(chain.code(kgst.policy), "FiatReservePolicy")
     assert not runtime_matches(chain.code(kgst.feeds["reserve"]), "StableCoin")
     assert not runtime_matches(b"", "StableCoin")
+
+
+def test_a_receipt_lookup_reads_geths_indexing_answer_as_not_mined_yet(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """geth answers an unknown transaction with an error while its indexer catches up with a
+    new head; waiting for a receipt must not fail on it (found by the resume test)."""
+    rpc = Rpc("http://127.0.0.1:9")  # never called: `call` is replaced
+    answers: list[Exception] = [
+        RpcError("eth_getTransactionReceipt", {"code": -32000, "message": TX_INDEXING}),
+        RpcError("eth_getTransactionReceipt", {"code": -32000, "message": "boom"}),
+    ]
+
+    def call(method: str, *params: Any) -> Any:
+        raise answers.pop(0)
+
+    monkeypatch.setattr(rpc, "call", call)
+    assert rpc.receipt("0x" + "ab" * 32) is None
+    with pytest.raises(RpcError, match="boom"):
+        rpc.receipt("0x" + "ab" * 32)

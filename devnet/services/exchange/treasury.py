@@ -133,7 +133,7 @@ class Treasury:
             if "already known" in message or "already imported" in message or "known transaction" in message:
                 pass
             elif "nonce too low" in message or "nonce is too low" in message:
-                receipt = self.rpc.call("eth_getTransactionReceipt", tx_hash)
+                receipt = self.rpc.receipt(tx_hash)
                 if receipt is not None:
                     self._finish(tx_id, receipt)
                 else:
@@ -164,7 +164,7 @@ class Treasury:
                 )
             ]
         for tx_id, tx_hash, status in txs:
-            receipt = self.rpc.call("eth_getTransactionReceipt", tx_hash)
+            receipt = self.rpc.receipt(tx_hash)
             if receipt is not None:
                 self._finish(tx_id, receipt)
             elif status == "signed" or not self.chain.known(tx_hash):
