@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -234,7 +235,9 @@ class Beacon:
                 await asyncio.sleep(0.5)
 
     async def _next_slot(self) -> None:
-        slot = self.head.timestamp + self.period_s
+        # The next whole second N s after the head, but never in the past: a head far behind
+        # the clock (genesis is at 0, or the node was stopped) resumes now, not in a burst.
+        slot = max(self.head.timestamp + self.period_s, math.ceil(time.time()))
         await asyncio.sleep(max(0.0, slot - time.time()))
         async with self.lock:
             if self.head.timestamp < slot:  # a reorg or a mine call may have taken the slot

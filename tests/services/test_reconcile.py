@@ -11,6 +11,7 @@ from harness.chain import Reverted
 from harness.connect import Devnet
 from harness.flows import kgst_remittance_cycle
 from harness.reconcile import reconcile
+from harness.rpc import RpcError
 from harness.wallets import Wallet
 from tests.services.worldkit import World, customer_account
 
@@ -57,12 +58,16 @@ def test_the_world_reconciles_after_remittance_cycles_and_not_after_a_rogue_mint
     kgst = devnet.kgst
     minter = Wallet.of(derive_account(world.env.mnemonic, ROLE_LAYOUT.first_minter + 3))
     rogue = world.wallet()
-    for _ in range(5):  # the honest reporter keeps correcting the feed: inflate and mint until it sticks
-        kgst.report_reserve(devnet.role("reporter"), bank.balance(bank.reserve_accounts()["KGST"]) + 1_000_00)
+    reporter = devnet.role("reporter")
+    # The honest reporter keeps correcting the feed, from the same key (so the same nonces): the
+    # rogue inflates and mints until it sticks, resyncing when the issuer took its nonce.
+    for _ in range(5):
         try:
+            reporter.resync(devnet.chain.rpc)
+            kgst.report_reserve(reporter, bank.balance(bank.reserve_accounts()["KGST"]) + 1_000_00)
             kgst.mint(minter, rogue, 1_000 * 10**18)
             break
-        except Reverted:
+        except (Reverted, RpcError):
             continue
     assert kgst.balance_of(rogue) == 1_000 * 10**18
     broken = reconcile(devnet, settle_timeout=0)
