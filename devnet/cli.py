@@ -332,6 +332,62 @@ def status_command(
         raise typer.Exit(1)
 
 
+def _node_control(env: DevnetEnv) -> Any:
+    from harness.node_control import NodeControl
+    from harness.rpc import Rpc
+
+    if not node_running(env):
+        raise _fail("the devnet's node is not running; `devnet up` first")
+    return NodeControl(Rpc(env.rpc_url), env.node.engine)
+
+
+@app.command("mine")
+def mine_command(
+    blocks: Annotated[int, typer.Argument(min=1, max=10_000, help="How many blocks.")] = 1,
+    state_dir: StateOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Seal blocks now (confirmations for a deposit, say); prints head, safe and finalized."""
+    cfg = _config(config, state_dir=state_dir)
+    control = _node_control(_env(cfg.state_dir))
+    control.mine(blocks)
+    f = control.finality()
+    console.print(f"head {f.head}, safe {f.safe}, finalized {f.finalized}")
+
+
+@app.command("reorg")
+def reorg_command(
+    depth: Annotated[int, typer.Argument(min=1, help="How many blocks the competing branch replaces.")],
+    keep: Annotated[
+        str,
+        typer.Option(
+            help="Transactions of the replaced blocks to include again: none, all, or hashes (a,b)."
+        ),
+    ] = "none",
+    extra_blocks: Annotated[int, typer.Option(min=0, help="Make the new branch this much longer.")] = 0,
+    state_dir: StateOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Replace the last DEPTH blocks by a competing branch (fork choice on geth, anvil_reorg on
+    anvil). geth refuses to replace a finalized block, as BSC's fast finality does."""
+    from harness.rpc import RpcError
+
+    cfg = _config(config, state_dir=state_dir)
+    control = _node_control(_env(cfg.state_dir))
+    kept: Any = keep if keep in ("none", "all") else [h.strip() for h in keep.split(",") if h.strip()]
+    try:
+        reorg = control.reorg(depth, kept, extra_blocks)
+    except RpcError as e:
+        raise _fail(f"reorg refused: {e.message}") from e
+    console.print(f"reorg of depth {reorg.depth} on block {reorg.ancestor} ({reorg.ancestor_hash})")
+    for old, new in zip(reorg.replaced, reorg.blocks, strict=False):
+        console.print(f"  {old} -> {new}")
+    for extra in reorg.blocks[len(reorg.replaced) :]:
+        console.print(f"  {'(new)':<66} -> {extra}")
+    console.print(f"dropped transactions: {', '.join(reorg.dropped) or 'none'}")
+    console.print(f"included again: {', '.join(reorg.included) or 'none'}")
+
+
 @app.command("logs")
 def logs_command(
     component: Annotated[str, typer.Argument(help="node, bank, custodian, issuer or exchange.")] = "node",

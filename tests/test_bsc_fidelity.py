@@ -11,10 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
+from devnet.cli import app
 from devnet.consensus.front import ValidatorRotation
 from devnet.node import start_node
 from devnet.profile import BscProfile
+from devnet.world import down, up
 from harness.accounts import derive_accounts
 from harness.chain import Chain
 from harness.node_control import NodeControl
@@ -216,3 +219,23 @@ def test_the_front_forwards_batches_and_rejects_bad_control_calls(node: Node) ->
         node.rpc.call("devnet_reorg", {"depth": 1, "keep": 5})
     with pytest.raises(RpcError, match="depth must be an integer"):
         node.rpc.call("devnet_reorg", {"depth": "deep"})
+
+
+def test_mine_and_reorg_from_the_cli(tmp_path: Path) -> None:
+    state_dir = tmp_path / "devnet"
+    up(state_dir, "geth")
+    try:
+        runner = CliRunner()
+        mined = runner.invoke(app, ["mine", "4", "--state-dir", str(state_dir)])
+        assert mined.exit_code == 0, mined.output
+        head = int(mined.output.split()[1].rstrip(","))
+        assert f"head {head}, safe {head - 1}, finalized {head - 2}" in mined.output
+        reorg = runner.invoke(app, ["reorg", "2", "--state-dir", str(state_dir)])
+        assert reorg.exit_code == 0, reorg.output
+        assert f"reorg of depth 2 on block {head - 2}" in reorg.output
+        assert "dropped transactions: none" in reorg.output
+        refused = runner.invoke(app, ["reorg", "3", "--state-dir", str(state_dir)])
+        assert refused.exit_code == 1
+        assert f"would replace finalized block #{head - 2}" in " ".join(refused.output.split())
+    finally:
+        down(state_dir)
