@@ -48,6 +48,9 @@ class BscProfile(BaseModel):
     #: a block final about two blocks later; a reorg never replaces a finalized block.
     safe_lag: int = Field(default=1, ge=0)
     finalized_lag: int = Field(default=2, ge=0)
+    #: geth's memory cache. Its database preallocates write-ahead logs in proportion (~1.4 GB
+    #: of disk per node at geth's default 1024 MB); a devnet's state is small.
+    geth_cache_mb: int = Field(default=256, ge=32)
     #: EVM rules: BSC Pascal = Prague, Mendel = Osaka.
     hardfork: Literal["prague", "osaka"] = "osaka"
     txpool: TxPoolSizing = TxPoolSizing()

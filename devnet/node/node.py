@@ -107,6 +107,8 @@ def geth_argv(
         "--port",
         "0",
         "--ipcdisable",
+        "--cache",
+        str(profile.geth_cache_mb),
         "--miner.gaslimit",
         str(profile.block_gas_limit),
         "--miner.gasprice",
