@@ -83,12 +83,22 @@ def _shared_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
-@pytest.hookimpl(trylast=True)
+@pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Reconcile every world this run used; a violation fails the run."""
+    """Reconcile every world this run used (a violation fails the run), then stop every devnet
+    it started. First among the session-finish hooks: pytest's own removes the temp folder
+    that holds them when the retention policy is "failed"."""
     config = session.config
     if hasattr(config, "workerinput"):
         return  # the controller does it once, after every worker is done
+    try:
+        _reconcile_worlds(session)
+    finally:
+        _stop_devnets(config)
+
+
+def _reconcile_worlds(session: pytest.Session) -> None:
+    config = session.config
     envs = [Path(p) for p in [config.getoption("--devnet-env")] if p]
     factory = getattr(config, "_tmp_path_factory", None)
     if factory is not None and factory._basetemp is not None:
@@ -114,8 +124,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    """Again, for a session that ended before its finish hooks (idempotent)."""
     if hasattr(config, "workerinput"):
         return  # only the controller stops the nodes
+    _stop_devnets(config)
+
+
+def _stop_devnets(config: pytest.Config) -> None:
     factory = getattr(config, "_tmp_path_factory", None)
     if factory is None or factory._basetemp is None:
         return
