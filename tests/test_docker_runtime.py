@@ -11,6 +11,7 @@ answers.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from filelock import FileLock
 from typer.testing import CliRunner
 
 from devnet.cli import app
-from devnet.components import SERVICE_NAMES, ServiceSpec
+from devnet.components import SERVICE_NAMES, SERVICES_IMAGE, ServiceSpec
 from devnet.demo import run_demo
 from devnet.node.process import StartError
 from devnet.runtime.engine import connect, unavailable_reason
@@ -87,7 +88,12 @@ def test_every_component_is_a_container_on_one_network(docker_env: DevnetEnv, st
     containers = _containers(state_dir)
     by_component = {c.labels[LABEL_COMPONENT]: c for c in containers}
     assert set(by_component) == {"node", *SERVICE_NAMES}
-    assert all(c.status == "running" for c in containers)
+    stopped = {
+        c.labels[LABEL_COMPONENT]: (c.status, c.logs(tail=20).decode())
+        for c in containers
+        if c.status != "running"
+    }
+    assert not stopped, stopped
     (network,) = _networks(state_dir)
     for name, container in by_component.items():
         endpoint = container.attrs["NetworkSettings"]["Networks"][network.name]
@@ -159,3 +165,23 @@ def test_down_removes_every_container_and_the_network(tmp_path: Path) -> None:
         assert down(state_dir) is False
     finally:
         down(state_dir)
+
+
+def test_up_removes_what_an_earlier_run_left_in_the_same_state_folder(tmp_path: Path) -> None:
+    """A run that died without `down` (its env.json gone) leaves containers with the folder's
+    label; the next `up` there must not count them as its own. Found in a CI rehearsal."""
+    state_dir = tmp_path / "devnet"
+    leftover = connect(timeout=30).containers.create(
+        SERVICES_IMAGE,
+        ["python", "-c", "pass"],
+        labels={LABEL_STATE: state_label(state_dir), LABEL_COMPONENT: "node"},
+    )
+    try:
+        env = up(state_dir, "geth", runtime="docker")
+        containers = _containers(state_dir)
+        assert [c.id for c in containers] == [env.node.container]
+        assert all(c.status == "running" for c in containers)
+    finally:
+        down(state_dir)
+        with contextlib.suppress(Exception):
+            leftover.remove(force=True)

@@ -9,6 +9,7 @@ it, and the nodes (and the end-of-run reconciliation) were left behind.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -36,9 +37,12 @@ def test_devnets_are_stopped_when_the_run_ends(
     pytester.makeini("[pytest]\ntmp_path_retention_policy = failed\n")
     monkeypatch.setenv("RECORD", str(record))
     # Not pytester's own runner: it passes --basetemp, and pytest never removes a given basetemp.
+    # Nor an xdist worker's environment: the plugin would take the inner run for a worker.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_XDIST", "PYTEST_CURRENT"))}
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "--devnet-engine", "anvil", "-p", "no:cacheprovider", "-q"],
         cwd=pytester.path,
+        env=env,
         capture_output=True,
         text=True,
         timeout=240,

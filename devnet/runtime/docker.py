@@ -170,12 +170,16 @@ class DockerRuntime:
 
     def prepare(self, engine: Engine) -> None:
         """Images present and current (built here when not: `devnet images build` does it
-        ahead of time), then the devnet's network."""
+        ahead of time), leftovers of an earlier run in the same folder removed, then the
+        devnet's network."""
         stale = stale_images(self.client, images_for(engine))
         if stale:
             self.progress(f"images missing or out of date: {', '.join(stale)}; building them ...")
             build_images(self.client, stale, progress=self.progress)
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        # Whatever an earlier run in this folder left (it died without `down`) is not ours.
+        if remove_devnet(self.state_dir, self.client):
+            self.progress("removed running containers an earlier run left in this state folder")
         (self.state_dir / DOCKER_RUN_FILE).write_text(json.dumps({"run": self.run_id, **self.labels}) + "\n")
         network = Network(docker_network_kw={"labels": dict(self.labels)})
         network.name = f"bsc-devnet-{self.run_id}"
