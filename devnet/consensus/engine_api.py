@@ -1,4 +1,5 @@
-"""A client for geth's Engine API: JSON-RPC on the auth port with an HS256 JWT per request."""
+"""Clients for geth's JSON-RPC: its Engine API (auth port, an HS256 JWT per request) and its
+plain HTTP port."""
 
 from __future__ import annotations
 
@@ -29,21 +30,20 @@ def read_jwt_secret(path: Path) -> bytes:
     return bytes.fromhex(path.read_text().strip().removeprefix("0x"))
 
 
-class EngineClient:
-    def __init__(self, url: str, secret: bytes, session: aiohttp.ClientSession):
+class RpcClient:
+    """JSON-RPC to geth's internal HTTP port (the front forwards raw bytes instead)."""
+
+    def __init__(self, url: str, session: aiohttp.ClientSession):
         self.url = url
-        self.secret = secret
         self.session = session
         self._ids = itertools.count(1)
 
-    def _token(self) -> str:
-        # geth accepts an `iat` within 60 s of its clock; a fresh token per call stays inside.
-        return jwt.encode({"iat": int(time.time())}, self.secret, algorithm="HS256")
+    def _headers(self) -> dict[str, str]:
+        return {}
 
     async def call(self, method: str, *params: Any) -> Any:
         body = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": list(params)}
-        headers = {"Authorization": f"Bearer {self._token()}"}
-        async with self.session.post(self.url, json=body, headers=headers) as response:
+        async with self.session.post(self.url, json=body, headers=self._headers()) as response:
             if response.status != 200:
                 raise EngineError(f"{method}: HTTP {response.status}: {await response.text()}")
             answer = await response.json()
@@ -52,18 +52,15 @@ class EngineClient:
         return answer["result"]
 
 
-class RpcClient:
-    """Plain JSON-RPC to geth's internal HTTP port (the front forwards raw bytes instead)."""
+class EngineClient(RpcClient):
+    """The same, on geth's auth port: each call carries a fresh HS256 JWT."""
 
-    def __init__(self, url: str, session: aiohttp.ClientSession):
-        self.url = url
-        self.session = session
-        self._ids = itertools.count(1)
+    def __init__(self, url: str, secret: bytes, session: aiohttp.ClientSession):
+        super().__init__(url, session)
+        self.secret = secret
 
-    async def call(self, method: str, *params: Any) -> Any:
-        body = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": list(params)}
-        async with self.session.post(self.url, json=body) as response:
-            answer = await response.json()
-        if "error" in answer:
-            raise EngineError(f"{method}: {answer['error'].get('message')}")
-        return answer["result"]
+    def _headers(self) -> dict[str, str]:
+        # geth accepts an `iat` within 60 s of its clock; a fresh token per call stays inside.
+        return {
+            "Authorization": f"Bearer {jwt.encode({'iat': int(time.time())}, self.secret, algorithm='HS256')}"
+        }
