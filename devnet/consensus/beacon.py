@@ -157,14 +157,18 @@ class Beacon:
         """A transaction arrived: seal soon (on-demand mode)."""
         self._wake.set()
 
-    async def _seal(self, timestamp: int | None = None, allow_empty: bool = True) -> Block | None:
+    async def _seal(
+        self, timestamp: int | None = None, allow_empty: bool = True, pending: int | None = None
+    ) -> Block | None:
         """Build, import and choose one block; None when `allow_empty` is off and geth had
-        nothing to include (the txpool can list a just-included transaction for a moment)."""
+        nothing to include (the txpool can list a just-included transaction for a moment).
+        `pending`: the txpool's pending count, when the caller has just read it."""
         parent = self.head
         # Timestamps are whole seconds and must rise: a burst of blocks runs ahead of the clock.
         stamp = max(timestamp or int(time.time()), parent.timestamp + 1)
         beacon_root = "0x" + hashlib.sha256(bytes.fromhex(parent.hash[2:])).hexdigest()
-        pending = await self.pending()
+        if pending is None:
+            pending = await self.pending()
         if not pending and not allow_empty:
             return None
         wait = 0.002 + pending * self._seconds_per_tx
@@ -247,9 +251,9 @@ class Beacon:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), IDLE_POLL_S)
         self._wake.clear()
-        while await self.pending():
+        while pending := await self.pending():
             async with self.lock:
-                block = await self._seal(allow_empty=False)
+                block = await self._seal(allow_empty=False, pending=pending)
             if block is None:  # nothing includable (the pool lagged the last block): wait for news
                 break
 
