@@ -241,6 +241,8 @@ class Chain:
     def revert_reason(self, tx_hash: str, receipt: dict[str, Any]) -> str:
         """Why a mined transaction reverted: replayed with eth_call on its parent block."""
         tx = self.rpc.call("eth_getTransactionByHash", tx_hash)
+        if tx is None:  # reorganised away since its receipt was read
+            return "(reverted)"
         call = {
             "from": tx["from"],
             "to": tx["to"],

@@ -30,7 +30,7 @@ from devnet.services.common.db import short_id, utcnow
 from devnet.services.common.webhooks import emit
 from devnet.services.exchange import ledger
 from devnet.services.exchange.core import ExchangeCore, sweep_view, withdrawal_view
-from devnet.services.exchange.erc20 import CallFailed, balance_of, calldata, parse_transfer, revert_reason
+from devnet.services.exchange.erc20 import CallFailed, balance_of, calldata, parse_transfer
 from devnet.services.exchange.models import ChainTx, DepositAddress, Network, Sweep, Withdrawal
 from harness.chain import Reverted
 from harness.rpc import RpcError
@@ -170,27 +170,10 @@ class Treasury:
             elif status == "signed" or not self.chain.known(tx_hash):
                 self._broadcast(tx_id)
 
-    def _revert_reason(self, tx_hash: str, receipt: dict[str, Any]) -> str:
-        tx = self.rpc.call("eth_getTransactionByHash", tx_hash)
-        if tx is None:
-            return "(reverted)"
-        call = {
-            "from": tx["from"],
-            "to": tx["to"],
-            "data": tx["input"],
-            "value": tx["value"],
-            "gas": tx["gas"],
-        }
-        try:
-            self.rpc.call("eth_call", call, hex(int(receipt["blockNumber"], 16) - 1))
-        except RpcError as e:
-            return revert_reason(e)
-        return "(reverted in block; not reproducible on the parent state)"
-
     def _finish(self, tx_id: int, receipt: dict[str, Any]) -> None:
         ok = receipt.get("status") == "0x1"
         tx_hash = str(receipt["transactionHash"]).lower()
-        reason = None if ok else self._revert_reason(tx_hash, receipt)
+        reason = None if ok else self.chain.revert_reason(tx_hash, receipt)
         block = int(receipt["blockNumber"], 16)
         with self.db.transaction() as session:
             tx = session.get(ChainTx, tx_id)
