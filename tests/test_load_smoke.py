@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,51 +9,33 @@ import pytest
 from devnet.world import down, up
 from harness.accounts import derive_accounts
 from harness.chain import Chain
-
-LOCUSTFILE = Path(__file__).resolve().parent.parent / "loadtests" / "locustfile.py"
+from loadtests.run import run_load
 
 
 @pytest.mark.load
-def test_raw_transfer_load_smoke(engine: str, tmp_path: Path) -> None:
+def test_raw_transfer_load_smoke(engine: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     env = up(tmp_path / "devnet", engine=engine)  # type: ignore[arg-type]
+    monkeypatch.setenv("LOAD_FUNDED_LANES", "4")  # Locust's users read it; run_load passes the env on
     try:
         chain = Chain(env.rpc_url, gas_price=env.gas_price_wei)
         first, last = env.free_accounts
         wallets = [a.address for a in derive_accounts(env.mnemonic, first, last - first)]
         before = sum(chain.nonce(a) for a in wallets)
-        run = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "locust",
-                "-f",
-                str(LOCUSTFILE),
-                "--headless",
-                "-u",
-                "4",
-                "-r",
-                "4",
-                "-t",
-                "8s",
-                "--json-file",
-                str(tmp_path / "stats"),
-                "--only-summary",
-                "RawTransferUser",
-            ],
-            env={**os.environ, "DEVNET_ENV": str(tmp_path / "devnet" / "env.json"), "LOAD_FUNDED_LANES": "4"},
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
+        summary = run_load(
+            tmp_path / "devnet" / "env.json",
+            tmp_path / "run",
+            users=4,
+            spawn_rate=4,
+            duration_s=8,
+            user_classes=["RawTransferUser"],
         )
-        assert run.returncode == 0, run.stderr[-3000:]
-        # The JSON is written after the last user stopped (Locust's CSV lags by up to a second).
-        stats = {s["name"]: s for s in json.loads((tmp_path / "stats.json").read_text())}
-        included = stats["transfer included"]
-        assert included["num_failures"] == 0
-        assert included["num_requests"] > 0
+        assert summary["locust_exit_code"] == 0, (tmp_path / "run" / "locust.log").read_text()[-3000:]
+        # Locust's JSON is written after the last user stopped (its CSV lags by up to a second).
+        included = {r["name"]: r for r in summary["steps"]}["transfer included"]
+        assert included["failures"] == 0
+        assert included["requests"] > 0
         # Every reported transfer is on chain, and nothing was sent that was not reported.
-        assert sum(chain.nonce(a) for a in wallets) - before == included["num_requests"]
+        assert sum(chain.nonce(a) for a in wallets) - before == included["requests"]
     finally:
         down(tmp_path / "devnet")
 
@@ -66,8 +44,6 @@ def test_raw_transfer_load_smoke(engine: str, tmp_path: Path) -> None:
 def test_remittance_flow_load_smoke_reconciles(tmp_path: Path) -> None:
     """Full cycles from 4 users for a few seconds, through `devnet load`'s runner: no failure,
     a run folder with its reports, and a world that still adds up."""
-    from loadtests.run import run_load
-
     up(tmp_path / "devnet", engine="geth", services={"bank": None, "custodian": None, "issuer": None})
     try:
         summary = run_load(
