@@ -1,6 +1,6 @@
 """The BSC profile: what makes a local EVM node behave like a BNB Smart Chain node.
 
-Numbers come from ../shared/DOMAIN.md; each is configurable.
+Numbers come from the public sources named beside each; each is configurable.
 """
 
 from __future__ import annotations
@@ -44,6 +44,11 @@ class BscProfile(BaseModel):
     #: 0 = seal on demand (each batch of transactions at once, for tests);
     #: N > 0 = a block every N seconds (for load).
     block_period_s: int = Field(default=0, ge=0)
+    #: On demand: after a block with transactions, seal empty blocks until that block is
+    #: finalized, as a BSC chain's next blocks would (a payout waiting for `finalized` then
+    #: comes at once). Off: blocks only for transactions and `devnet mine`, so a test can hold
+    #: a block unfinalized and reorganise it. anvil: a block every 0.25 s besides its automine.
+    seal_until_final: bool = True
     #: geth: how far the `safe` and `finalized` tags trail the head. BSC's fast finality makes
     #: a block final about two blocks later; a reorg never replaces a finalized block.
     safe_lag: int = Field(default=1, ge=0)

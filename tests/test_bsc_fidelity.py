@@ -62,14 +62,20 @@ def _node(tmp_path_factory: pytest.TempPathFactory, name: str, profile: BscProfi
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
-    """BSC's defaults: safe = head - 1, finalized = head - 2."""
-    yield from _node(tmp_path_factory, "bsc-node", BscProfile(prefunded_accounts=100))
+    """BSC's defaults: safe = head - 1, finalized = head - 2; blocks only when asked for."""
+    yield from _node(
+        tmp_path_factory, "bsc-node", BscProfile(prefunded_accounts=100, seal_until_final=False)
+    )
 
 
 @pytest.fixture(scope="module")
 def slow_finality(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
     """finalized = head - 3: room for a reorg of depth 3 (fast finality lagging)."""
-    yield from _node(tmp_path_factory, "slow-finality", BscProfile(prefunded_accounts=100, finalized_lag=3))
+    yield from _node(
+        tmp_path_factory,
+        "slow-finality",
+        BscProfile(prefunded_accounts=100, finalized_lag=3, seal_until_final=False),
+    )
 
 
 # ---- fast finality ------------------------------------------------------------------------------
@@ -87,6 +93,26 @@ def test_safe_and_finalized_trail_the_head_by_one_and_two_blocks(node: Node) -> 
     assert node.control.finality().finalized < included
     node.control.mine(2)
     assert node.control.finality().finalized == included
+
+
+@pytest.mark.parametrize("kind", ["geth", "anvil"])
+def test_on_demand_a_transaction_becomes_final_without_more_transactions(tmp_path: Path, kind: str) -> None:
+    """BSC's next blocks come whatever happens; on demand, follow-up blocks do that job."""
+    profile = BscProfile(prefunded_accounts=100)
+    with start_node(kind, profile, tmp_path / kind) as handle:  # type: ignore[arg-type]
+        chain = Chain(handle.rpc_url, gas_price=profile.min_gas_price_wei, chain_id=profile.chain_id)
+        try:
+            sender = Wallet.of(derive_accounts(profile.mnemonic, FIRST_SENDER, 1)[0])
+            included = chain.wait(chain.send(sender, sender.address, value=1, gas=21_000)).block_number
+            control = NodeControl(chain.rpc, kind)
+            deadline = time.monotonic() + 30
+            while control.finality().finalized < included:
+                assert time.monotonic() < deadline, f"block {included} never became final"
+                time.sleep(0.02)
+            finality = control.finality()
+            assert (finality.safe, finality.finalized) == (finality.head - 1, finality.head - 2)
+        finally:
+            chain.close()
 
 
 def test_the_finalized_lag_is_configurable(slow_finality: Node) -> None:

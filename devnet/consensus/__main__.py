@@ -49,6 +49,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--period", type=int, default=0, help="0 = seal on demand; N = every N s")
     parser.add_argument("--safe-lag", type=int, default=1)
     parser.add_argument("--finalized-lag", type=int, default=2)
+    parser.add_argument(
+        "--no-seal-until-final",
+        dest="seal_until_final",
+        action="store_false",
+        help="on demand: do not seal empty follow-up blocks until a block with transactions is final",
+    )
     parser.add_argument("--validators", type=int, default=21, help="modelled validator set size")
     parser.add_argument("--turn-length", type=int, default=16, help="modelled blocks per validator turn")
     own, geth = (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
@@ -88,7 +94,9 @@ async def main(args: argparse.Namespace) -> int:
         engine = EngineClient(args.engine, read_jwt_secret(args.jwt_secret), session)
         await _wait_for_geth(eth, engine, geth)
         beacon = Beacon(
-            engine, eth, args.fork, Finality(args.safe_lag, args.finalized_lag), period_s=args.period
+            engine, eth, args.fork, Finality(args.safe_lag, args.finalized_lag),
+            period_s=args.period,
+            seal_until_final=args.seal_until_final,
         )
         await beacon.start()
         front = Front(beacon, args.geth_http, session, ValidatorRotation(args.validators, args.turn_length))

@@ -35,6 +35,9 @@ BUILD_ATTEMPTS = 6
 #: On-demand mode also checks the txpool this often, for transactions that did not come
 #: through the front (re-injected after a reorg, sent to geth directly).
 IDLE_POLL_S = 0.25
+#: On demand with `seal_until_final`: how long the sealer waits for more transactions before it
+#: seals an empty follow-up block (a transaction arriving meanwhile rides in that block instead).
+FOLLOW_UP_S = 0.05
 KEEP_HASHES = 512
 
 
@@ -84,6 +87,10 @@ class Beacon:
     #: 0 = seal when transactions are pending; N = a block every N whole seconds.
     period_s: int = 0
     fee_recipient: str = "0x" + "00" * 20
+    #: On demand: after a block with transactions, seal empty blocks until it is finalized, as
+    #: the next blocks of a BSC chain would. Off: the chain only moves for transactions and
+    #: `devnet_mine` (tests that hold a block unfinalized to reorganise it).
+    seal_until_final: bool = True
     head: Block = field(init=False)
     finalized: int = field(init=False, default=0)
     lock: asyncio.Lock = field(init=False, default_factory=asyncio.Lock)
@@ -91,6 +98,8 @@ class Beacon:
     _hashes: dict[int, str] = field(init=False, default_factory=dict)
     #: Learned: seconds geth needs per pending transaction to finish a full payload.
     _seconds_per_tx: float = field(init=False, default=0.0001)
+    #: The highest block this sealer put transactions in.
+    _last_tx_block: int = field(init=False, default=0)
 
     # ---- state ----------------------------------------------------------------------------------
 
@@ -120,6 +129,7 @@ class Beacon:
             "safeLag": self.finality.safe_lag,
             "finalizedLag": self.finality.finalized_lag,
             "periodSeconds": self.period_s,
+            "sealUntilFinal": self.seal_until_final,
         }
 
     def _remember(self, block: Block) -> None:
@@ -215,6 +225,8 @@ class Beacon:
         )
         self.head = block
         self._remember(block)
+        if hashes:
+            self._last_tx_block = block.number
         await self._forkchoice(None)
         return block
 
@@ -247,15 +259,25 @@ class Beacon:
             if self.head.timestamp < slot:  # a reorg or a mine call may have taken the slot
                 await self._seal(slot)
 
+    def _awaiting_finality(self) -> bool:
+        return self.seal_until_final and self.tags()[1] < min(self._last_tx_block, self.head.number)
+
     async def _on_demand(self) -> None:
+        follow_up = self._awaiting_finality()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), IDLE_POLL_S)
+            await asyncio.wait_for(self._wake.wait(), FOLLOW_UP_S if follow_up else IDLE_POLL_S)
         self._wake.clear()
+        sealed = False
         while pending := await self.pending():
             async with self.lock:
                 block = await self._seal(allow_empty=False, pending=pending)
             if block is None:  # nothing includable (the pool lagged the last block): wait for news
                 break
+            sealed = True
+        if not sealed and self._awaiting_finality():
+            async with self.lock:  # nothing new arrived: an empty block moves finality on
+                if self._awaiting_finality():
+                    await self._seal()
 
     # ---- reorgs ---------------------------------------------------------------------------------
 

@@ -164,6 +164,7 @@ def consensus_argv(
         str(profile.safe_lag),
         "--finalized-lag",
         str(profile.finalized_lag),
+        *([] if profile.seal_until_final else ["--no-seal-until-final"]),
     ]
 
 
@@ -185,6 +186,10 @@ def geth_node_argv(
         node[0] = geth
     consensus = consensus_argv(profile, port, http_port, authrpc_port, jwt_secret, python=python, host=host)
     return [*consensus, "--", *node]
+
+
+#: anvil on demand with `seal_until_final`: its interval between empty blocks, in seconds.
+ANVIL_FOLLOW_UP_S = 0.25
 
 
 def anvil_argv(profile: BscProfile, port: int) -> list[str]:
@@ -210,9 +215,17 @@ def anvil_argv(profile: BscProfile, port: int) -> list[str]:
         str(profile.block_gas_limit),
         "--hardfork",
         profile.hardfork,
+        # `safe` = head - 1 and `finalized` = head - 2, as BSC's fast finality (anvil's default
+        # epoch of 32 slots puts them 32 and 64 blocks back).
+        "--slots-in-an-epoch",
+        "1",
     ]
     if profile.block_period_s:
         argv += ["--block-time", str(profile.block_period_s)]
+    elif profile.seal_until_final:
+        # anvil cannot seal "until final": it mines each transaction at once and, besides, a
+        # block every ANVIL_FOLLOW_UP_S, so finality follows within two of them.
+        argv += ["--mixed-mining", "--block-time", str(ANVIL_FOLLOW_UP_S)]
     return argv
 
 

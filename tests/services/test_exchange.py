@@ -19,6 +19,7 @@ from eth_account.hdaccount import generate_mnemonic
 from eth_account.types import Language
 
 from devnet.node.process import pid_alive
+from devnet.profile import BscProfile
 from devnet.services.exchange.erc20 import TRANSFER_TOPIC, TransferLog, get_logs, parse_transfer
 from devnet.services.exchange.watcher import Watcher
 from devnet.services.launch import ServiceHandle, start_service
@@ -97,7 +98,8 @@ class World:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     root = tmp_path_factory.mktemp("exchange")
-    env = up(root / "devnet", engine="geth")
+    # Blocks only when the tests mine them: confirmations are counted exactly.
+    env = up(root / "devnet", engine="geth", profile=BscProfile(seal_until_final=False))
     chain = Chain(env.rpc_url, gas_price=env.gas_price_wei, chain_id=env.chain_id)
     sink = WebhookSink(WEBHOOK_SECRET)
     try:
