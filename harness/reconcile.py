@@ -121,25 +121,30 @@ def _issuer_books(devnet: Devnet) -> tuple[list[dict[str, Any]], list[dict[str, 
     return mints, redemptions
 
 
+def one_to_one(name: str, onchain: Counter[str], booked: Counter[str]) -> Check:
+    """Each on-chain occurrence (by transaction hash) is booked once, and each booking is on
+    chain once. Occurrences are counted on each side on its own: one side's single count must
+    not hide the other side's two."""
+    orphans = sorted(set(onchain) - set(booked))
+    unseen = sorted(set(booked) - set(onchain))
+    doubles = sorted({h for h, n in onchain.items() if n > 1} | {h for h, n in booked.items() if n > 1})
+    return Check(
+        name=name,
+        ok=not orphans and not unseen and not doubles,
+        detail=f"{sum(onchain.values())} on chain, {sum(booked.values())} booked"
+        + (f"; on chain, not booked: {orphans[:3]}" if orphans else "")
+        + (f"; booked, not on chain: {unseen[:3]}" if unseen else "")
+        + (f"; more than once: {doubles[:3]}" if doubles else ""),
+    )
+
+
 def _check_mints(devnet: Devnet, mints: list[dict[str, Any]]) -> list[Check]:
     checks = []
     for symbol in ("KGST", "USDKG"):
         token = devnet.token(symbol)
         onchain = Counter(log["transactionHash"] for log in _logs(devnet, token, MINT))
         booked = Counter(m["tx_hash"] for m in mints if m["token"] == symbol and m["status"] == "minted")
-        orphans = sorted(set(onchain) - set(booked))
-        unseen = sorted(set(booked) - set(onchain))
-        doubles = sorted(h for h, n in {**onchain, **booked}.items() if n > 1)
-        checks.append(
-            Check(
-                name=f"{symbol} mints: each on-chain mint is one issuer mint",
-                ok=not orphans and not unseen and not doubles,
-                detail=f"{sum(onchain.values())} on chain, {sum(booked.values())} booked"
-                + (f"; on chain, not booked: {orphans[:3]}" if orphans else "")
-                + (f"; booked, not on chain: {unseen[:3]}" if unseen else "")
-                + (f"; more than once: {doubles[:3]}" if doubles else ""),
-            )
-        )
+        checks.append(one_to_one(f"{symbol} mints: each on-chain mint is one issuer mint", onchain, booked))
         reserve = devnet.bank.reserve_accounts()[symbol]
         credits = {
             e["payment_id"]: e
@@ -183,7 +188,12 @@ def _check_redemptions(devnet: Devnet, redemptions: list[dict[str, Any]]) -> lis
         events = {
             (log["transactionHash"], int(log["logIndex"], 16)) for log in _logs(devnet, token, REDEEMED)
         }
-        booked = Counter((r["tx_hash"], r["log_index"]) for r in redemptions if r["token"] == symbol)
+        # A redemption whose block left the chain before its payout is void ("reorged").
+        booked = Counter(
+            (r["tx_hash"], r["log_index"])
+            for r in redemptions
+            if r["token"] == symbol and r["status"] != "reorged"
+        )
         reserve = devnet.bank.reserve_accounts()[symbol]
         debits = {
             e["payment_id"]: e
@@ -267,9 +277,13 @@ def _reconcile_once(devnet: Devnet) -> Report:
     checks += _check_kgst_reserve(devnet)
     if "issuer" in devnet.env.services and "bank" in devnet.env.services:
         mints, redemptions = _issuer_books(devnet)
-        in_flight = [m["id"] for m in mints if m["status"] in ("queued", "sent")]
+        in_flight = [m["id"] for m in mints if m["status"] in ("queued", "sent", "included")]
         checks.append(
-            Check(name="no mint left in flight", ok=not in_flight, detail=f"{len(in_flight)} queued or sent")
+            Check(
+                name="no mint left in flight",
+                ok=not in_flight,
+                detail=f"{len(in_flight)} queued, sent or included but not final",
+            )
         )
         checks += _check_mints(devnet, mints)
         checks += _check_redemptions(devnet, redemptions)

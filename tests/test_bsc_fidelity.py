@@ -63,9 +63,7 @@ def _node(tmp_path_factory: pytest.TempPathFactory, name: str, profile: BscProfi
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
     """BSC's defaults: safe = head - 1, finalized = head - 2; blocks only when asked for."""
-    yield from _node(
-        tmp_path_factory, "bsc-node", BscProfile(prefunded_accounts=100, seal_until_final=False)
-    )
+    yield from _node(tmp_path_factory, "bsc-node", BscProfile(prefunded_accounts=100, seal_until_final=False))
 
 
 @pytest.fixture(scope="module")

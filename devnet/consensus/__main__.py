@@ -94,7 +94,10 @@ async def main(args: argparse.Namespace) -> int:
         engine = EngineClient(args.engine, read_jwt_secret(args.jwt_secret), session)
         await _wait_for_geth(eth, engine, geth)
         beacon = Beacon(
-            engine, eth, args.fork, Finality(args.safe_lag, args.finalized_lag),
+            engine,
+            eth,
+            args.fork,
+            Finality(args.safe_lag, args.finalized_lag),
             period_s=args.period,
             seal_until_final=args.seal_until_final,
         )

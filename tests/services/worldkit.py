@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from devnet.profile import BscProfile
 from devnet.services.launch import ServiceHandle, start_service
 from devnet.world import down, up
 from harness.accounts import derive_account
@@ -46,8 +47,8 @@ class World:
     _next_wallet: int = 100
 
     @classmethod
-    def start(cls, root: Path, engine: str = "geth") -> World:
-        env = up(root / "devnet", engine=engine)  # type: ignore[arg-type]
+    def start(cls, root: Path, engine: str = "geth", profile: BscProfile | None = None) -> World:
+        env = up(root / "devnet", engine=engine, profile=profile)  # type: ignore[arg-type]
         return cls(
             root=root, env=env, chain=Chain(env.rpc_url, gas_price=env.gas_price_wei, chain_id=env.chain_id)
         )

@@ -10,7 +10,7 @@ from eth_utils import to_checksum_address
 from fastapi import APIRouter, FastAPI, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from pydantic_settings import SettingsConfigDict
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -22,7 +22,7 @@ from devnet.services.common.settings import ServiceSettings
 from devnet.services.common.webhooks import SIGNATURE_HEADER, emit, first_time, verify
 from devnet.services.common.worker import PeriodicWorker
 from devnet.services.issuer.core import Issuer, fiat_to_units, mint_out, redemption_out
-from devnet.services.issuer.models import Mint, MintRequest, Redemption
+from devnet.services.issuer.models import Mint, MintRequest, Redemption, ScannedBlock
 from harness.chain import Reverted
 from harness.clients import ApiError, ServiceClient
 from harness.clients.bank import BankClient
@@ -51,7 +51,10 @@ class IssuerSettings(ServiceSettings):
     mint_batch: int = 200
     mint_interval_s: float = 0.2
     redeem_interval_s: float = 0.5
-    redeem_confirmations: int = 0
+    #: When money is final: None = at the node's `finalized` block (BSC fast finality; the
+    #: devnet's geth and anvil both keep it two blocks behind the head); N = after N
+    #: confirmations, for a node without finality. Payouts and `minted` wait for it.
+    confirmations: int | None = Field(default=None, ge=1)
     report_interval_s: float = 5.0
 
 
@@ -250,6 +253,19 @@ def create_app(settings: IssuerSettings | None = None) -> FastAPI:
             rows = session.scalars(select(Redemption).where(Redemption.tx_hash == tx_hash.lower()))
             return [redemption_out(r) for r in rows]
 
+    @router.get("/info", tags=["info"])
+    def info() -> dict[str, Any]:
+        """How the issuer decides that money is final, and how far its redemption scan got."""
+        with db.transaction() as session:
+            scanned = session.scalar(select(func.max(ScannedBlock.number)))
+        return {
+            "finality": "finalized tag"
+            if settings.confirmations is None
+            else f"{settings.confirmations} confirmations",
+            "confirmations": settings.confirmations,
+            "scanned_block": -1 if scanned is None else int(scanned),
+        }
+
     @router.get("/reserves", tags=["reserves"])
     def reserves() -> dict[str, Any]:
         iss = issuer()
@@ -271,7 +287,7 @@ def create_app(settings: IssuerSettings | None = None) -> FastAPI:
             minter_count=settings.minter_count,
             gas_per_mint=settings.gas_per_mint,
             mint_batch=settings.mint_batch,
-            redeem_confirmations=settings.redeem_confirmations,
+            confirmations=settings.confirmations,
             custodian_signer=settings.custodian_signer or None,
             issuer_name=settings.issuer_name,
         )

@@ -5,19 +5,29 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from typing import Any
 
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_utils import to_checksum_address
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
+from web3.contract import Contract
 
 from devnet.services.bank.accounts import account_number_problem
+from devnet.services.common.chainfollow import (
+    Header,
+    final_height,
+    final_nonce,
+    first_divergence,
+    read_headers,
+)
 from devnet.services.common.cursors import get_cursor, set_cursor
 from devnet.services.common.db import Database
-from devnet.services.issuer.models import Mint, Redemption, ReserveReport
+from devnet.services.custodian.attest import attestation_message
+from devnet.services.issuer.models import Mint, Redemption, ReserveReport, ScannedBlock
 from harness.accounts import ROLE_LAYOUT, derive_account
 from harness.artifacts import event_topic
 from harness.chain import Chain, Reverted
@@ -35,6 +45,10 @@ REDEEMED_TOPIC = event_topic("Redeemed(uint256,address,bytes32,uint256)")
 #: Fiat minor units have 2 decimals (tyiyn, cents).
 FIAT_DECIMALS = 2
 CURRENCY = {"KGST": "KGS", "USDKG": "USD"}
+#: Mints signed and not final yet.
+IN_FLIGHT = ("sent", "included")
+SCAN_BLOCKS_PER_TICK = 500
+SCANNED_BLOCKS_KEPT = 256
 
 
 def fiat_to_units(token: StableCoinClient, minor: int) -> int:
@@ -57,7 +71,7 @@ class Issuer:
         minter_count: int,
         gas_per_mint: int,
         mint_batch: int,
-        redeem_confirmations: int,
+        confirmations: int | None,
         custodian_signer: str | None,
         issuer_name: str,
     ):
@@ -72,12 +86,16 @@ class Issuer:
         self.custodian = custodian
         self.gas_per_mint = gas_per_mint
         self.mint_batch = mint_batch
-        self.redeem_confirmations = redeem_confirmations
+        #: None: money is final at the node's `finalized` block; N: after N confirmations.
+        self.confirmations = confirmations
         self.custodian_signer = custodian_signer
         self.issuer_name = issuer_name
         self._reserve_accounts: dict[str, str] = {}
         #: mint id -> when this process last checked that the node still knows its transaction
         self._pending_checked: dict[int, float] = {}
+        #: reports go out from the reporter and the mint workers: one at a time, the last one kept
+        self._report_lock = threading.Lock()
+        self._last_report: str | None = None
 
     def close(self) -> None:
         self.chain.close()
@@ -224,51 +242,103 @@ class Issuer:
             minter.resync(self.chain.rpc)
 
     def _settle_sent(self) -> None:
-        """Book the receipts of sent mints, without waiting for those still pending. A pending
-        mint the node no longer knows (a node restart, or this process restarted) is resent:
-        the same bytes and nonce, so it can never mint twice."""
+        """Follow sent mints to finality, without waiting for those still pending.
+
+        A receipt in a block that is not final makes the mint `included`; its outcome (minted,
+        failed, held, queued again) is decided only once that block is final, because a reorg
+        may still take the transaction out, and a mint requeued on the strength of a revert that
+        a reorg then undoes would mint twice. A mint whose transaction left the chain goes back
+        to `sent` and is resent: the same bytes and nonce, so it can never mint twice. Only when
+        a *final* block has used its nonce for another transaction is it signed anew."""
         with self.db.transaction() as session:
-            sent = [
-                (m.id, m.tx_hash, m.raw_tx)
-                for m in session.scalars(select(Mint).where(Mint.status == "sent"))
+            open_mints = [
+                (m.id, m.tx_hash, m.raw_tx, m.status, m.minter, m.nonce, m.block_hash)
+                for m in session.scalars(select(Mint).where(Mint.status.in_(IN_FLIGHT)))
             ]
-        if not sent:
+        if not open_mints:
             return
-        receipts = self.chain.rpc.batch([("eth_getTransactionReceipt", [tx_hash]) for _, tx_hash, _ in sent])
+        receipts = self.chain.rpc.batch(
+            [("eth_getTransactionReceipt", [tx_hash]) for _, tx_hash, *_ in open_mints]
+        )
+        final = final_height(self.chain.rpc, self.confirmations)
         now = time.monotonic()
-        for (mint_id, tx_hash, raw), receipt in zip(sent, receipts, strict=True):
-            assert tx_hash and raw
+        for (mint_id, tx_hash, raw, status, minter, nonce, block_hash), receipt in zip(
+            open_mints, receipts, strict=True
+        ):
+            assert tx_hash and raw and minter is not None and nonce is not None
             if isinstance(receipt, RpcError):
                 continue
             if receipt is None:
+                if status == "included":  # its block was reorganised away: send it again
+                    log.warning(
+                        "mint %s: transaction %s left the chain in a reorg; resending", mint_id, tx_hash
+                    )
+                    self._pending_checked.pop(mint_id, None)
+                    with self.db.transaction() as session:
+                        mint = session.get(Mint, mint_id)
+                        assert mint is not None
+                        mint.status, mint.block_number, mint.block_hash = "sent", None, None
                 checked = self._pending_checked.get(mint_id)
                 if checked is None or now - checked > 10:  # first seen by this process, then every 10 s
                     self._pending_checked[mint_id] = now
                     if not self.chain.known(tx_hash):
-                        try:
-                            self.chain.rpc.call("eth_sendRawTransaction", raw)
-                        except RpcError as e:
-                            log.warning("resending mint %s: %s", tx_hash, e.message)
+                        self._resend(mint_id, raw, minter, nonce)
                 continue
             self._pending_checked.pop(mint_id, None)
-            outcome: tuple[str, str | None, int | None]
-            if receipt["status"] == "0x1":
-                outcome = ("minted", None, int(receipt["blockNumber"], 16))
-            else:
-                outcome = ("failed", self.chain.revert_reason(tx_hash, receipt), None)
+            number, in_block = int(receipt["blockNumber"], 16), str(receipt["blockHash"]).lower()
+            if number > final:
+                if status != "included" or block_hash != in_block:
+                    with self.db.transaction() as session:
+                        mint = session.get(Mint, mint_id)
+                        assert mint is not None
+                        mint.status, mint.block_number, mint.block_hash = "included", number, in_block
+                continue
+            self._settle_final(mint_id, tx_hash, receipt)
+
+    def _resend(self, mint_id: int, raw: str, minter: str, nonce: int) -> None:
+        """Broadcast a stored mint again; if a final block gave its nonce to another transaction,
+        it can never be mined, and the mint is queued to be signed anew."""
+        try:
+            self.chain.rpc.call("eth_sendRawTransaction", raw)
+        except RpcError as e:
+            if "nonce too low" not in e.message:
+                log.warning("resending mint %s: %s", mint_id, e.message)
+                return
+            if final_nonce(self.chain.rpc, minter, self.confirmations) <= nonce:
+                return  # the nonce is used in a block that is not final: wait and see
+            log.warning(
+                "mint %s: nonce %d of %s went to another transaction; signing it anew", mint_id, nonce, minter
+            )
             with self.db.transaction() as session:
                 mint = session.get(Mint, mint_id)
                 assert mint is not None
-                mint.status, mint.reason, mint.block_number = outcome
-                reason = mint.reason or ""
-                if mint.status != "failed":
-                    continue
-                if "blacklisted" in reason:
-                    mint.status = "held"  # blacklisted after screening: held, as if screened out
-                elif "paused" in reason or (mint.token == "KGST" and "reserve" in reason):
-                    # Paused after screening (waits for unpause), or the reserve report lost the race
-                    # to the mint (the credit is in the reserve): transient, so queued again.
+                if mint.status == "sent":
                     mint.status, mint.raw_tx, mint.tx_hash = "queued", None, None
+                    mint.reason = f"nonce {nonce} went to another transaction: signed again"
+
+    def _settle_final(self, mint_id: int, tx_hash: str, receipt: dict[str, Any]) -> None:
+        """The mint's block is final: book what happened."""
+        outcome: tuple[str, str | None]
+        if receipt["status"] == "0x1":
+            outcome = ("minted", None)
+        else:
+            outcome = ("failed", self.chain.revert_reason(tx_hash, receipt))
+        with self.db.transaction() as session:
+            mint = session.get(Mint, mint_id)
+            assert mint is not None
+            mint.status, mint.reason = outcome
+            mint.block_number = int(receipt["blockNumber"], 16)
+            mint.block_hash = str(receipt["blockHash"]).lower()
+            reason = mint.reason or ""
+            if mint.status != "failed":
+                return
+            if "blacklisted" in reason:
+                mint.status = "held"  # blacklisted after screening: held, as if screened out
+            elif "paused" in reason or (mint.token == "KGST" and "reserve" in reason):
+                # Paused after screening (waits for unpause), or the reserve report lost the race
+                # to the mint (the credit is in the reserve): transient, so queued again.
+                mint.status, mint.raw_tx, mint.tx_hash = "queued", None, None
+                mint.block_number = mint.block_hash = None
 
     def _cover_kgst(self, pending_units: int) -> None:
         """Make the on-chain reserve report cover supply + the mints about to be sent."""
@@ -306,14 +376,8 @@ class Issuer:
     ) -> None:
         observed_at = min(observed_at, self._chain_time())
         contract = token.feeds[feed]
-        if wait:
-            tx_hash = self.chain.transact(self.reporter, contract, "report", answer, observed_at).tx_hash
-        else:
-            # Twice the tip: in the block that also carries the mints it covers, it comes first.
-            data = self.chain.encode_call(contract, "report", answer, observed_at)
-            tx_hash = self.chain.send(
-                self.reporter, contract.address, data, gas=120_000, gas_price=2 * self.chain.gas_price
-            )
+        with self._report_lock:
+            tx_hash = self._send_report(contract, answer, observed_at, wait)
         with self.db.transaction() as session:
             session.add(
                 ReserveReport(
@@ -323,6 +387,24 @@ class Issuer:
                     tx_hash=tx_hash,
                 )
             )
+
+    def _send_report(self, contract: Contract, answer: int, observed_at: int, wait: bool) -> str:
+        last = self._last_report
+        if last is not None and not self.chain.known(last):
+            # A reorg dropped it: the reporter's local nonce is ahead of the chain, and every later
+            # report would wait behind the gap. Realign with the node first.
+            log.warning("reserve report %s left the chain; realigning the reporter's nonce", last)
+            self.reporter.resync(self.chain.rpc)
+        if wait:
+            tx_hash = self.chain.transact(self.reporter, contract, "report", answer, observed_at).tx_hash
+        else:
+            # Twice the tip: in the block that also carries the mints it covers, it comes first.
+            data = self.chain.encode_call(contract, "report", answer, observed_at)
+            tx_hash = self.chain.send(
+                self.reporter, contract.address, data, gas=120_000, gas_price=2 * self.chain.gas_price
+            )
+        self._last_report = tx_hash
+        return tx_hash
 
     def report_bank_reserve(self, force: bool = False, wait: bool = True) -> None:
         if self.bank is None:
@@ -338,15 +420,10 @@ class Issuer:
             return
         token = self.tokens["USDKG"]
         attestation = self.custodian.get("/attestations/latest", pool="USDKG")
-        if self.custodian_signer:
-            signer = Account.recover_message(
-                encode_defunct(text=attestation["message"]), signature=attestation["signature"]
-            )
-            if signer.lower() != self.custodian_signer.lower():
-                log.error(
-                    "attestation %s signed by %s, not the custodian: not reported", attestation["id"], signer
-                )
-                return
+        problem = self.attestation_problem(attestation, "USDKG")
+        if problem:
+            log.error("attestation %s not reported: %s", attestation.get("id"), problem)
+            return
         price = self.custodian.get("/price")
         for feed, answer, as_of in (
             ("ounces", attestation["total_fine_oz_milli"], attestation["as_of"]),
@@ -356,6 +433,31 @@ class Issuer:
             # Report what is newer than the feed (or differs at the same time); never go back in time.
             if state is None or as_of > state[1] or (as_of == state[1] and answer != state[0]):
                 self._report(token, feed, answer, as_of)
+
+    def attestation_problem(self, attestation: dict[str, Any], pool: str) -> str | None:
+        """Why an attestation of `pool` must not be reported, or None. Only what was signed
+        counts: the fields reported must be exactly the ones the signed message states, and the
+        message must be signed by the custodian's key (when one is configured)."""
+        if attestation.get("pool") != pool:
+            return f"it attests pool {attestation.get('pool')!r}, not {pool!r}"
+        try:
+            signed = attestation_message(
+                attestation["pool"],
+                int(attestation["total_fine_oz_milli"]),
+                int(attestation["bar_count"]),
+                int(attestation["as_of"]),
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            return f"malformed attestation: {e!r}"
+        if attestation.get("message") != signed:
+            return f"its fields differ from its signed message {attestation.get('message')!r}"
+        if self.custodian_signer:
+            signer = Account.recover_message(
+                encode_defunct(text=attestation["message"]), signature=attestation["signature"]
+            )
+            if signer.lower() != self.custodian_signer.lower():
+                return f"signed by {signer}, not the custodian {self.custodian_signer}"
+        return None
 
     def report_all(self) -> None:
         for report in (self.report_bank_reserve, self.report_gold, self.sync_bank_statement):
@@ -367,53 +469,109 @@ class Issuer:
     # ---- redemptions -> payouts ---------------------------------------------------------------
 
     def scan_redemptions(self) -> int:
-        head = self.chain.block_number() - self.redeem_confirmations
+        """Record the `Redeemed` events of final blocks, following the chain by number and
+        parent hash: each block read must name the last one scanned as its parent, and each log
+        must carry the hash of the header read, else the scan waits for the next tick. Only
+        final blocks are scanned, so a payout never rests on a block a reorg can take away."""
+        rpc = self.chain.rpc
+        final = final_height(rpc, self.confirmations)
         with self.db.transaction() as session:
-            scanned = get_cursor(session, "redeem_block")
-            start = 0 if scanned is None else scanned + 1
-        if head < start:
+            last = session.scalar(select(ScannedBlock).order_by(ScannedBlock.number.desc()).limit(1))
+            anchor = None if last is None else Header(last.number, last.hash, last.parent_hash)
+        start = 0 if anchor is None else anchor.number + 1
+        if final < start:
+            # Nothing new is final; a reorg to the same height would still replace our last block.
+            if anchor is not None and first_divergence(rpc, [anchor]) is not None:
+                self._unwind_scan()
             return 0
+        end = min(final, start + SCAN_BLOCKS_PER_TICK - 1)
+        headers = read_headers(rpc, start, end)
+        if not headers:
+            return 0  # the chain moved while it was read: next tick
+        if anchor is not None and headers[0].parent_hash != anchor.hash:
+            self._unwind_scan()
+            return 0
+        by_number = {h.number: h for h in headers}
         by_address = {t.address.lower(): sym for sym, t in self.tokens.items()}
-        logs = self.chain.rpc.call(
+        logs = rpc.call(
             "eth_getLogs",
             {
                 "fromBlock": hex(start),
-                "toBlock": hex(head),
+                "toBlock": hex(end),
                 "address": list(by_address),
                 "topics": [REDEEMED_TOPIC],
             },
         )
+        if any(str(e["blockHash"]).lower() != by_number[int(e["blockNumber"], 16)].hash for e in logs):
+            return 0  # logs of another branch than the headers read: next tick
         found = 0
         with self.db.transaction() as session:
             for entry in logs:
-                symbol = by_address[entry["address"].lower()]
-                tx_hash, log_index = entry["transactionHash"], int(entry["logIndex"], 16)
-                exists = session.scalar(
-                    select(Redemption.id).where(
-                        Redemption.tx_hash == tx_hash, Redemption.log_index == log_index
-                    )
-                )
-                if exists is not None:
-                    continue
-                amount = int(entry["data"], 16)
-                ref = bytes.fromhex(entry["topics"][3][2:]).rstrip(b"\0").decode("ascii", errors="replace")
-                session.add(
-                    Redemption(
-                        token=symbol,
-                        tx_hash=tx_hash,
-                        log_index=log_index,
-                        block_number=int(entry["blockNumber"], 16),
-                        redemption_id=int(entry["topics"][1], 16),
-                        holder=to_checksum_address("0x" + entry["topics"][2][-40:]),
-                        amount=str(amount),
-                        payout_ref=ref,
-                        payout_amount=units_to_fiat(self.tokens[symbol], amount),
-                        status="pending",
-                    )
-                )
-                found += 1
-            set_cursor(session, "redeem_block", head)
+                found += self._record_redemption(session, by_address[entry["address"].lower()], entry)
+            for h in headers:
+                session.add(ScannedBlock(number=h.number, hash=h.hash, parent_hash=h.parent_hash))
+            session.execute(delete(ScannedBlock).where(ScannedBlock.number < end - SCANNED_BLOCKS_KEPT))
         return found
+
+    def _record_redemption(self, session: Session, symbol: str, entry: dict[str, Any]) -> int:
+        tx_hash, log_index = entry["transactionHash"], int(entry["logIndex"], 16)
+        number, block_hash = int(entry["blockNumber"], 16), str(entry["blockHash"]).lower()
+        existing = session.scalar(
+            select(Redemption).where(Redemption.tx_hash == tx_hash, Redemption.log_index == log_index)
+        )
+        if existing is not None:
+            revived = existing.status == "reorged"  # the same transaction, included again
+            if revived:
+                existing.status, existing.reason = "pending", None
+            existing.block_number, existing.block_hash = number, block_hash
+            return int(revived)
+        amount = int(entry["data"], 16)
+        ref = bytes.fromhex(entry["topics"][3][2:]).rstrip(b"\0").decode("ascii", errors="replace")
+        session.add(
+            Redemption(
+                token=symbol,
+                tx_hash=tx_hash,
+                log_index=log_index,
+                block_number=number,
+                block_hash=block_hash,
+                redemption_id=int(entry["topics"][1], 16),
+                holder=to_checksum_address("0x" + entry["topics"][2][-40:]),
+                amount=str(amount),
+                payout_ref=ref,
+                payout_amount=units_to_fiat(self.tokens[symbol], amount),
+                status="pending",
+            )
+        )
+        return 1
+
+    def _unwind_scan(self) -> None:
+        """A block the scanner took as final left the chain: only possible where finality is
+        N confirmations and a deeper reorg came. Forget the blocks from the fork on; their
+        unpaid redemptions are void (found again if re-included); a paid one is an error that
+        reconciliation reports."""
+        with self.db.transaction() as session:
+            stored = [Header(b.number, b.hash, b.parent_hash) for b in session.scalars(select(ScannedBlock))]
+        fork = first_divergence(self.chain.rpc, stored)
+        if fork is None:  # the tip moved meanwhile; nothing we stored changed
+            return
+        with self.db.transaction() as session:
+            session.execute(delete(ScannedBlock).where(ScannedBlock.number >= fork))
+            for r in session.scalars(select(Redemption).where(Redemption.block_number >= fork)):
+                if r.status == "pending":
+                    r.status, r.reason = (
+                        "reorged",
+                        f"block {r.block_number} was reorganised away before payout",
+                    )
+                elif r.status == "paid":
+                    log.error(
+                        "redemption %s was paid, then its block %d left the chain: finality (%s) too shallow",
+                        r.tx_hash,
+                        r.block_number,
+                        "finalized tag"
+                        if self.confirmations is None
+                        else f"{self.confirmations} confirmations",
+                    )
+        log.warning("reorg below the scanned blocks: rescanning from block %d", fork)
 
     def pay_redemptions(self) -> int:
         if self.bank is None:
@@ -485,6 +643,7 @@ def mint_out(m: Mint) -> dict[str, Any]:
         "reason": m.reason,
         "tx_hash": m.tx_hash,
         "block_number": m.block_number,
+        "block_hash": m.block_hash,
         "bank_payment_id": m.bank_payment_id,
         "attempts": m.attempts,
     }
@@ -504,4 +663,6 @@ def redemption_out(r: Redemption) -> dict[str, Any]:
         "status": r.status,
         "reason": r.reason,
         "bank_payment_id": r.bank_payment_id,
+        "block_number": r.block_number,
+        "block_hash": r.block_hash,
     }

@@ -22,7 +22,9 @@ class Mint(Base):
     #: fiat minor units received (tyiyn, cents) and token base units to mint (as text: > 2^63)
     fiat_amount: Mapped[int] = mapped_column(BigInteger)
     amount: Mapped[str] = mapped_column(String(80))
-    #: queued -> sent -> minted | failed; held = no valid wallet in the payment
+    #: queued -> sent -> included -> minted | failed; held = no valid wallet in the payment, or a
+    #: blacklisted one. `included`: in a block that is not final yet (a reorg may still take it
+    #: out, and then it goes back to `sent`); `minted` and `failed` only once the block is final.
     status: Mapped[str] = mapped_column(String(12), index=True)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -31,6 +33,7 @@ class Mint(Base):
     raw_tx: Mapped[str | None] = mapped_column(Text, nullable=True)
     tx_hash: Mapped[str | None] = mapped_column(String(66), nullable=True)
     block_number: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    block_hash: Mapped[str | None] = mapped_column(String(66), nullable=True)
     bank_payment_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
@@ -59,13 +62,16 @@ class Redemption(Base):
     tx_hash: Mapped[str] = mapped_column(String(66))
     log_index: Mapped[int] = mapped_column(Integer)
     block_number: Mapped[int] = mapped_column(Integer)
+    block_hash: Mapped[str | None] = mapped_column(String(66), nullable=True)
     redemption_id: Mapped[int] = mapped_column(Integer)
     holder: Mapped[str] = mapped_column(String(42))
     amount: Mapped[str] = mapped_column(String(80))
     payout_ref: Mapped[str] = mapped_column(String(64))
     #: fiat minor units paid; the sub-tyiyn remainder of the token amount stays with the issuer
     payout_amount: Mapped[int] = mapped_column(BigInteger)
-    #: pending -> paid | failed
+    #: pending -> paid | failed. Recorded only from finalized blocks, so `pending` means "final,
+    #: payout not made yet". `reorged`: its block left the chain before the payout (possible
+    #: only where finality is N confirmations); found again if the transaction is re-included.
     status: Mapped[str] = mapped_column(String(12), index=True)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     bank_payment_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
@@ -81,3 +87,14 @@ class ReserveReport(Base):
     observed_at: Mapped[int] = mapped_column(BigInteger)
     tx_hash: Mapped[str] = mapped_column(String(66))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ScannedBlock(Base):
+    """The finalized blocks the redemption scanner has read, by number and hash: the next block
+    must name the last one as its parent, or the chain was reorganised under the scanner."""
+
+    __tablename__ = "scanned_blocks"
+
+    number: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[str] = mapped_column(String(66))
+    parent_hash: Mapped[str] = mapped_column(String(66))
