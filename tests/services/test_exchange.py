@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from eth_account import Account
 from eth_account.hdaccount import generate_mnemonic
 from eth_account.types import Language
 
@@ -122,6 +123,22 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         down(root / "devnet")
 
 
+class MiningExchangeClient(ExchangeClient):
+    """Its waits mine a block per look: this chain moves only when mined, and the exchange's own
+    withdrawals and sweeps complete only once their block is final."""
+
+    def __init__(self, url: str, world: World, **options: Any):
+        super().__init__(url, **options)
+        self.world = world
+
+    def wait_for(self, probe: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05) -> Any:
+        def mined_then(probe: Callable[[], Any] = probe) -> Any:
+            self.world.mine(1)
+            return probe()
+
+        return super().wait_for(mined_then, timeout, interval)
+
+
 class Exchanges:
     """Exchange processes for one test (or the module), stopped at the end."""
 
@@ -133,7 +150,7 @@ class Exchanges:
     def start(self, workdir: Path, settings: dict[str, Any]) -> tuple[ExchangeClient, ServiceHandle]:
         handle = start_service("exchange", workdir, settings=settings)
         self.handles.append(handle)
-        client = ExchangeClient(handle.url, retries=2)
+        client = MiningExchangeClient(handle.url, self.world, retries=2)
         self.clients.append(client)
         # Ready: the watcher has a cursor and the funder's BNB top-up of the hot wallet is mined,
         # so no block of the exchange's own lands in the middle of a test.
@@ -509,6 +526,60 @@ def test_withdrawal_sends_amount_minus_fee_and_replays_idempotently(
     assert hook_for(world, "withdrawal.completed", first["id"])["data"]["tx_hash"] == done["tx_hash"]
     reused = problem(lambda: exchange.withdraw(user, "KGST", recipient, world.kgst.units(13), key=key))
     assert (reused.status, reused.field) == (422, "header.Idempotency-Key")
+
+
+@pytest.mark.parametrize("depth", [1, 2])
+def test_a_withdrawal_reorganised_away_is_sent_again_and_paid_once(
+    world: World, exchange: ExchangeClient, depth: int
+) -> None:
+    user, _ = funded_user(world, exchange, f"reorged withdrawal {depth}", world.kgst.units(30))
+    sweep_all(exchange)
+    recipient = Account.create().address
+    w = exchange.withdraw(user, "KGST", recipient, world.kgst.units(12))
+    rpc = world.chain.rpc
+    # In a block, not final (this chain moves only when mined): still processing.
+    tx_hash = wait(
+        lambda: (x := exchange.withdrawal(w["id"])["tx_hash"]) and rpc.receipt(x) and x, what="included"
+    )
+    first_block = rpc.receipt(tx_hash)["blockHash"]
+    if depth == 2:
+        world.mine(1)
+    assert exchange.withdrawal(w["id"])["status"] == "processing"
+    reorg = world.node.reorg(depth)
+    assert first_block in reorg.replaced
+    done = exchange.wait_withdrawal(w["id"])  # mines until final
+    assert (done["status"], done["tx_hash"]) == ("completed", tx_hash)  # the same bytes, sent again
+    assert rpc.receipt(tx_hash)["blockHash"] != first_block
+    world.mine(3)
+    assert world.kgst.balance_of(recipient) == world.kgst.units(11)  # paid once: amount - withdrawFee
+    assert kgst_balance(exchange, user) == {"available": world.kgst.units(18), "locked": 0, "pending": 0}
+    completed = [
+        e for e in world.sink.events if e["type"] == "withdrawal.completed" and e["data"]["id"] == w["id"]
+    ]
+    assert {e["id"] for e in completed} == {completed[0]["id"]}  # one event (a retry repeats its id)
+
+
+def test_a_sweep_reorganised_away_completes_once(world: World, exchange: ExchangeClient) -> None:
+    _, address = funded_user(world, exchange, "reorged sweep", world.kgst.units(25))
+    hot = exchange.info()["hot_wallet"]
+    hot_before = world.kgst.balance_of(hot)
+    started = exchange.sweep("KGST")
+    [mine] = [s for s in started["sweeps"] if s["address"] == address]
+    rpc = world.chain.rpc
+    # The gas top-up goes first, then the token transfer: hold the transfer's block unfinalized.
+    tx_hash = wait(
+        lambda: (world.mine(1), (x := exchange.get_sweep(mine["id"])["tx_hash"]) and rpc.receipt(x) and x)[1],
+        what="token transfer included",
+    )
+    receipt = rpc.receipt(tx_hash)
+    first_block = receipt["blockHash"]
+    reorg = world.node.reorg(world.node.head() - int(receipt["blockNumber"], 16) + 1)
+    assert first_block in reorg.replaced
+    done = exchange.wait_sweep(mine["id"], timeout=30)
+    assert (done["status"], done["tx_hash"]) == ("completed", tx_hash)
+    world.mine(3)
+    assert world.kgst.balance_of(address) == 0
+    assert world.kgst.balance_of(hot) - hot_before == world.kgst.units(25) == int(done["received"])
 
 
 def test_withdrawal_bad_input_names_the_field(world: World, exchange: ExchangeClient) -> None:

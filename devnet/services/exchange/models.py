@@ -166,16 +166,19 @@ class ChainTx(Base):
     gas: Mapped[int] = mapped_column(BigInteger)
     raw: Mapped[str] = mapped_column(Text)
     hash: Mapped[str] = mapped_column(String(66), unique=True)
-    #: signed (stored, maybe not broadcast) -> sent -> mined | reverted; dropped = its nonce was
-    #: taken by another transaction, so it can never be mined.
+    #: signed (stored, maybe not broadcast) -> sent -> included (in a block not final yet; a
+    #: reorg sends it back to `sent`) -> mined | reverted (final); dropped = a final block gave
+    #: its nonce to another transaction, so it can never be mined.
     status: Mapped[str] = mapped_column(String(16), index=True)
     block_number: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    block_hash: Mapped[str | None] = mapped_column(String(66), nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class Withdrawal(Base):
-    """status: processing -> completed (tx hash) | failed (reason; the balance is restored)."""
+    """status: processing -> completed (its transaction in a final block) | failed (reason; the
+    balance is restored)."""
 
     __tablename__ = "exchange_withdrawals"
 

@@ -137,6 +137,10 @@ class ExchangeSettings(ServiceSettings):
     networks: dict[str, NetworkPatch] = {}  # noqa: RUF012
     min_confirm: int = Field(default=5, ge=1)
     unlock_confirm: int = Field(default=15, ge=1)
+    #: When the exchange's own transactions (withdrawals, sweeps, gas top-ups) count as done:
+    #: None = at the node's `finalized` block; N = after N confirmations (a node without
+    #: finality). Until then a reorg may take one out, and it is sent again.
+    finality_confirmations: int | None = Field(default=None, ge=1)
     network_name: str = "BSC"
     #: First block the watcher scans on a fresh store; None: the head at first start.
     start_block: int | None = Field(default=None, ge=0)

@@ -6,9 +6,14 @@ Crash safety: every transaction is signed with an explicit nonce and stored (raw
 nonce) in the same commit that links it to its withdrawal or sweep, *before* it is broadcast.
 Each tick then looks every unfinished transaction up: a receipt finishes it; a stored one the
 node does not know is broadcast again, byte for byte (same nonce: it can be mined at most
-once). Only when the node says its nonce is spent by another transaction (and it has no
+once). Only when a final block has spent its nonce on another transaction (and it has no
 receipt) is it marked dropped and its withdrawal signed anew. So a SIGKILL at any point never
-sends a withdrawal twice. A withdrawal completes when its transaction is in a block.
+sends a withdrawal twice.
+
+Finality: a transaction in a block is `included`; its withdrawal or sweep completes (or fails,
+on a revert) only when that block is final (the node's `finalized` block, or
+`finality_confirmations`). A reorg that takes an included transaction out sends it back to
+`sent`, and it is broadcast again, byte for byte: paid once, and user balances untouched.
 
 Nonces: the treasury is the only sender for the hot wallet, the deposit addresses and the
 funder, one thread, so the next nonce is max(node's pending count, highest unfinished stored
@@ -26,6 +31,7 @@ from eth_account.signers.local import LocalAccount
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from devnet.services.common.chainfollow import final_height, final_nonce
 from devnet.services.common.db import short_id, utcnow
 from devnet.services.common.webhooks import emit
 from devnet.services.exchange import ledger
@@ -33,12 +39,12 @@ from devnet.services.exchange.core import ExchangeCore, sweep_view, withdrawal_v
 from devnet.services.exchange.erc20 import CallFailed, balance_of, calldata, parse_transfer
 from devnet.services.exchange.models import ChainTx, DepositAddress, Network, Sweep, Withdrawal
 from harness.chain import Reverted
-from harness.rpc import RpcError
+from harness.rpc import TX_INDEXING, RpcError
 from harness.signing import SignedTx
 from harness.wallets import Wallet
 
 log = logging.getLogger("devnet.exchange.treasury")
-UNFINISHED = ("signed", "sent")
+UNFINISHED = ("signed", "sent", "included")
 SWEEP_ACTIVE = ("queued", "gas_pending", "gas_funded", "transfer_pending")
 PLAIN_TRANSFER_GAS = 21_000
 BATCH = 20
@@ -55,6 +61,7 @@ class Treasury:
         self.chain = core.chain
         self.rpc = core.rpc
         self.settings = core.settings
+        self.confirmations = core.settings.finality_confirmations
         self._last_auto_sweep = 0.0
 
     def tick(self) -> None:
@@ -125,7 +132,7 @@ class Treasury:
             tx = session.get(ChainTx, tx_id)
             if tx is None or tx.status not in UNFINISHED:
                 return
-            raw, tx_hash = tx.raw, tx.hash
+            raw, tx_hash, sender, nonce = tx.raw, tx.hash, tx.sender, tx.nonce
         try:
             self.rpc.call("eth_sendRawTransaction", raw)
         except RpcError as e:
@@ -135,10 +142,10 @@ class Treasury:
             elif "nonce too low" in message or "nonce is too low" in message:
                 receipt = self.rpc.receipt(tx_hash)
                 if receipt is not None:
-                    self._finish(tx_id, receipt)
-                else:
+                    self._seen(tx_id, receipt)
+                elif final_nonce(self.rpc, sender, self.confirmations) > nonce:
                     self._dropped(tx_id, e.message)
-                return
+                return  # else the nonce is used in a block that is not final yet: wait and see
             else:
                 log.warning("broadcast of %s failed (retrying): %s", tx_hash, e.message)
                 with self.db.transaction() as session:
@@ -155,7 +162,8 @@ class Treasury:
                 row.status = "sent"
 
     def _track(self) -> None:
-        """Finish what is mined; re-broadcast (same bytes) what the node does not know."""
+        """Follow every unfinished transaction to a final block; re-broadcast (same bytes) what
+        the node does not know, including what a reorg took out of the chain."""
         with self.db.transaction() as session:
             txs = [
                 (t.id, t.hash, t.status)
@@ -163,12 +171,37 @@ class Treasury:
                     select(ChainTx).where(ChainTx.status.in_(UNFINISHED)).order_by(ChainTx.id)
                 )
             ]
-        for tx_id, tx_hash, status in txs:
-            receipt = self.rpc.receipt(tx_hash)
+        if not txs:
+            return
+        receipts = self.rpc.batch([("eth_getTransactionReceipt", [tx_hash]) for _, tx_hash, _ in txs])
+        for (tx_id, tx_hash, status), receipt in zip(txs, receipts, strict=True):
+            if isinstance(receipt, RpcError):
+                if TX_INDEXING not in receipt.message:
+                    raise receipt
+                receipt = None
             if receipt is not None:
-                self._finish(tx_id, receipt)
-            elif status == "signed" or not self.chain.known(tx_hash):
+                self._seen(tx_id, receipt)
+                continue
+            if status == "included":
+                log.warning("transaction %s left the chain in a reorg: sending it again", tx_hash)
+                with self.db.transaction() as session:
+                    row = session.get(ChainTx, tx_id)
+                    if row is not None and row.status == "included":
+                        row.status, row.block_number, row.block_hash = "sent", None, None
+                status = "sent"
+            if status == "signed" or not self.chain.known(tx_hash):
                 self._broadcast(tx_id)
+
+    def _seen(self, tx_id: int, receipt: dict[str, Any]) -> None:
+        """A receipt: final, the transaction is done; not yet, it is `included` (in this block)."""
+        block, block_hash = int(receipt["blockNumber"], 16), str(receipt["blockHash"]).lower()
+        if block <= final_height(self.rpc, self.confirmations):
+            self._finish(tx_id, receipt)
+            return
+        with self.db.transaction() as session:
+            tx = session.get(ChainTx, tx_id)
+            if tx is not None and tx.status in UNFINISHED:
+                tx.status, tx.block_number, tx.block_hash = "included", block, block_hash
 
     def _finish(self, tx_id: int, receipt: dict[str, Any]) -> None:
         ok = receipt.get("status") == "0x1"
@@ -181,6 +214,7 @@ class Treasury:
                 return
             tx.status = "mined" if ok else "reverted"
             tx.block_number = block
+            tx.block_hash = str(receipt["blockHash"]).lower()
             tx.error = reason
             if tx.purpose == "withdrawal":
                 w = session.get(Withdrawal, tx.ref)
