@@ -24,10 +24,8 @@ KGS = 10**16  # token base units per tyiyn (18 - 2 decimals)
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     w = World.start(tmp_path_factory.mktemp("issuer-world"))
-    bank = w.start_service("bank")
-    w.start_service(
-        "issuer", env_file=str(w.root / "devnet" / "env.json"), bank_url=bank.url, report_interval_s=0.3
-    )
+    w.start_service("bank")
+    w.start_issuer(report_interval_s=0.3)
     yield w
     w.stop()
 
@@ -192,13 +190,7 @@ def test_issuer_killed_mid_mint_neither_loses_nor_doubles(
     wallets = [world.wallet() for _ in range(12)]
     payers = [customer_account(bank, funds=100_00) for _ in wallets]
     payments = [_buy(bank, reserve, w.address, 100_00, p) for w, p in zip(wallets, payers, strict=True)]
-    world.restart(
-        "issuer",
-        kill=True,
-        env_file=str(world.root / "devnet" / "env.json"),
-        bank_url=world.services["bank"].url,
-        report_interval_s=0.3,
-    )
+    world.restart("issuer", kill=True)
     restarted = ServiceClient(world.services["issuer"].url)
     mints = [_settled_mint(restarted, p["id"]) for p in payments]
     assert [m["status"] for m in mints] == ["minted"] * len(mints)

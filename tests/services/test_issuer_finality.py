@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from devnet.profile import BscProfile
+from harness.chain import TxResult
 from harness.clients import ServiceClient
 from harness.clients.bank import BankClient
 from harness.connect import Devnet
-from harness.env import DevnetEnv
 from harness.node_control import NodeControl
 from harness.reconcile import reconcile
 from harness.rpc import RpcError
@@ -30,17 +30,14 @@ KGS = 10**16  # token base units per tyiyn (18 - 2 decimals)
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    w = World.start(tmp_path_factory.mktemp("issuer-finality"), profile=BscProfile(seal_until_final=False))
-    bank = w.start_service("bank")
-    w.start_service(
-        "issuer",
-        env_file=str(w.root / "devnet" / "env.json"),
-        bank_url=bank.url,
-        # No reports of its own accord: the chain moves only for the tests and their mints.
-        report_interval_s=3600,
-        redeem_interval_s=0.1,
-        mint_interval_s=0.1,
-    )
+    yield from _world(tmp_path_factory, "issuer-finality")
+
+
+def _world(tmp_path_factory: pytest.TempPathFactory, name: str, **issuer: Any) -> Iterator[World]:
+    w = World.start(tmp_path_factory.mktemp(name), profile=BscProfile(seal_until_final=False))
+    w.start_service("bank")
+    # No reports of its own accord: the chain moves only for the tests and their mints.
+    w.start_issuer(report_interval_s=3600, redeem_interval_s=0.1, mint_interval_s=0.1, **issuer)
     yield w
     w.stop()
 
@@ -95,16 +92,23 @@ def _minted(world: World, node: NodeControl, bank: BankClient, issuer: ServiceCl
     return holder
 
 
+def _redeem(
+    world: World, node: NodeControl, bank: BankClient, issuer: ServiceClient, tyiyn: int
+) -> tuple[Wallet, str, TxResult]:
+    """A holder with `tyiyn` worth of final KGST redeems all of it to a new family account."""
+    holder = _minted(world, node, bank, issuer, tyiyn)
+    family = customer_account(bank, tier="T1")
+    return holder, family, world.token("KGST").redeem(holder, tyiyn * KGS, family)
+
+
 def _redemptions(issuer: ServiceClient, tx_hash: str) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = issuer.get(f"/redemptions/by-tx/{tx_hash}")
     return found
 
 
 def _reconciled(world: World, bank: BankClient, issuer: ServiceClient) -> None:
-    env = DevnetEnv.model_validate(
-        {**world.env.model_dump(), "services": {"bank": bank.base_url, "issuer": issuer.base_url}}
-    )
-    devnet = Devnet(env)
+    world.env.services.update(bank=bank.base_url, issuer=issuer.base_url)
+    devnet = Devnet(world.env)
     try:
         report = reconcile(devnet, settle_timeout=10)
     finally:
@@ -115,16 +119,13 @@ def _reconciled(world: World, bank: BankClient, issuer: ServiceClient) -> None:
 def test_a_redemption_is_paid_only_once_its_block_is_final(
     world: World, node: NodeControl, bank: BankClient, issuer: ServiceClient
 ) -> None:
-    kgst = world.token("KGST")
-    holder = _minted(world, node, bank, issuer, 300_00)
-    family = customer_account(bank, tier="T1")
-    result = kgst.redeem(holder, 300_00 * KGS, family)
+    _, family, result = _redeem(world, node, bank, issuer, 300_00)
     node.mine(1)  # one confirmation: safe, not final
     wait_until(lambda: node.finality().safe >= result.block_number, what="safe")
     assert _redemptions(issuer, result.tx_hash) == [] and bank.balance(family) == 0
     paid = _mining_until(
         node,
-        lambda: next((r for r in _redemptions(issuer, result.tx_hash) if r["status"] == "paid"), None),
+        lambda: _paid(issuer, result.tx_hash),
         "payout",
     )
     assert paid["block_number"] == result.block_number and bank.balance(family) == 300_00
@@ -136,9 +137,7 @@ def test_a_redemption_reorganised_away_before_finality_is_never_paid(
     world: World, node: NodeControl, bank: BankClient, issuer: ServiceClient, depth: int
 ) -> None:
     kgst = world.token("KGST")
-    holder = _minted(world, node, bank, issuer, 500_00)
-    family = customer_account(bank, tier="T1")
-    result = kgst.redeem(holder, 500_00 * KGS, family)
+    holder, family, result = _redeem(world, node, bank, issuer, 500_00)
     if depth == 2:
         node.mine(1)
     reorg = node.reorg(depth)  # the burn's block leaves the chain before it is final
@@ -154,6 +153,10 @@ def test_a_redemption_reorganised_away_before_finality_is_never_paid(
     _reconciled(world, bank, issuer)
 
 
+def _paid(issuer: ServiceClient, tx_hash: str) -> dict[str, Any] | None:
+    return next((r for r in _redemptions(issuer, tx_hash) if r["status"] == "paid"), None)
+
+
 def _scanned_past(issuer: ServiceClient, height: int) -> bool:
     info: dict[str, Any] = issuer.get("/info")
     return int(info["scanned_block"]) >= height
@@ -162,10 +165,7 @@ def _scanned_past(issuer: ServiceClient, height: int) -> bool:
 def test_a_redemption_reorganised_and_included_again_is_paid_once(
     world: World, node: NodeControl, bank: BankClient, issuer: ServiceClient
 ) -> None:
-    kgst = world.token("KGST")
-    holder = _minted(world, node, bank, issuer, 200_00)
-    family = customer_account(bank, tier="T1")
-    result = kgst.redeem(holder, 200_00 * KGS, family)
+    _, family, result = _redeem(world, node, bank, issuer, 200_00)
     node.mine(1)
     reorg = node.reorg(2, keep="all")  # the same burn lands in another block
     assert reorg.included == [result.tx_hash]
@@ -173,7 +173,7 @@ def test_a_redemption_reorganised_and_included_again_is_paid_once(
     assert receipt["blockHash"] != result.receipt["blockHash"]
     paid = _mining_until(
         node,
-        lambda: next((r for r in _redemptions(issuer, result.tx_hash) if r["status"] == "paid"), None),
+        lambda: _paid(issuer, result.tx_hash),
         "payout",
     )
     assert paid["block_hash"] == receipt["blockHash"]
@@ -186,9 +186,7 @@ def test_after_the_payout_a_reorg_cannot_undo_the_burn_and_nothing_is_paid_twice
     world: World, node: NodeControl, bank: BankClient, issuer: ServiceClient
 ) -> None:
     kgst = world.token("KGST")
-    holder = _minted(world, node, bank, issuer, 100_00)
-    family = customer_account(bank, tier="T1")
-    result = kgst.redeem(holder, 100_00 * KGS, family)
+    holder, family, result = _redeem(world, node, bank, issuer, 100_00)
     _mining_until(node, lambda: bank.balance(family) == 100_00, "payout")
     head = node.head()
     with pytest.raises(RpcError, match="finalized block"):
@@ -245,16 +243,7 @@ def test_a_mint_reorganised_away_while_the_issuer_is_down_is_minted_once_after_r
     old.kill()
     node.reorg(1)  # while nobody watches
     node.mine(3)
-    restarted = world.restart(
-        "issuer",
-        kill=False,  # already dead: restart only
-        env_file=str(world.root / "devnet" / "env.json"),
-        bank_url=world.services["bank"].url,
-        # No reports of its own accord: the chain moves only for the tests and their mints.
-        report_interval_s=3600,
-        redeem_interval_s=0.1,
-        mint_interval_s=0.1,
-    )
+    restarted = world.restart("issuer", kill=False)  # already dead: start it again
     issuer = ServiceClient(restarted.url)
     minted = _mining_until(node, lambda: (m := _mint(issuer, payment))["status"] == "minted" and m, "minted")
     assert minted["tx_hash"] == included["tx_hash"]
@@ -269,19 +258,7 @@ def test_a_mint_reorganised_away_while_the_issuer_is_down_is_minted_once_after_r
 def shallow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """An issuer told that one confirmation is final, on a chain that can still reorganise it:
     what a node without finality and a too-small N would give."""
-    w = World.start(tmp_path_factory.mktemp("shallow-finality"), profile=BscProfile(seal_until_final=False))
-    bank = w.start_service("bank")
-    w.start_service(
-        "issuer",
-        env_file=str(w.root / "devnet" / "env.json"),
-        bank_url=bank.url,
-        report_interval_s=3600,
-        redeem_interval_s=0.1,
-        mint_interval_s=0.1,
-        confirmations=1,
-    )
-    yield w
-    w.stop()
+    yield from _world(tmp_path_factory, "shallow-finality", confirmations=1)
 
 
 @pytest.mark.parametrize("keep", ["none", "all"])

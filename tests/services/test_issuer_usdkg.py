@@ -24,16 +24,9 @@ BAR_FINE_MILLI = 399_960  # 400.000 oz gross at 999.9
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     w = World.start(tmp_path_factory.mktemp("usdkg-world"))
-    bank = w.start_service("bank")
-    custodian = w.start_service("custodian", price_tick_interval_s=0)
-    w.start_service(
-        "issuer",
-        env_file=str(w.root / "devnet" / "env.json"),
-        bank_url=bank.url,
-        custodian_url=custodian.url,
-        custodian_signer=Account.from_key(DEFAULT_SIGNING_KEY).address,
-        report_interval_s=0.3,
-    )
+    w.start_service("bank")
+    w.start_service("custodian", price_tick_interval_s=0)
+    w.start_issuer(custodian_signer=Account.from_key(DEFAULT_SIGNING_KEY).address, report_interval_s=0.3)
     yield w
     w.stop()
 

@@ -23,13 +23,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     w = World.start(tmp_path_factory.mktemp("reconcile-world"))
     bank = w.start_service("bank")
     custodian = w.start_service("custodian", price_tick_interval_s=0)
-    issuer = w.start_service(
-        "issuer",
-        env_file=str(w.root / "devnet" / "env.json"),
-        bank_url=bank.url,
-        custodian_url=custodian.url,
-        report_interval_s=0.3,
-    )
+    issuer = w.start_issuer(report_interval_s=0.3)
     w.env.services.update(bank=bank.url, custodian=custodian.url, issuer=issuer.url)
     yield w
     w.stop()
@@ -84,12 +78,7 @@ def test_cycles_complete_once_through_bank_5xx_and_webhook_loss_and_duplication(
     w = World.start(tmp_path_factory.mktemp("faulty-world"))
     try:
         bank_svc = w.start_service("bank")
-        issuer_svc = w.start_service(
-            "issuer",
-            env_file=str(w.root / "devnet" / "env.json"),
-            bank_url=bank_svc.url,
-            report_interval_s=0.3,
-        )
+        issuer_svc = w.start_issuer(report_interval_s=0.3)
         w.env.services.update(bank=bank_svc.url, issuer=issuer_svc.url)
         devnet = Devnet(w.env)
         bank = devnet.bank

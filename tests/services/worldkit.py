@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from devnet.node.process import pid_alive
 from devnet.profile import BscProfile
 from devnet.services.launch import ServiceHandle, start_service
 from devnet.world import down, up
@@ -44,6 +45,8 @@ class World:
     env: DevnetEnv
     chain: Chain
     services: dict[str, ServiceHandle] = field(default_factory=dict)
+    #: what each service was started with, so a restart is the same service again
+    settings: dict[str, dict[str, Any]] = field(default_factory=dict)
     _next_wallet: int = 100
 
     @classmethod
@@ -60,13 +63,25 @@ class World:
             self.stop()  # a fixture whose setup fails gets no teardown: leave nothing running
             raise
         self.services[name] = handle
+        self.settings[name] = settings
         return handle
 
-    def restart(self, name: str, kill: bool = True, **settings: Any) -> ServiceHandle:
+    def start_issuer(self, **settings: Any) -> ServiceHandle:
+        """The reference issuer on this world's chain, with the bank and custodian started here."""
+        wired: dict[str, Any] = {"env_file": str(self.root / "devnet" / "env.json")}
+        for peer in ("bank", "custodian"):
+            if peer in self.services:
+                wired[f"{peer}_url"] = self.services[peer].url
+        return self.start_service("issuer", **wired, **settings)
+
+    def restart(self, name: str, kill: bool = True) -> ServiceHandle:
+        """Stop (SIGKILL with `kill`; a process already dead is fine) and start the same service,
+        with the same settings, on the same port."""
         old = self.services[name]
-        (old.kill if kill else old.stop)()
+        if pid_alive(old.process.pid):
+            (old.kill if kill else old.stop)()
         port = int(old.url.rsplit(":", 1)[1])
-        handle = start_service(name, self.root / "services", port=port, settings=settings)
+        handle = start_service(name, self.root / "services", port=port, settings=self.settings[name])
         self.services[name] = handle
         return handle
 
