@@ -60,7 +60,7 @@ def install_npm_packages(log: Callable[[str], None] = print) -> float:
     if shutil.which("npm") is None:
         raise ToolMissing("npm is not on PATH: install Node.js >= 18 (Debian: apt-get install nodejs npm).")
     started = time.monotonic()
-    log("npm ci (solc, @openzeppelin/contracts, anvil) ...")
+    log("npm ci (solc, @openzeppelin/contracts, anvil; ethers and cast for the client tests) ...")
     subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=REPO_ROOT, check=True)
     return time.monotonic() - started
 
