@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import secrets
 import shutil
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
 
-from devnet.components import SERVICES, service_settings
+from devnet.components import SERVICES, SPECS, service_settings
 from devnet.node import start_node
-from devnet.node.process import pid_alive, stop_pid
+from devnet.node.node import rpc_chain_id
+from devnet.node.process import ManagedProcess, StartError, kill_tree, pid_alive, stop_pid
 from devnet.profile import BscProfile, Engine
 from devnet.runtime import Runtime, has_docker_run
 from devnet.services.launch import start_service
 from harness.accounts import ROLE_LAYOUT, RoleKeys
 from harness.chain import Chain
 from harness.deploy import DeployConfig, deploy_suite
-from harness.env import ComponentEntry, DevnetEnv, NodeEntry
+from harness.env import ComponentEntry, DevnetEnv, Launch, NodeEntry
 
 if TYPE_CHECKING:
     from devnet.runtime.docker import DockerRuntime
@@ -78,6 +80,7 @@ def up(
             log_path=node.info.log_path,
             datadir=node.info.datadir,
             block_period_s=profile.block_period_s,
+            launch=launch_of(node.process),
         )
     progress(f"{engine} ready at {rpc_url} in {start_seconds:.1f} s")
     env_path = state_dir / ENV_FILE
@@ -162,7 +165,10 @@ def start_services(
         if docker is None:
             handle = start_service(spec.name, state_dir / "services", settings=settings)
             entry = ComponentEntry(
-                url=handle.url, pid=handle.process.pid, log_path=str(handle.process.log_path)
+                url=handle.url,
+                pid=handle.process.pid,
+                log_path=str(handle.process.log_path),
+                launch=launch_of(handle.process),
             )
         else:
             entry = docker.start_service(spec, settings, env)
@@ -209,3 +215,132 @@ def node_running(env: DevnetEnv) -> bool:
 
         return container_running(env.node.container)
     return bool(env.node.pid and pid_alive(env.node.pid))
+
+
+# ---- crashes and restarts (`devnet chaos`) ---------------------------------------------------
+
+
+def launch_of(process: ManagedProcess) -> Launch:
+    """What a supervisor needs to start `process` again exactly as it was started."""
+    return Launch(
+        argv=process.argv,
+        env=dict(process.env or {}),
+        cwd=str(process.cwd),
+        log_path=str(process.log_path.resolve()),
+    )
+
+
+def components(env: DevnetEnv) -> list[str]:
+    """The devnet's components by name: the node first, then its services."""
+    return ["node", *env.components]
+
+
+def cannot_restart(env: DevnetEnv, component: str) -> str | None:
+    """Why `component` cannot be killed and restarted on this devnet, or None when it can."""
+    if component not in components(env):
+        return f"this devnet has no {component!r}; its components are: {', '.join(components(env))}"
+    if component == "node":
+        if env.node.engine == "anvil":
+            return (
+                "the node is anvil, which keeps its chain in memory: a killed anvil comes back "
+                "empty (no contracts, no balances). Kill the node on geth (`devnet up --engine geth`)"
+            )
+        if env.node.container or env.node.launch:
+            return None
+    else:
+        entry = env.components[component]
+        if entry.external:
+            return (
+                f"{component} is external ({entry.url}): the devnet did not start it, so it "
+                "cannot kill or restart it"
+            )
+        if entry.container or entry.launch:
+            return None
+    return (
+        f"{component}: env.json does not say how it was started (a devnet from an older version); "
+        "`devnet down` and `devnet up` again"
+    )
+
+
+def kill(env: DevnetEnv, component: str) -> None:
+    """SIGKILL `component`, as a crash would: no shutdown, no flush. Locally the whole process
+    tree dies at once (the node: its consensus side and geth, its child); on docker the
+    container's init and with it every process in the container (`docker kill`)."""
+    reason = cannot_restart(env, component)
+    if reason:
+        raise ValueError(reason)
+    entry = env.node if component == "node" else env.components[component]
+    if entry.container:
+        from devnet.runtime.docker import kill_container
+
+        kill_container(entry.container)
+    elif entry.pid:
+        kill_tree(entry.pid)
+
+
+def restart(state_dir: Path, component: str, timeout: float = 60.0) -> DevnetEnv:
+    """Start a killed (or crashed) component again the way a supervisor would and wait until it
+    is ready: locally the same command, environment, folder and log, so the same port and
+    data (the node resumes its chain from its datadir); on docker the same container. The new
+    pid (or a changed URL) is written to env.json, which is returned."""
+    path = state_dir / ENV_FILE
+    env = DevnetEnv.load(path)
+    reason = cannot_restart(env, component)
+    if reason:
+        raise ValueError(reason)
+    if component == "node":
+        node = env.node
+        url = env.rpc_url
+        probe: Callable[[str], bool] = lambda u: rpc_chain_id(u) == env.chain_id  # noqa: E731
+        if node.container:
+            from devnet.runtime.docker import restart_container
+
+            env.rpc_url = restart_container(node.container, probe, "node", timeout)
+        else:
+            assert node.launch is not None
+            node.pid = _start_again("node", node.launch, lambda: probe(url), timeout)
+    else:
+        entry = env.components[component]
+        spec = SPECS[component]
+        healthy = _healthy_at(spec.readiness_path)
+        if entry.container:
+            from devnet.runtime.docker import restart_container
+
+            entry.url = restart_container(entry.container, healthy, component, timeout)
+            env.services[component] = entry.url
+        else:
+            assert entry.launch is not None
+            entry.pid = _start_again(component, entry.launch, lambda: healthy(entry.url), timeout)
+    env.save(path)
+    return env
+
+
+#: A restart on the same port can find it still held for a moment (the old socket's owner
+#: just died); it retries this often before giving up.
+PORT_RETRIES = 20
+
+
+def _start_again(name: str, launch: Launch, ready: Callable[[], bool], timeout: float) -> int:
+    for attempt in range(PORT_RETRIES + 1):
+        process = ManagedProcess(
+            name, launch.argv, Path(launch.log_path), env=launch.env, cwd=Path(launch.cwd)
+        )
+        try:
+            process.start(ready=ready, timeout=timeout)
+        except StartError as e:
+            if attempt < PORT_RETRIES and "address already in use" in str(e).lower():
+                time.sleep(0.25)
+                continue
+            raise
+        return process.pid
+    raise AssertionError("unreachable")
+
+
+def _healthy_at(path: str) -> Callable[[str], bool]:
+    def probe(url: str) -> bool:
+        try:
+            return httpx.get(f"{url}{path}", timeout=1.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    return probe
