@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 import secrets
 import shutil
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
+from filelock import FileLock
 
 from devnet.components import SERVICES, SPECS, service_settings
 from devnet.node import start_node
@@ -27,6 +30,8 @@ if TYPE_CHECKING:
     from devnet.runtime.docker import DockerRuntime
 
 ENV_FILE = "env.json"
+#: Held while a restart writes a component's new pid (or URL) into env.json.
+ENV_LOCK_FILE = "env.json.lock"
 
 
 def up(
@@ -278,61 +283,82 @@ def kill(env: DevnetEnv, component: str) -> None:
         kill_tree(entry.pid)
 
 
-def restart(state_dir: Path, component: str, timeout: float = 60.0) -> DevnetEnv:
+@dataclass(frozen=True)
+class Started:
+    pid: int
+    #: How many starts it took (more than 1: it exited while starting and was started again).
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Restarted:
+    #: env.json after the restart (the component's new pid, or a changed URL).
+    env: DevnetEnv
+    attempts: int
+
+
+def restart(state_dir: Path, component: str, timeout: float = 60.0) -> Restarted:
     """Start a killed (or crashed) component again the way a supervisor would and wait until it
     is ready: locally the same command, environment, folder and log, so the same port and
-    data (the node resumes its chain from its datadir); on docker the same container. The new
-    pid (or a changed URL) is written to env.json, which is returned."""
+    data (the node resumes its chain from its datadir); on docker the same container. One
+    that exits while it starts (e.g. a service whose dependency is down) is started again,
+    with a pause, until `timeout`. The new pid (or a changed URL) is written to env.json."""
     path = state_dir / ENV_FILE
     env = DevnetEnv.load(path)
     reason = cannot_restart(env, component)
     if reason:
         raise ValueError(reason)
     if component == "node":
-        node = env.node
+        entry: NodeEntry | ComponentEntry = env.node
         url = env.rpc_url
         probe: Callable[[str], bool] = lambda u: rpc_chain_id(u) == env.chain_id  # noqa: E731
-        if node.container:
-            from devnet.runtime.docker import restart_container
-
-            env.rpc_url = restart_container(node.container, probe, "node", timeout)
-        else:
-            assert node.launch is not None
-            node.pid = _start_again("node", node.launch, lambda: probe(url), timeout)
     else:
         entry = env.components[component]
-        spec = SPECS[component]
-        healthy = _healthy_at(spec.readiness_path)
-        if entry.container:
-            from devnet.runtime.docker import restart_container
+        url = entry.url
+        probe = _healthy_at(SPECS[component].readiness_path)
+    if entry.container:
+        from devnet.runtime.docker import restart_container
 
-            entry.url = restart_container(entry.container, healthy, component, timeout)
-            env.services[component] = entry.url
+        url, attempts = restart_container(entry.container, probe, component, timeout)
+        pid = None
+    else:
+        assert entry.launch is not None
+        started = _start_again(component, entry.launch, lambda: probe(url), timeout)
+        pid, attempts = started.pid, started.attempts
+    # Other components may restart at the same time: read, change and write under a lock.
+    with FileLock(state_dir / ENV_LOCK_FILE):
+        env = DevnetEnv.load(path)
+        if component == "node":
+            env.rpc_url, env.node.pid = url, pid or env.node.pid
         else:
-            assert entry.launch is not None
-            entry.pid = _start_again(component, entry.launch, lambda: healthy(entry.url), timeout)
-    env.save(path)
-    return env
+            env.components[component].url = env.services[component] = url
+            env.components[component].pid = pid or env.components[component].pid
+        env.save(path)
+    return Restarted(env, attempts)
 
 
-#: A restart on the same port can find it still held for a moment (the old socket's owner
-#: just died); it retries this often before giving up.
-PORT_RETRIES = 20
+#: A component that exits while it starts (a dependency down, its port still held a moment)
+#: is started again after this pause, doubling up to `RETRY_MAX_S`, as a supervisor does
+#: (systemd's Restart=always), until the restart's timeout.
+RETRY_FIRST_S, RETRY_MAX_S = 0.25, 2.0
 
 
-def _start_again(name: str, launch: Launch, ready: Callable[[], bool], timeout: float) -> int:
-    for attempt in range(PORT_RETRIES + 1):
+def _start_again(name: str, launch: Launch, ready: Callable[[], bool], timeout: float) -> Started:
+    deadline = time.monotonic() + timeout
+    pause = RETRY_FIRST_S
+    for attempt in itertools.count(1):
         process = ManagedProcess(
             name, launch.argv, Path(launch.log_path), env=launch.env, cwd=Path(launch.cwd)
         )
         try:
-            process.start(ready=ready, timeout=timeout)
+            process.start(ready=ready, timeout=max(1.0, deadline - time.monotonic()))
         except StartError as e:
-            if attempt < PORT_RETRIES and "address already in use" in str(e).lower():
-                time.sleep(0.25)
-                continue
-            raise
-        return process.pid
+            if e.exit_code is None or time.monotonic() + pause > deadline:
+                raise StartError(f"{e} (start attempt {attempt})", e.exit_code) from e
+            time.sleep(pause)
+            pause = min(pause * 2, RETRY_MAX_S)
+            continue
+        return Started(process.pid, attempt)
     raise AssertionError("unreachable")
 
 

@@ -15,7 +15,12 @@ import psutil
 
 
 class StartError(RuntimeError):
-    """A component did not become ready; the message ends with its log tail."""
+    """A component did not become ready; the message ends with its log tail. `exit_code`:
+    set when it exited before it was ready (else it ran but never answered)."""
+
+    def __init__(self, message: str, exit_code: int | None = None):
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 def free_port() -> int:
@@ -145,7 +150,8 @@ class ManagedProcess:
                 raise StartError(
                     f"{self.name} exited with code {code} before it was ready.\n"
                     f"command: {' '.join(self.argv)}\n--- last lines of {self.log_path} ---\n"
-                    f"{log_tail(self.log_path)}"
+                    f"{log_tail(self.log_path)}",
+                    exit_code=code,
                 )
             if ready():
                 return

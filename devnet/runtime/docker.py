@@ -368,28 +368,38 @@ def restart_container(
     what: str,
     timeout: float = 60.0,
     client: docker.DockerClient | None = None,
-) -> str:
+) -> tuple[str, int]:
     """Start a stopped container of the devnet again (its filesystem, and so its data, kept)
-    and wait until `probe(host URL)` is true; returns the host URL of its published port,
-    the same one it had on a local engine (the port is pinned when the container is made)."""
+    and wait until `probe(host URL)` is true; one that exits while it starts is started again
+    after a pause, as a supervisor would, until `timeout`. Returns the host URL of its
+    published port (the same one on a local engine: the port is pinned when the container is
+    made) and the number of starts it took."""
     client = client or connect(timeout=60)
     target = client.containers.get(container)
     port = int(target.labels.get(LABEL_PORT, "0")) or _first_exposed_port(target)
-    target.start()
     host = "127.0.0.1" if client.api.base_url.startswith("http+docker://local") else TcDockerClient().host()
     deadline = time.monotonic() + timeout
+    attempts, pause = 1, 0.25
+    target.start()
     while True:
         target.reload()
         if target.status in ("exited", "dead"):
-            code = target.attrs.get("State", {}).get("ExitCode", -1)
-            tail = container_logs(container, LOG_TAIL_LINES, client)
-            raise StartError(
-                f"{what} exited with code {code} after its restart.\n"
-                f"--- last lines of its container log ---\n{tail}"
-            )
+            if time.monotonic() + pause > deadline:
+                code = target.attrs.get("State", {}).get("ExitCode", -1)
+                tail = container_logs(container, LOG_TAIL_LINES, client)
+                raise StartError(
+                    f"{what} exited with code {code} after its restart (start attempt {attempts}).\n"
+                    f"--- last lines of its container log ---\n{tail}",
+                    exit_code=int(code),
+                )
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)
+            attempts += 1
+            target.start()
+            continue
         url = _published_url_or_none(target, host, port) if target.status == "running" else None
         if url is not None and probe(url):
-            return url
+            return url, attempts
         if time.monotonic() > deadline:
             raise StartError(f"{what} was not ready {timeout:.0f} s after its restart")
         time.sleep(0.1)
