@@ -290,3 +290,62 @@ def test_a_killed_geth_node_restarts_at_the_same_head(chaos_world: Path) -> None
         assert chain.code(env.contracts["KGST"])  # the deployment is still there
     finally:
         chain.close()
+
+
+@pytest.fixture
+def docker_world(tmp_path: Path) -> Iterator[Path]:
+    from devnet.runtime.engine import unavailable_reason
+
+    reason = unavailable_reason()
+    if reason:
+        pytest.skip(f"the docker runtime needs a Docker engine: {reason}")
+    from devnet.runtime.engine import connect
+    from devnet.runtime.images import build_images, images_for
+
+    build_images(connect(), images_for("geth"))  # nothing to do when `make images` ran
+    state = tmp_path / "devnet"
+    try:
+        world.up(state, engine="geth", services=SERVICES, runtime="docker")
+        yield state
+    finally:
+        world.down(state)
+
+
+@pytest.mark.docker
+@pytest.mark.timeout(1200)
+def test_chaos_on_docker_restarts_the_same_containers_on_the_same_ports(docker_world: Path) -> None:
+    """`docker kill` of the bank, the issuer and the node's container, each started again:
+    the same container (its data kept), the same host port (the engine would pick a new one),
+    the chain at the same head, and a remittance through all of them afterwards."""
+    before = DevnetEnv.load(docker_world / world.ENV_FILE)
+    report = run_chaos(
+        docker_world,
+        ChaosPlan(duration_s=12, every_s=(3, 3), kill=["bank", "issuer", "node"], seed=8),
+        progress=print,
+    )
+    assert sorted(k.component for k in report.kills) == ["bank", "issuer", "node"], report.text()
+    assert report.not_back == [] and report.ok, report.text()
+    node_kill = next(k for k in report.kills if k.component == "node")
+    assert node_kill.blocks_rewound == 0 and node_kill.finalized_lost is False
+    after = DevnetEnv.load(docker_world / world.ENV_FILE)
+    assert after.rpc_url == before.rpc_url and after.services == before.services
+    assert after.node.container == before.node.container
+    assert {n: c.container for n, c in after.components.items()} == {
+        n: c.container for n, c in before.components.items()
+    }
+    devnet = Devnet(after)
+    try:
+        wallets = devnet.accounts(0, 2)
+        trace = kgst_remittance_cycle(
+            devnet,
+            migrant_account=customer_account(devnet.bank, funds=100_00),
+            migrant=wallets[0],
+            family=wallets[1],
+            family_account=customer_account(devnet.bank, tier="T1"),
+            tyiyn=100_00,
+        )
+        assert trace.steps[-1].name == "payout settled"
+        rec = reconcile(devnet, settle_timeout=60)
+        assert rec.ok, rec.text()
+    finally:
+        devnet.close()
