@@ -401,7 +401,11 @@ class ChaosRun:
 
     # ---- the node's chain around a kill ----
 
-    def _node_blocks(self, env: DevnetEnv) -> tuple[int, int, dict[int, str]]:
+    def _node_blocks(
+        self, env: DevnetEnv, numbers: list[int] | None = None
+    ) -> tuple[int, int, dict[int, str]]:
+        """(head, finalized, {number: hash}) for `numbers`, by default the last
+        REWIND_WINDOW blocks up to the head; a block the node does not have is left out."""
         from harness.rpc import Rpc
 
         rpc = Rpc(env.rpc_url, timeout=10)
@@ -409,18 +413,17 @@ class ChaosRun:
             head = int(rpc.call("eth_blockNumber"), 16)
             finalized_block = rpc.call("eth_getBlockByNumber", "finalized", False)
             finalized = int(finalized_block["number"], 16) if finalized_block else 0
-            numbers = list(range(max(0, head - REWIND_WINDOW + 1), head + 1))
+            if numbers is None:
+                numbers = list(range(max(0, head - REWIND_WINDOW + 1), head + 1))
             blocks = rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for n in numbers])
-            return (
-                head,
-                finalized,
-                {n: b["hash"] for n, b in zip(numbers, blocks, strict=True) if isinstance(b, dict)},
-            )
+            found = {n: b["hash"] for n, b in zip(numbers, blocks, strict=True) if isinstance(b, dict)}
+            return head, finalized, found
         finally:
             rpc.close()
 
     def _after_node_restart(self, env: DevnetEnv, kill: Kill, finalized: int, before: dict[int, str]) -> None:
-        head, _, after = self._node_blocks(env)
+        """Compare the blocks below the old head with the same blocks now (the head moves on)."""
+        head, _, after = self._node_blocks(env, sorted(before))
         changed = [n for n, h in before.items() if after.get(n) != h]
         kill.head_after = head
         kill.blocks_rewound = len(changed)

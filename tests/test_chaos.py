@@ -3,6 +3,7 @@ load, and the world still reconciling afterwards."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import threading
@@ -15,6 +16,7 @@ import pytest
 from devnet import world
 from devnet.chaos import (
     CHAOS_FILE,
+    REWIND_WINDOW,
     ChaosError,
     ChaosPlan,
     ChaosReport,
@@ -183,8 +185,9 @@ def test_issuer_and_bank_killed_under_load_lose_and_duplicate_nothing(chaos_worl
 
 
 def test_after_the_node_is_killed_the_services_carry_on(chaos_world: Path) -> None:
-    """The node (consensus side and geth) killed twice while remittances run: it comes back at
-    the same head, nothing finalized is lost, the services reconnect, and a cycle completes."""
+    """The node (consensus side and geth) killed twice while remittances run and blocks keep
+    coming: it comes back at the same head, nothing finalized is lost, the services reconnect,
+    and a cycle completes."""
     env = DevnetEnv.load(chaos_world / world.ENV_FILE)
     devnet = Devnet(env)
     bank = devnet.bank
@@ -211,7 +214,16 @@ def test_after_the_node_is_killed_the_services_carry_on(chaos_world: Path) -> No
             except Exception as e:  # the node was down under this flow: counted, not raised
                 outcomes.append(f"{type(e).__name__}: {e}")
 
+    def blocks() -> None:
+        """Blocks keep coming, as with a block period: the head moves around each kill."""
+        while not stop.is_set():
+            with contextlib.suppress(Exception):  # the node is down for a moment
+                devnet.mine(1)
+            stop.wait(0.2)
+
+    devnet.mine(REWIND_WINDOW)  # a chain longer than the window of blocks compared per kill
     threads = [threading.Thread(target=remittances, args=(lane,)) for lane in range(3)]
+    threads.append(threading.Thread(target=blocks))
     for t in threads:
         t.start()
     try:
