@@ -269,13 +269,19 @@ class ChaosReport(BaseModel):
                 f"  {'all':<10} {len(self.kills):>5} {sum(k.healthy for k in self.kills):>5} "
                 f"{_opt_s(self.time_to_healthy_p50_s):>12} {_opt_s(self.time_to_healthy_max_s):>8}"
             )
-        if self.max_blocks_rewound is not None:
-            lines.append(f"node restarts rewound at most {self.max_blocks_rewound} block(s)")
+        if self.max_blocks_rewound == 0:
+            lines.append("node restarts: every block the node had sealed was still there")
+        elif self.max_blocks_rewound is not None:
+            lines.append(f"node restarts: up to {self.max_blocks_rewound} block(s) rewound")
         for name in self.not_back:
             error = next((k.error for k in self.kills if k.component == name and k.error), "")
             lines.append(f"NOT BACK: {name}: {error}")
         if self.flows_failed is not None:
             lines.append(f"flows failed: {self.flows_failed} of {self.flows_total}")
+        else:
+            lines.append(
+                "flows failed: not counted here (`devnet load --kill ...` drives flows and counts them)"
+            )
         if self.reconciliation_ok is None:
             lines.append("money lost or duplicated: not checked (no reconciliation)")
         elif not self.money_violations:

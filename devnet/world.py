@@ -352,7 +352,10 @@ def _start_again(name: str, launch: Launch, ready: Callable[[], bool], timeout: 
         )
         try:
             process.start(ready=ready, timeout=max(1.0, deadline - time.monotonic()))
-        except StartError as e:
+        except BaseException as e:
+            if not isinstance(e, StartError):  # interrupted: leave nothing running unrecorded
+                process.stop()
+                raise
             if e.exit_code is None or time.monotonic() + pause > deadline:
                 raise StartError(f"{e} (start attempt {attempt})", e.exit_code) from e
             time.sleep(pause)
