@@ -264,14 +264,31 @@ def up_command(
 
     signal.signal(signal.SIGTERM, _stop)
     try:
-        while not stop and node_running(env):
+        while not stop and _node_up(cfg.state_dir, env):
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass
+    env = _current_env(cfg.state_dir, env)
     if not stop and not node_running(env):
         err.print(f"[red]the node exited[/]; last lines of its log:\n{_log(env, 'node', 30)}")
     down(cfg.state_dir)
     _progress("stopped")
+
+
+def _current_env(state_dir: Path, env: DevnetEnv) -> DevnetEnv:
+    """env.json as it is now: a restart (`devnet chaos`) records the node's new pid there."""
+    path = state_dir / ENV_FILE
+    try:
+        return DevnetEnv.load(path)
+    except (OSError, ValueError):
+        return env
+
+
+def _node_up(state_dir: Path, env: DevnetEnv) -> bool:
+    """The node runs, or a chaos run killed it and is restarting it."""
+    from devnet.chaos import chaos_running
+
+    return node_running(_current_env(state_dir, env)) or chaos_running(state_dir)
 
 
 @app.command("down")
@@ -616,28 +633,48 @@ def load_command(
     ] = None,
     processes: Annotated[int, typer.Option(help="Locust worker processes (Locust's --processes).")] = 1,
     out: Annotated[Path | None, typer.Option(help="Run folder (default runs/<time>).")] = None,
+    kill: KillOpt = None,
+    every: EveryOpt = "5-15s",
+    seed: SeedOpt = None,
+    webhook_loss: WebhookLossOpt = 0.0,
+    bank_5xx: Bank5xxOpt = 0.0,
     state_dir: StateOpt = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Headless Locust against the running devnet; writes a run folder with a summary page."""
+    """Headless Locust against the running devnet; writes a run folder with a
+    summary page.
+
+    With --kill (and/or --webhook-loss, --bank-5xx) the run is a chaos run
+    too, for its whole duration, as `devnet chaos` does: the summary adds the
+    kills, the time to healthy after each and the flows that failed, and its
+    reconciliation says whether money was lost or duplicated.
+    """
+    from devnet.chaos import ChaosError
     from loadtests.run import run_load
 
     cfg = _config(config, state_dir=state_dir)
-    _env(cfg.state_dir)  # fails clearly when nothing runs
+    env = _env(cfg.state_dir)  # fails clearly when nothing runs
     if shape not in (None, "step", "spike", "day"):
         raise _fail("--shape: choose step, spike or day")
+    plan = None
+    if kill or webhook_loss or bank_5xx:
+        plan = _chaos_plan(env, float(duration), kill, every, seed, webhook_loss, bank_5xx)
     run_dir = out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
-    summary = run_load(
-        (cfg.state_dir / ENV_FILE).resolve(),
-        run_dir,
-        users=users,
-        spawn_rate=spawn_rate,
-        duration_s=duration,
-        user_classes=user or ["RemittanceUser"],
-        shape=shape,
-        processes=processes,
-        progress=_progress,
-    )
+    try:
+        summary = run_load(
+            (cfg.state_dir / ENV_FILE).resolve(),
+            run_dir,
+            users=users,
+            spawn_rate=spawn_rate,
+            duration_s=duration,
+            user_classes=user or ["RemittanceUser"],
+            shape=shape,
+            processes=processes,
+            progress=_progress,
+            chaos=plan,
+        )
+    except ChaosError as e:
+        raise _fail(str(e)) from e
     table = Table(
         "step", "requests", "failures", "per s", "p50 ms", "p95 ms", "p99 ms", title=f"load run {run_dir}"
     )
@@ -658,9 +695,153 @@ def load_command(
         f"flows/s {summary['flows_per_s']}, included tx/s {summary['chain']['included_tx_per_s']}, "
         f"Mgas/s {summary['chain']['mgas_per_s']}, reconciliation {reconciled}"
     )
+    chaos = summary.get("chaos")
+    if chaos:
+        from devnet.chaos import ChaosReport
+
+        console.print(ChaosReport.model_validate(chaos).text(), markup=False, highlight=False)
     _progress(f"report: {run_dir / 'summary.html'}")
+    if chaos:  # flows are expected to fail while components are down: money and restarts decide
+        if not ChaosReport.model_validate(chaos).ok or summary["locust_exit_code"] not in (0, 1):
+            raise typer.Exit(1)
+        return
     failures = sum(r["failures"] for r in summary["steps"])
     if failures or (rec and not rec["ok"]) or summary["locust_exit_code"] not in (0, 1):
+        raise typer.Exit(1)
+
+
+# ---- chaos ----------------------------------------------------------------------------------
+
+CHAOS = "Chaos"
+KillOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--kill",
+        help="Components to SIGKILL and restart, comma-separated: node, bank, custodian, issuer, exchange.",
+        rich_help_panel=CHAOS,
+    ),
+]
+EveryOpt = Annotated[
+    str,
+    typer.Option(
+        help="Time between kills, drawn in a range (5-15s) or fixed (10s); Locust's format.",
+        rich_help_panel=CHAOS,
+    ),
+]
+SeedOpt = Annotated[
+    int | None,
+    typer.Option(
+        help="Seed of the kill schedule and the faults; the same seed, the same schedule. "
+        "Default: a random one, printed.",
+        rich_help_panel=CHAOS,
+    ),
+]
+WebhookLossOpt = Annotated[
+    float,
+    typer.Option(
+        min=0.0,
+        max=1.0,
+        help="Share of webhook deliveries lost, 0..1 (every service; senders retry).",
+        rich_help_panel=CHAOS,
+    ),
+]
+Bank5xxOpt = Annotated[
+    float,
+    typer.Option(
+        "--bank-5xx",
+        min=0.0,
+        max=1.0,
+        help="Share of the bank's answers that are 503, 0..1.",
+        rich_help_panel=CHAOS,
+    ),
+]
+
+
+def _chaos_plan(
+    env: DevnetEnv,
+    duration_s: float,
+    kill: str | None,
+    every: str,
+    seed: int | None,
+    webhook_loss: float,
+    bank_5xx: float,
+) -> Any:
+    """A validated ChaosPlan; bad input is one clear error."""
+    import random
+
+    from pydantic import ValidationError
+
+    from devnet.chaos import ChaosError, ChaosPlan, parse_every, validate
+
+    try:
+        plan = ChaosPlan(
+            duration_s=duration_s,
+            every_s=parse_every(every),
+            kill=[c.strip() for c in (kill or "").split(",") if c.strip()],
+            seed=random.randrange(1_000_000) if seed is None else seed,
+            webhook_loss=webhook_loss,
+            bank_5xx=bank_5xx,
+        )
+        validate(plan, env)
+    except ChaosError as e:
+        raise _fail(str(e)) from e
+    except ValidationError as e:
+        raise _fail(f"bad chaos plan: {e.errors()[0]['msg']}") from e
+    return plan
+
+
+@app.command("chaos")
+def chaos_command(
+    duration: Annotated[
+        str, typer.Option(help="How long to keep killing, in Locust's format: 20s, 5m, 1m30s.")
+    ] = "2m",
+    kill: KillOpt = None,
+    every: EveryOpt = "5-15s",
+    seed: SeedOpt = None,
+    webhook_loss: WebhookLossOpt = 0.0,
+    bank_5xx: Bank5xxOpt = 0.0,
+    settle: Annotated[
+        str,
+        typer.Option(help="How long in-flight work may take to settle before the reconciliation counts it."),
+    ] = "2m",
+    json_file: Annotated[
+        Path | None, typer.Option("--json", help="Also write the report as JSON here.")
+    ] = None,
+    state_dir: StateOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Crash components of the running devnet at random moments, restart them,
+    and check the money.
+
+    Each kill is a SIGKILL (the node: its consensus side and geth at once;
+    docker: `docker kill`), followed at once by a restart as a supervisor
+    would do it (same command, environment and port; docker: the same
+    container) and a wait until the component answers again. Run it beside
+    your own traffic, or use `devnet load --kill ...` for load, chaos and one
+    report together. At the end the faults are cleared, the world is
+    reconciled, and the report gives kills per component, time to healthy
+    (p50, max) and any money lost or duplicated.
+
+    Exits 1 when money was lost or duplicated, or a component did not come back.
+    """
+    from devnet.chaos import ChaosError, parse_duration, run_chaos
+
+    cfg = _config(config, state_dir=state_dir)
+    env = _env(cfg.state_dir)
+    try:
+        seconds, settle_s = parse_duration(duration), parse_duration(settle)
+    except ChaosError as e:
+        raise _fail(str(e)) from e
+    plan = _chaos_plan(env, seconds, kill, every, seed, webhook_loss, bank_5xx)
+    try:
+        report = run_chaos(cfg.state_dir, plan, progress=_progress, settle_timeout=settle_s)
+    except ChaosError as e:
+        raise _fail(str(e)) from e
+    console.print(report.text(), markup=False, highlight=False)
+    if json_file:
+        json_file.write_text(report.model_dump_json(indent=2) + "\n")
+        _progress(f"wrote {json_file}")
+    if not report.ok:
         raise typer.Exit(1)
 
 

@@ -2,29 +2,36 @@
 
 from __future__ import annotations
 
+import itertools
 import secrets
 import shutil
+import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
+from filelock import FileLock
 
-from devnet.components import SERVICES, service_settings
+from devnet.components import SERVICES, SPECS, service_settings
 from devnet.node import start_node
-from devnet.node.process import pid_alive, stop_pid
+from devnet.node.node import rpc_chain_id
+from devnet.node.process import ManagedProcess, StartError, kill_tree, pid_alive, stop_pid
 from devnet.profile import BscProfile, Engine
 from devnet.runtime import Runtime, has_docker_run
 from devnet.services.launch import start_service
 from harness.accounts import ROLE_LAYOUT, RoleKeys
 from harness.chain import Chain
 from harness.deploy import DeployConfig, deploy_suite
-from harness.env import ComponentEntry, DevnetEnv, NodeEntry
+from harness.env import ComponentEntry, DevnetEnv, Launch, NodeEntry
 
 if TYPE_CHECKING:
     from devnet.runtime.docker import DockerRuntime
 
 ENV_FILE = "env.json"
+#: Held while a restart writes a component's new pid (or URL) into env.json.
+ENV_LOCK_FILE = "env.json.lock"
 
 
 def up(
@@ -78,6 +85,7 @@ def up(
             log_path=node.info.log_path,
             datadir=node.info.datadir,
             block_period_s=profile.block_period_s,
+            launch=launch_of(node.process),
         )
     progress(f"{engine} ready at {rpc_url} in {start_seconds:.1f} s")
     env_path = state_dir / ENV_FILE
@@ -162,7 +170,10 @@ def start_services(
         if docker is None:
             handle = start_service(spec.name, state_dir / "services", settings=settings)
             entry = ComponentEntry(
-                url=handle.url, pid=handle.process.pid, log_path=str(handle.process.log_path)
+                url=handle.url,
+                pid=handle.process.pid,
+                log_path=str(handle.process.log_path),
+                launch=launch_of(handle.process),
             )
         else:
             entry = docker.start_service(spec, settings, env)
@@ -209,3 +220,156 @@ def node_running(env: DevnetEnv) -> bool:
 
         return container_running(env.node.container)
     return bool(env.node.pid and pid_alive(env.node.pid))
+
+
+# ---- crashes and restarts (`devnet chaos`) ---------------------------------------------------
+
+
+def launch_of(process: ManagedProcess) -> Launch:
+    """What a supervisor needs to start `process` again exactly as it was started."""
+    return Launch(
+        argv=process.argv,
+        env=dict(process.env or {}),
+        cwd=str(process.cwd),
+        log_path=str(process.log_path.resolve()),
+    )
+
+
+def components(env: DevnetEnv) -> list[str]:
+    """The devnet's components by name: the node first, then its services."""
+    return ["node", *env.components]
+
+
+def cannot_restart(env: DevnetEnv, component: str) -> str | None:
+    """Why `component` cannot be killed and restarted on this devnet, or None when it can."""
+    if component not in components(env):
+        return f"this devnet has no {component!r}; its components are: {', '.join(components(env))}"
+    if component == "node":
+        if env.node.engine == "anvil":
+            return (
+                "the node is anvil, which keeps its chain in memory: a killed anvil comes back "
+                "empty (no contracts, no balances). Kill the node on geth (`devnet up --engine geth`)"
+            )
+        if env.node.container or env.node.launch:
+            return None
+    else:
+        entry = env.components[component]
+        if entry.external:
+            return (
+                f"{component} is external ({entry.url}): the devnet did not start it, so it "
+                "cannot kill or restart it"
+            )
+        if entry.container or entry.launch:
+            return None
+    return (
+        f"{component}: env.json does not say how it was started (a devnet from an older version); "
+        "`devnet down` and `devnet up` again"
+    )
+
+
+def kill(env: DevnetEnv, component: str) -> None:
+    """SIGKILL `component`, as a crash would: no shutdown, no flush. Locally the whole process
+    tree dies at once (the node: its consensus side and geth, its child); on docker the
+    container's init and with it every process in the container (`docker kill`)."""
+    reason = cannot_restart(env, component)
+    if reason:
+        raise ValueError(reason)
+    entry = env.node if component == "node" else env.components[component]
+    if entry.container:
+        from devnet.runtime.docker import kill_container
+
+        kill_container(entry.container)
+    elif entry.pid:
+        kill_tree(entry.pid)
+
+
+@dataclass(frozen=True)
+class Started:
+    pid: int
+    #: How many starts it took (more than 1: it exited while starting and was started again).
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Restarted:
+    #: env.json after the restart (the component's new pid, or a changed URL).
+    env: DevnetEnv
+    attempts: int
+
+
+def restart(state_dir: Path, component: str, timeout: float = 60.0) -> Restarted:
+    """Start a killed (or crashed) component again the way a supervisor would and wait until it
+    is ready: locally the same command, environment, folder and log, so the same port and
+    data (the node resumes its chain from its datadir); on docker the same container. One
+    that exits while it starts (e.g. a service whose dependency is down) is started again,
+    with a pause, until `timeout`. The new pid (or a changed URL) is written to env.json."""
+    path = state_dir / ENV_FILE
+    env = DevnetEnv.load(path)
+    reason = cannot_restart(env, component)
+    if reason:
+        raise ValueError(reason)
+    if component == "node":
+        entry: NodeEntry | ComponentEntry = env.node
+        url = env.rpc_url
+        probe: Callable[[str], bool] = lambda u: rpc_chain_id(u) == env.chain_id  # noqa: E731
+    else:
+        entry = env.components[component]
+        url = entry.url
+        probe = _healthy_at(SPECS[component].readiness_path)
+    if entry.container:
+        from devnet.runtime.docker import restart_container
+
+        url, attempts = restart_container(entry.container, probe, component, timeout)
+        pid = None
+    else:
+        assert entry.launch is not None
+        started = _start_again(component, entry.launch, lambda: probe(url), timeout)
+        pid, attempts = started.pid, started.attempts
+    # Other components may restart at the same time: read, change and write under a lock.
+    with FileLock(state_dir / ENV_LOCK_FILE):
+        env = DevnetEnv.load(path)
+        if component == "node":
+            env.rpc_url, env.node.pid = url, pid or env.node.pid
+        else:
+            env.components[component].url = env.services[component] = url
+            env.components[component].pid = pid or env.components[component].pid
+        env.save(path)
+    return Restarted(env, attempts)
+
+
+#: A component that exits while it starts (a dependency down, its port still held a moment)
+#: is started again after this pause, doubling up to `RETRY_MAX_S`, as a supervisor does
+#: (systemd's Restart=always), until the restart's timeout.
+RETRY_FIRST_S, RETRY_MAX_S = 0.25, 2.0
+
+
+def _start_again(name: str, launch: Launch, ready: Callable[[], bool], timeout: float) -> Started:
+    deadline = time.monotonic() + timeout
+    pause = RETRY_FIRST_S
+    for attempt in itertools.count(1):
+        process = ManagedProcess(
+            name, launch.argv, Path(launch.log_path), env=launch.env, cwd=Path(launch.cwd)
+        )
+        try:
+            process.start(ready=ready, timeout=max(1.0, deadline - time.monotonic()))
+        except BaseException as e:
+            if not isinstance(e, StartError):  # interrupted: leave nothing running unrecorded
+                process.stop()
+                raise
+            if e.exit_code is None or time.monotonic() + pause > deadline:
+                raise StartError(f"{e} (start attempt {attempt})", e.exit_code) from e
+            time.sleep(pause)
+            pause = min(pause * 2, RETRY_MAX_S)
+            continue
+        return Started(process.pid, attempt)
+    raise AssertionError("unreachable")
+
+
+def _healthy_at(path: str) -> Callable[[str], bool]:
+    def probe(url: str) -> bool:
+        try:
+            return httpx.get(f"{url}{path}", timeout=1.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    return probe

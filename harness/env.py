@@ -13,6 +13,18 @@ from pydantic import BaseModel, ConfigDict
 from harness.deploy import Deployment
 
 
+class Launch(BaseModel):
+    """How a local component was started, so that it can be started again the same way after
+    a crash, as a supervisor would: the same command, environment, folder and log."""
+
+    argv: list[str]
+    #: Variables set for the component on top of the environment it was started from (its
+    #: settings, e.g. `BANK_WEBHOOK_SECRET`); the rest of the environment is not recorded.
+    env: dict[str, str] = {}
+    cwd: str
+    log_path: str
+
+
 class NodeEntry(BaseModel):
     engine: str
     pid: int | None = None
@@ -21,6 +33,8 @@ class NodeEntry(BaseModel):
     log_path: str | None = None
     datadir: str | None = None
     block_period_s: int = 0
+    #: Local runtime: how to start the node again on its datadir (`devnet chaos`).
+    launch: Launch | None = None
 
 
 class ComponentEntry(BaseModel):
@@ -32,6 +46,8 @@ class ComponentEntry(BaseModel):
     log_path: str | None = None
     #: Given by URL in the config: not started, not stopped by the devnet.
     external: bool = False
+    #: Local runtime: how to start the service again (`devnet chaos`).
+    launch: Launch | None = None
 
 
 class DevnetEnv(BaseModel):

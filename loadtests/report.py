@@ -9,6 +9,7 @@ import io
 import json
 import os
 import platform
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -110,8 +111,10 @@ def _plot(
     ylabel: str,
     lines: dict[str, tuple[list[float], list[float]]],
     xlabel: str = "seconds into the run",
+    marks: Sequence[tuple[float, str]] = (),
 ) -> str:
-    """An inline SVG chart."""
+    """An inline SVG chart; `marks`: (x, label) drawn as dashed vertical lines, a colour per
+    label (chaos kills: "kill issuer", ...)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -120,6 +123,14 @@ def _plot(
     fig, ax = plt.subplots(figsize=(9, 3.2), dpi=100)
     for label, (xs, ys) in lines.items():
         ax.plot(xs, ys, label=label, linewidth=1.6)
+    palette = ("#c62828", "#6a1b9a", "#ef6c00", "#00838f", "#4e342e")
+    colours = {label: palette[n % len(palette)] for n, label in enumerate(dict.fromkeys(m[1] for m in marks))}
+    labelled: set[str] = set()
+    for x, label in marks:  # one legend entry per kind of mark
+        ax.axvline(
+            x, color=colours[label], linestyle="--", linewidth=0.9, label=None if label in labelled else label
+        )
+        labelled.add(label)
     ax.set_title(title, loc="left", fontsize=11)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -136,6 +147,8 @@ def _plot(
 
 def render_html(summary: dict[str, Any], series: dict[str, list[tuple[float, float, float, float]]]) -> str:
     t0 = min((p[0] for pts in series.values() for p in pts), default=0.0)
+    chaos = summary.get("chaos")
+    marks = [(k["at"] - t0, f"kill {k['component']}") for k in chaos["kills"]] if chaos and t0 else []
     rate = {n: ([p[0] - t0 for p in pts], [p[1] for p in pts]) for n, pts in series.items()}
     p95 = {n: ([p[0] - t0 for p in pts], [p[3] for p in pts]) for n, pts in series.items()}
     blocks = summary["chain"]["blocks"]
@@ -169,14 +182,60 @@ table.left td{{text-align:left}} .kpi{{display:inline-block;margin:0 2em 1em 0}}
 <div class=kpi><b>{chain["included_tx_per_s"]}</b>tx/s included</div>
 <div class=kpi><b>{chain["mgas_per_s"]}</b>Mgas/s</div>
 <div class=kpi><b class={"ok" if rec.get("ok", True) else "bad"}>{"clean" if rec.get("ok", True) else "VIOLATED"}</b>reconciliation</div>
-{_plot("Throughput per step", "requests/s", rate)}
-{_plot("Latency per step (p95)", "ms", p95)}
+{_plot("Throughput per step", "requests/s", rate, marks=marks)}
+{_plot("Latency per step (p95)", "ms", p95, marks=marks)}
 {_plot("Chain inclusion", "transactions", per_block, xlabel="block")}
 <h2>Steps</h2><table><tr><th>type</th><th>name</th><th>requests</th><th>failures</th><th>per s</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th></tr>{rows}</table>
 <h2>Errors by class</h2><ul>{errors}</ul>
 <h2>Reconciliation</h2><table class=left>{rec_rows}</table>
+{_chaos_html(chaos)}
 <p>Locust's own report: <a href="locust.html">locust.html</a>; raw numbers: <a href="summary.json">summary.json</a>.</p>
 </body></html>"""
+
+
+def _chaos_html(chaos: dict[str, Any] | None) -> str:
+    """The chaos run beside the load: faults, each kill with its time to healthy, flows failed,
+    the money's verdict. Empty when the run had no chaos."""
+    if not chaos:
+        return ""
+    plan = chaos["plan"]
+    faults = [
+        f"webhook loss {plan['webhook_loss']:.0%}" if plan["webhook_loss"] else "",
+        f"bank 5xx {plan['bank_5xx']:.0%}" if plan["bank_5xx"] else "",
+    ]
+    every = plan["every_s"]
+    money_ok = not chaos["money_violations"] and chaos["reconciliation_ok"] is not False
+    rows = "".join(
+        f"<tr><td>+{k['offset_s']:.1f} s</td><td>{html.escape(k['component'])}</td>"
+        f"<td>{k['old_pid'] or ''} &rarr; {k['new_pid'] or ''}</td>"
+        + (
+            f"<td class=ok>{k['seconds_to_healthy']:.1f} s</td>"
+            if k["error"] is None
+            else f"<td class=bad>not back: {html.escape(k['error'])}</td>"
+        )
+        + (
+            f"<td>head #{k['head_before']} &rarr; #{k['head_after']}, {k['blocks_rewound']} rewound</td>"
+            if k["component"] == "node" and k["head_after"] is not None
+            else "<td></td>"
+        )
+        + "</tr>"
+        for k in chaos["kills"]
+    )
+    per = "".join(
+        f"<tr><td>{html.escape(name)}</td><td>{s['kills']}</td><td>{s['back']}</td>"
+        f"<td>{'-' if s['p50_s'] is None else s['p50_s']}</td><td>{'-' if s['max_s'] is None else s['max_s']}</td></tr>"
+        for name, s in chaos["per_component"].items()
+    )
+    return f"""<h2>Chaos</h2>
+<p>{html.escape(", ".join(plan["kill"]) or "no component")} killed (SIGKILL) every {every[0]:g}-{every[1]:g} s,
+seed {plan["seed"]}{"; " + html.escape(", ".join(f for f in faults if f)) if any(faults) else ""}; each restarted at once.</p>
+<div class=kpi><b>{len(chaos["kills"])}</b>kills</div>
+<div class=kpi><b>{"-" if chaos["time_to_healthy_p50_s"] is None else chaos["time_to_healthy_p50_s"]} s</b>time to healthy, p50</div>
+<div class=kpi><b>{"-" if chaos["time_to_healthy_max_s"] is None else chaos["time_to_healthy_max_s"]} s</b>max</div>
+<div class=kpi><b>{chaos["flows_failed"]} / {chaos["flows_total"]}</b>flows failed</div>
+<div class=kpi><b class={"ok" if money_ok else "bad"}>{"none" if money_ok else "LOST OR DUPLICATED"}</b>money lost or duplicated</div>
+<table><tr><th>component</th><th>kills</th><th>back</th><th>healthy p50 s</th><th>max s</th></tr>{per}</table>
+<table class=left><tr><th>when</th><th>component</th><th>pid</th><th>time to healthy</th><th>chain</th></tr>{rows}</table>"""
 
 
 def write(run_dir: Path, summary: dict[str, Any]) -> None:

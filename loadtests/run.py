@@ -7,14 +7,18 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.connect import Devnet
 from harness.reconcile import reconcile
 from loadtests import report
+
+if TYPE_CHECKING:
+    from devnet.chaos import ChaosPlan
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 FLOW_NAMES = ("kgst remittance cycle", "kgst mint", "kgst redeem", "exchange deposit and withdrawal")
@@ -50,6 +54,37 @@ def chain_window(devnet: Devnet, first_block: int, last_block: int) -> dict[str,
     }
 
 
+#: Locust's line once its users are spawned (for a shape: its first stage's).
+SPAWNED = "All users spawned"
+#: Chaos starts anyway when Locust has not said so this long after its expected ramp-up.
+SPAWN_GRACE_S = 30.0
+
+
+def _chaos_once_spawned(
+    run: Callable[[threading.Event], object],
+    log: Path,
+    locust: subprocess.Popen[bytes],
+    stop: threading.Event,
+    errors: list[BaseException],
+    ramp_up_s: float = 0.0,
+) -> None:
+    """Start the chaos when Locust has spawned its users, so the kills hit a running load and
+    not the users' own start (a user whose start fails is gone for the run); an error is kept
+    for the load run to raise."""
+    deadline = time.monotonic() + ramp_up_s + SPAWN_GRACE_S
+    while locust.poll() is None and time.monotonic() < deadline:
+        if SPAWNED in log.read_text(errors="replace"):
+            break
+        if stop.wait(0.1):
+            return
+    if locust.poll() is not None:
+        return
+    try:
+        run(stop)
+    except BaseException as e:
+        errors.append(e)
+
+
 def run_load(
     env_file: Path,
     run_dir: Path,
@@ -61,9 +96,25 @@ def run_load(
     shape: str | None = None,
     processes: int = 1,
     progress: Callable[[str], None] = lambda _m: None,
+    chaos: ChaosPlan | None = None,
 ) -> dict[str, Any]:
+    """`chaos`: kill and restart components (and turn faults on) while Locust runs, as
+    `devnet chaos` does, from the moment Locust has spawned its users for the plan's duration
+    (at most the load's; kills not made when Locust ends are dropped); the summary gets a
+    `chaos` section (kills, time to healthy, flows failed, the money's verdict). The devnet's
+    state folder is `env_file`'s folder."""
     run_dir.mkdir(parents=True, exist_ok=True)
+    chaos_run = None
+    if chaos is not None:
+        from devnet.chaos import ChaosRun
+
+        # Kills stop with the load at the latest; a shorter chaos leaves a quiet end.
+        seconds = min(chaos.duration_s, float(duration_s))
+        chaos_run = ChaosRun(env_file.parent, chaos.model_copy(update={"duration_s": seconds}), progress)
     devnet = Devnet.attach(env_file)
+    stop_chaos = threading.Event()
+    chaos_thread: threading.Thread | None = None
+    chaos_errors: list[BaseException] = []
     try:
         argv = [
             sys.executable,
@@ -105,7 +156,25 @@ def run_load(
         shaped = f", shape {shape}" if shape else ""
         progress(f"locust: {users} users ({', '.join(user_classes)}), {duration_s} s{shaped} ...")
         with open(run_dir / "locust.log", "w") as log:
-            code = subprocess.run(argv, env=env, stdout=log, stderr=subprocess.STDOUT, check=False).returncode
+            locust = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
+            if chaos_run is not None:
+                chaos_thread = threading.Thread(
+                    target=_chaos_once_spawned,
+                    args=(chaos_run.run, run_dir / "locust.log", locust, stop_chaos, chaos_errors),
+                    kwargs={"ramp_up_s": users / spawn_rate},
+                    name="chaos",
+                )
+                chaos_thread.start()
+            try:
+                code = locust.wait()
+            except BaseException:  # interrupted: Locust goes too, as with subprocess.run
+                locust.kill()
+                raise
+        if chaos_thread is not None:
+            stop_chaos.set()  # no kill after the load; a restart under way completes
+            chaos_thread.join()
+            if chaos_errors:
+                raise chaos_errors[0]
         ended = time.time()
         seconds = ended - started
         last_block = devnet.chain.block_number()
@@ -122,10 +191,17 @@ def run_load(
         failed = sum(r["failures"] for r in sends)
         flows = sum(r["requests"] - r["failures"] for r in steps if r["name"] in FLOW_NAMES)
         reconciliation = None
-        if "issuer" in devnet.env.services:
+        checks: list[dict[str, Any]] = []
+        if "issuer" in devnet.env.services or chaos_run is not None:
             progress("reconciling the world ...")
-            rec = reconcile(devnet, settle_timeout=60)
-            reconciliation = {"ok": rec.ok, "checks": [c.model_dump() for c in rec.checks]}
+            rec = reconcile(devnet, settle_timeout=60 if chaos_run is None else 120)
+            checks = [c.model_dump() for c in rec.checks]
+            reconciliation = {"ok": rec.ok, "checks": checks}
+        chaos_report = None
+        if chaos_run is not None:
+            flow_rows = [r for r in steps if r["type"] == "flow"]
+            flows_failed = (sum(r["failures"] for r in flow_rows), sum(r["requests"] for r in flow_rows))
+            chaos_report = chaos_run.finish(checks, flows_failed).model_dump()
         summary = {
             "run": run_dir.name,
             "engine": devnet.env.node.engine,
@@ -150,8 +226,12 @@ def run_load(
             "steps": steps,
             "errors_by_class": report.errors_by_class(run_dir / "locust_failures.csv"),
             "reconciliation": reconciliation,
+            "chaos": chaos_report,
         }
         report.write(run_dir, summary)
         return summary
     finally:
+        if chaos_thread is not None and chaos_thread.is_alive():  # Locust failed to run
+            stop_chaos.set()
+            chaos_thread.join()
         devnet.close()

@@ -20,6 +20,18 @@ from devnet.tools import anvil_path, geth_path
 #: The Engine API's shared secret, kept in geth's datadir (copied into a container with it).
 JWT_SECRET_FILE = "jwt.hex"
 
+#: How geth stores the chain so that a crash (SIGKILL, OOM kill) loses nothing it had sealed.
+#: geth's defaults (pebble, path scheme) lose it: pebble writes asynchronously ("risks losing
+#: recent writes if the application crashes", geth's ethdb/pebble/pebble.go) and the path
+#: scheme keeps recent state in memory until a clean shutdown journals it, so after a SIGKILL
+#: geth finds the head state missing and rewinds; measured on v1.17.4: back to genesis, the
+#: finalized blocks and the deployment with it. With goleveldb every write reaches the file
+#: before it returns (its journal is flushed per batch), and the hash scheme in archive mode
+#: commits each block's state, so a killed geth restarts at the same head hash.
+#: `geth init` takes the same database and scheme flags.
+CRASH_SAFE_STORAGE = ("--db.engine", "leveldb", "--state.scheme", "hash")
+CRASH_SAFE_GETH = (*CRASH_SAFE_STORAGE, "--gcmode", "archive")
+
 
 class NodeInfo(BaseModel):
     """What a running node looks like from outside: enough to attach to it or stop it."""
@@ -85,6 +97,7 @@ def geth_argv(
         str(profile.chain_id),
         "--syncmode",
         "full",
+        *CRASH_SAFE_GETH,
         "--http",
         "--http.addr",
         "127.0.0.1",
@@ -242,7 +255,7 @@ def _init_geth_datadir(profile: BscProfile, datadir: Path, log_path: Path) -> No
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         result = subprocess.run(
-            [str(geth), "init", "--datadir", str(datadir), str(genesis_file)],
+            [str(geth), "init", *CRASH_SAFE_STORAGE, "--datadir", str(datadir), str(genesis_file)],
             stdout=log,
             stderr=subprocess.STDOUT,
             check=False,

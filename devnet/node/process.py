@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -10,9 +11,16 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import psutil
+
 
 class StartError(RuntimeError):
-    """A component did not become ready; the message ends with its log tail."""
+    """A component did not become ready; the message ends with its log tail. `exit_code`:
+    set when it exited before it was ready (else it ran but never answered)."""
+
+    def __init__(self, message: str, exit_code: int | None = None):
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 def free_port() -> int:
@@ -58,14 +66,63 @@ def stop_pid(pid: int, timeout: float = 15.0) -> None:
             time.sleep(0.05)
 
 
+def kill_tree(pid: int, timeout: float = 15.0) -> list[int]:
+    """SIGKILL a process, its process group and every descendant at once, as a crash of the
+    machine under it would (no process gets to clean up), and wait until all are gone.
+    Returns the pids killed; an empty list when `pid` was not running."""
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+    try:  # the session's group: a component started by ManagedProcess leads its own
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    for proc in procs:  # and any descendant that left the group
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.send_signal(signal.SIGKILL)
+    deadline = time.monotonic() + timeout
+    while any(_running(p) for p in procs):
+        if time.monotonic() > deadline:
+            alive = [p.pid for p in procs if _running(p)]
+            raise RuntimeError(f"processes {alive} still running {timeout:.0f} s after SIGKILL")
+        time.sleep(0.02)
+    return [p.pid for p in procs]
+
+
+def _running(proc: psutil.Process) -> bool:
+    """Alive and not a zombie (a zombie has exited; only its parent has not reaped it yet).
+    Our own children are reaped here, so they do not linger as zombies."""
+    try:
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            # Not our child: its parent (or init) reaps it.
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(proc.pid, os.WNOHANG)
+            return False
+        return bool(proc.is_running())
+    except psutil.NoSuchProcess:
+        return False
+
+
 class ManagedProcess:
     """Runs `argv` in its own session (so a stop takes its children too), logging to a file."""
 
-    def __init__(self, name: str, argv: Sequence[str], log_path: Path, env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        log_path: Path,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+    ):
         self.name = name
         self.argv = list(argv)
         self.log_path = log_path
         self.env = env
+        #: The folder it runs in (relative paths in `argv` are relative to it); default: ours.
+        self.cwd = (cwd or Path.cwd()).resolve()
         self._popen: subprocess.Popen[bytes] | None = None
 
     @property
@@ -83,6 +140,7 @@ class ManagedProcess:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 env={**os.environ, **(self.env or {})},
+                cwd=self.cwd,
                 start_new_session=True,
             )
         deadline = time.monotonic() + timeout
@@ -92,7 +150,8 @@ class ManagedProcess:
                 raise StartError(
                     f"{self.name} exited with code {code} before it was ready.\n"
                     f"command: {' '.join(self.argv)}\n--- last lines of {self.log_path} ---\n"
-                    f"{log_tail(self.log_path)}"
+                    f"{log_tail(self.log_path)}",
+                    exit_code=code,
                 )
             if ready():
                 return

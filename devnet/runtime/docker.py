@@ -44,7 +44,7 @@ from testcontainers.core.waiting_utils import WaitStrategy, WaitStrategyTarget
 
 from devnet.components import NODE_IMAGE, ServiceSpec
 from devnet.node.node import _init_geth_datadir, anvil_argv, geth_node_argv, rpc_chain_id
-from devnet.node.process import StartError
+from devnet.node.process import StartError, free_port
 from devnet.profile import BscProfile, Engine
 from devnet.runtime import DOCKER_RUN_FILE, LABEL_PREFIX
 from devnet.runtime.engine import connect
@@ -59,6 +59,8 @@ Progress = Callable[[str], None]
 LABEL_RUN = f"{LABEL_PREFIX}.run"
 LABEL_STATE = f"{LABEL_PREFIX}.state-dir"
 LABEL_COMPONENT = f"{LABEL_PREFIX}.component"
+#: The container port the component serves on (its readiness probe's port).
+LABEL_PORT = f"{LABEL_PREFIX}.port"
 RPC_PORT = 8545
 #: geth's own ports inside the node container (loopback there; the consensus front is public).
 GETH_INTERNAL_HTTP_PORT, GETH_AUTHRPC_PORT = 8546, 8551
@@ -258,19 +260,25 @@ class DockerRuntime:
         )
         return inside.model_dump_json(indent=2) + "\n"
 
+    def _name(self, component: str) -> str:
+        return f"bsc-devnet-{self.run_id}-{component}"
+
     def _container(self, image: str, component: str, command: list[str], port: int) -> DockerContainer:
         container = DockerContainer(
             image,
-            name=f"bsc-devnet-{self.run_id}-{component}",
-            labels={**self.labels, LABEL_COMPONENT: component},
+            name=self._name(component),
+            labels={**self.labels, LABEL_COMPONENT: component, LABEL_PORT: str(port)},
             # tini as PID 1: SIGTERM reaches the program, and `docker stop` is a clean stop.
             init=True,
         )
         container.with_command(command)
         assert self.network is not None, "prepare() first"
         container.with_network(self.network).with_network_aliases(component)
-        if self._local_engine:  # published on loopback only; a remote engine on all interfaces
-            container.ports[str(port)] = ("127.0.0.1",)  # type: ignore[assignment]
+        if self._local_engine:
+            # Published on loopback only, on a host port chosen here: a port the engine picks is
+            # picked again when the container restarts (`devnet chaos`), and env.json's URL
+            # would go stale. A remote engine's host ports cannot be chosen from here.
+            container.ports[str(port)] = ("127.0.0.1", free_port())  # type: ignore[assignment]
         else:
             container.with_exposed_ports(port)
         return container
@@ -281,7 +289,7 @@ class DockerRuntime:
         self.progress(f"{component}: starting container from {container.image} ...")
         container.waiting_for(strategy)
         try:
-            container.start()
+            self._start_on_free_port(container, component, strategy.port)
         except _ContainerExited as e:
             raise StartError(
                 f"{component} exited with code {e.code} before it was ready.\n"
@@ -294,6 +302,22 @@ class DockerRuntime:
                 f"--- last lines of its container log ---\n{self._tail(container)}"
             ) from e
         return published_url(container.get_wrapped_container(), self.host, strategy.port)
+
+    def _start_on_free_port(self, container: DockerContainer, component: str, port: int) -> None:
+        """`container.start()`; when the host port chosen for it was taken in the meantime,
+        the half-made container is removed and it starts again on another port."""
+        from docker.errors import APIError
+
+        for attempt in range(3):
+            try:
+                container.start()
+                return
+            except APIError as e:
+                taken = "already allocated" in str(e) or "address already in use" in str(e)
+                if not (taken and self._local_engine and attempt < 2):
+                    raise
+                self.client.containers.get(self._name(component)).remove(force=True)
+                container.ports[str(port)] = ("127.0.0.1", free_port())  # type: ignore[assignment]
 
     def _tail(self, container: DockerContainer) -> str:
         try:
@@ -327,6 +351,63 @@ def container_running(container: str, client: docker.DockerClient | None = None)
     except (DockerException, OSError, RuntimeError):
         return False
     return status == "running"
+
+
+def kill_container(container: str, client: docker.DockerClient | None = None) -> None:
+    """`docker kill`: SIGKILL to the container's init, and with it every process in the
+    container, as a crash would; returns once the engine reports it stopped."""
+    client = client or connect(timeout=60)
+    target = client.containers.get(container)
+    target.kill()
+    target.wait(timeout=60)
+
+
+def restart_container(
+    container: str,
+    probe: Callable[[str], bool],
+    what: str,
+    timeout: float = 60.0,
+    client: docker.DockerClient | None = None,
+) -> tuple[str, int]:
+    """Start a stopped container of the devnet again (its filesystem, and so its data, kept)
+    and wait until `probe(host URL)` is true; one that exits while it starts is started again
+    after a pause, as a supervisor would, until `timeout`. Returns the host URL of its
+    published port (the same one on a local engine: the port is pinned when the container is
+    made) and the number of starts it took."""
+    client = client or connect(timeout=60)
+    target = client.containers.get(container)
+    port = int(target.labels.get(LABEL_PORT, "0")) or _first_exposed_port(target)
+    host = "127.0.0.1" if client.api.base_url.startswith("http+docker://local") else TcDockerClient().host()
+    deadline = time.monotonic() + timeout
+    attempts, pause = 1, 0.25
+    target.start()
+    while True:
+        target.reload()
+        if target.status in ("exited", "dead"):
+            if time.monotonic() + pause > deadline:
+                code = target.attrs.get("State", {}).get("ExitCode", -1)
+                tail = container_logs(container, LOG_TAIL_LINES, client)
+                raise StartError(
+                    f"{what} exited with code {code} after its restart (start attempt {attempts}).\n"
+                    f"--- last lines of its container log ---\n{tail}",
+                    exit_code=int(code),
+                )
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)
+            attempts += 1
+            target.start()
+            continue
+        url = _published_url_or_none(target, host, port) if target.status == "running" else None
+        if url is not None and probe(url):
+            return url, attempts
+        if time.monotonic() > deadline:
+            raise StartError(f"{what} was not ready {timeout:.0f} s after its restart")
+        time.sleep(0.1)
+
+
+def _first_exposed_port(container: Any) -> int:
+    exposed = container.attrs.get("Config", {}).get("ExposedPorts") or {}
+    return int(next(iter(exposed)).split("/")[0])
 
 
 def remove_devnet(state_dir: Path, client: docker.DockerClient | None = None) -> bool:
