@@ -10,6 +10,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import httpx
+
 from harness.connect import Devnet
 from harness.tokens import StableCoinClient
 from harness.wallets import Wallet
@@ -74,13 +76,27 @@ def fmt_units(amount: int, decimals: int) -> str:
 
 
 def poll(probe: Callable[[], T | None], timeout: float, what: str, interval: float = 0.02) -> T:
+    """Until `probe` answers or `timeout` passes. A service or node that is down or restarting
+    (a refused connection, a 5xx) is "not yet", as a client waiting for an outcome treats it:
+    what the flow waits for still happens once the component is back."""
+    from harness.clients import ApiError
+
     deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
     while True:
-        result = probe()
+        try:
+            result = probe()
+        except (httpx.TransportError, httpx.HTTPStatusError) as e:
+            result, last_error = None, e
+        except ApiError as e:
+            if e.status < 500:
+                raise
+            result, last_error = None, e
         if result:
             return result
         if time.monotonic() > deadline:
-            raise TimeoutError(f"{what}: nothing after {timeout:.0f} s")
+            cause = f" (last error: {last_error})" if last_error else ""
+            raise TimeoutError(f"{what}: nothing after {timeout:.0f} s{cause}")
         time.sleep(interval)
 
 
