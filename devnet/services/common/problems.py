@@ -55,8 +55,7 @@ _MEANINGS = {
     409: "Conflicts with the current state of the resource",
     422: "Invalid input; `field` names it (`errors` lists every invalid input)",
     502: "An upstream service refused or failed",
-    503: "Unavailable for now (injected fault, or a dependency is down): retry, with the same "
-    "Idempotency-Key for a write",
+    503: "Unavailable for now (injected fault, or a dependency is down): try again later",
 }
 
 

@@ -23,7 +23,16 @@ from devnet.services.common.problems import Problem, problem_responses
 from devnet.services.common.settings import ServiceSettings
 from devnet.services.common.webhooks import emit
 from devnet.services.custodian.attest import DEFAULT_SIGNING_KEY, Signer, attestation_message
-from devnet.services.custodian.bars import fine_oz_milli, good_delivery_problem
+from devnet.services.custodian.bars import (
+    GROSS_STEP_MILLI,
+    MAX_ASSAY_TENTHS,
+    MAX_FINE_OZ_MILLI,
+    MIN_ASSAY_TENTHS,
+    MIN_FINE_OZ_MILLI,
+    MIN_YEAR,
+    fine_oz_milli,
+    good_delivery_problem,
+)
 from devnet.services.custodian.models import Attestation, Bar, PriceState
 from devnet.services.custodian.price import (
     PAIR,
@@ -73,9 +82,18 @@ class BarIn(_In):
 
     serial: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9.-]*$")
     brand: str = Field(min_length=1, max_length=80, description="refiner (LBMA brand)")
-    year: StrictInt
-    gross_oz_milli: StrictInt = Field(gt=0, description="gross troy oz x 1000, in 0.025 oz steps")
-    assay_tenths: StrictInt = Field(gt=0, description="fineness x 10: 9950 = 995.0, 9999 = 999.9")
+    year: StrictInt = Field(ge=MIN_YEAR, description="year of manufacture, not in the future")
+    # The schema's bounds let through every weight some assay makes Good Delivery; the fine
+    # weight itself (350-430 oz) is checked on deposit.
+    gross_oz_milli: StrictInt = Field(
+        ge=MIN_FINE_OZ_MILLI,
+        le=(MAX_FINE_OZ_MILLI + 1) * 10_000 // MIN_ASSAY_TENTHS,
+        multiple_of=GROSS_STEP_MILLI,
+        description="gross troy oz x 1000, in 0.025 oz steps; fine weight 350-430 oz",
+    )
+    assay_tenths: StrictInt = Field(
+        ge=MIN_ASSAY_TENTHS, le=MAX_ASSAY_TENTHS, description="fineness x 10: 9950 = 995.0, 9999 = 999.9"
+    )
     pool: str | None = Field(default=None, description="allocate to this pool on deposit")
 
 
