@@ -271,3 +271,12 @@ def test_issuer_refuses_a_signed_webhook_that_is_no_event(chain_world: DevnetEnv
         f"{issuer}/webhooks/bank", content=b"{}", headers={"Content-Type": "application/json"}
     )
     assert_problem(unsigned, 401, f"header.{SIGNATURE_HEADER}")
+
+
+@pytest.mark.xdist_group("openapi-bank")
+@pytest.mark.parametrize(
+    "url", ["http://[not-a-host", "https://", "http://host:99999/hook", "ftp://host/hook"]
+)
+def test_a_webhook_subscription_must_be_a_url_the_dispatcher_can_call(bank: ServiceHandle, url: str) -> None:
+    reply = httpx.post(f"{bank.url}/admin/subscriptions", json={"url": url}, headers=ADMIN)
+    assert_problem(reply, 422, "body.url")

@@ -8,11 +8,12 @@ import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated, Protocol
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from devnet.services.common.db import Database
 from devnet.services.common.faults import FaultConfig, Faults, injects_faults
@@ -49,6 +50,18 @@ class SubscriptionIn(BaseModel):
     url: str = Field(
         max_length=500, pattern=r"^https?://", description="an http(s) URL that receives every webhook"
     )
+
+    @field_validator("url")
+    @classmethod
+    def _a_url(cls, url: str) -> str:
+        try:  # the dispatcher would retry a URL it cannot even parse forever
+            parts = urlsplit(url)
+            host, _port = parts.hostname, parts.port
+        except ValueError as e:
+            raise ValueError(f"not a URL: {e}") from e
+        if not host:
+            raise ValueError("not a URL: no host")
+        return url
 
 
 class SubscriptionOut(BaseModel):
