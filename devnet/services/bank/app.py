@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, FastAPI, Query, Request
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+from fastapi import APIRouter, FastAPI, Query
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import SettingsConfigDict
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -16,7 +16,8 @@ from devnet.services.bank.models import Account, Customer, Entry, Payment
 from devnet.services.common.app import ServiceContext, create_service_app
 from devnet.services.common.db import get_or_404, short_id
 from devnet.services.common.idempotency import IdempotencyKey, run_idempotent
-from devnet.services.common.problems import Problem
+from devnet.services.common.params import MAX_DB_INT, MinorUnits
+from devnet.services.common.problems import Problem, problem_responses
 from devnet.services.common.settings import ServiceSettings
 from devnet.services.common.webhooks import emit
 
@@ -87,7 +88,7 @@ def _valid_account(value: str) -> str:
 
 class DepositIn(_In):
     account: str
-    amount: StrictInt = Field(gt=0, description="minor units (tyiyn, cents)")
+    amount: MinorUnits
     currency: Currency
 
     _account = field_validator("account")(_valid_account)
@@ -106,7 +107,7 @@ class PaymentIn(_In):
     end_to_end_id: str = Field(min_length=1, max_length=35)
     debtor: Party
     creditor: Party
-    amount: StrictInt = Field(gt=0, description="minor units (tyiyn, cents)")
+    amount: MinorUnits
     currency: Currency
     remittance_info: str = Field(default="", max_length=140)
 
@@ -144,6 +145,13 @@ class Statement(BaseModel):
     opening_balance: int
     closing_balance: int
     entries: list[StatementEntry]
+
+
+class BankInfo(BaseModel):
+    bic: str
+    bank_code: str = Field(description="the first three digits of this bank's account numbers")
+    currencies: list[Currency]
+    iso4217: dict[str, int] = Field(description="numeric ISO 4217 code of each currency")
 
 
 # ---- the bank ---------------------------------------------------------------------------------
@@ -198,6 +206,13 @@ class Bank:
         credit_debit: str,
         counterparty: tuple[str | None, str | None],
     ) -> None:
+        if credit_debit == "CRDT" and account.balance + payment.amount > MAX_DB_INT:
+            raise Problem(
+                422,
+                "Balance limit exceeded",
+                f"account {account.number} would hold more than {MAX_DB_INT} minor units",
+                field="body.amount",
+            )
         account.balance += payment.amount if credit_debit == "CRDT" else -payment.amount
         entry = Entry(
             account_number=account.number,
@@ -336,7 +351,13 @@ def create_app(settings: BankSettings | None = None) -> FastAPI:
     db = ctx.db
     router = APIRouter()
 
-    @router.post("/customers", status_code=201, response_model=CustomerOut, tags=["customers"])
+    @router.post(
+        "/customers",
+        status_code=201,
+        response_model=CustomerOut,
+        tags=["customers"],
+        responses=problem_responses(403),
+    )
     def create_customer(body: CustomerIn, key: IdempotencyKey) -> Any:
         def handle(session: Session) -> tuple[int, dict[str, Any]]:
             bank.screen(body.name, "body.name")
@@ -348,7 +369,12 @@ def create_app(settings: BankSettings | None = None) -> FastAPI:
 
         return run_idempotent(db, key, "POST /customers", body, handle)
 
-    @router.get("/customers/{customer_id}", response_model=CustomerOut, tags=["customers"])
+    @router.get(
+        "/customers/{customer_id}",
+        response_model=CustomerOut,
+        tags=["customers"],
+        responses=problem_responses(404),
+    )
     def get_customer(customer_id: str) -> Any:
         with db.transaction() as session:
             customer = get_or_404(session, Customer, customer_id, "path.customer_id", "customer")
@@ -363,14 +389,22 @@ def create_app(settings: BankSettings | None = None) -> FastAPI:
 
         return run_idempotent(db, key, "POST /accounts", body, handle)
 
-    @router.get("/accounts/{number}", response_model=AccountOut, tags=["accounts"])
+    @router.get(
+        "/accounts/{number}", response_model=AccountOut, tags=["accounts"], responses=problem_responses(404)
+    )
     def get_account(number: str) -> Any:
         with db.transaction() as session:
             return _account_out(get_or_404(session, Account, number, "path.number", "account"))
 
-    @router.get("/accounts/{number}/statement", response_model=Statement, tags=["accounts"])
+    @router.get(
+        "/accounts/{number}/statement",
+        response_model=Statement,
+        tags=["accounts"],
+        responses=problem_responses(404),
+    )
     def statement(
-        number: str, after_entry: Annotated[int, Query(ge=0, description="only entries after this id")] = 0
+        number: str,
+        after_entry: Annotated[int, Query(ge=0, le=MAX_DB_INT, description="only entries after this id")] = 0,
     ) -> Any:
         with db.transaction() as session:
             account = get_or_404(session, Account, number, "path.number", "account")
@@ -417,7 +451,13 @@ def create_app(settings: BankSettings | None = None) -> FastAPI:
         ctx.dispatcher.poke()
         return response
 
-    @router.post("/payments", status_code=201, response_model=PaymentOut, tags=["payments"])
+    @router.post(
+        "/payments",
+        status_code=201,
+        response_model=PaymentOut,
+        tags=["payments"],
+        responses=problem_responses(403),
+    )
     def create_payment(body: PaymentIn, key: IdempotencyKey) -> Any:
         """A credit transfer (pacs.008), settled at once and irrevocably, as on NBKR's RTGS."""
         response = run_idempotent(
@@ -426,7 +466,12 @@ def create_app(settings: BankSettings | None = None) -> FastAPI:
         ctx.dispatcher.poke()
         return response
 
-    @router.get("/payments/{payment_id}", response_model=PaymentOut, tags=["payments"])
+    @router.get(
+        "/payments/{payment_id}",
+        response_model=PaymentOut,
+        tags=["payments"],
+        responses=problem_responses(404),
+    )
     def get_payment(payment_id: str) -> Any:
         with db.transaction() as session:
             return _payment_out(get_or_404(session, Payment, payment_id, "path.payment_id", "payment"))
@@ -439,13 +484,13 @@ def create_app(settings: BankSettings | None = None) -> FastAPI:
             return {a.label or "": a.number for a in rows}
 
     @router.get("/info", tags=["ops"])
-    def info(request: Request) -> dict[str, Any]:
-        return {
-            "bic": settings.bic,
-            "bank_code": settings.bank_code,
-            "currencies": ["KGS", "USD"],
-            "iso4217": {"KGS": 417, "USD": 840},
-        }
+    def info() -> BankInfo:
+        return BankInfo(
+            bic=settings.bic,
+            bank_code=settings.bank_code,
+            currencies=["KGS", "USD"],
+            iso4217={"KGS": 417, "USD": 840},
+        )
 
     def seed(ctx: ServiceContext) -> None:
         """The issuer and its reserve accounts exist from the first start on."""

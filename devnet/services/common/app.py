@@ -3,23 +3,73 @@ background workers, health."""
 
 from __future__ import annotations
 
+import hmac
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Protocol
+from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, FastAPI, Header
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from devnet.services.common.db import Database
-from devnet.services.common.faults import FaultConfig, Faults
-from devnet.services.common.problems import Problem, install_problem_handlers
+from devnet.services.common.faults import FaultConfig, Faults, injects_faults
+from devnet.services.common.problems import (
+    Problem,
+    document_problems,
+    install_problem_handlers,
+    problem_responses,
+)
 from devnet.services.common.settings import ServiceSettings
 from devnet.services.common.webhooks import Dispatcher, pending_deliveries, subscribe
+
+#: The admin endpoints' security scheme in the OpenAPI schema: `Authorization: Bearer <token>`.
+admin_bearer = HTTPBearer(
+    scheme_name="AdminToken",
+    description="The service's `admin_token` setting (`devnet-admin` unless configured).",
+    auto_error=False,
+)
 
 
 class Worker(Protocol):
     def start(self) -> None: ...
     def stop(self) -> None: ...
+
+
+class Health(BaseModel):
+    status: str = Field(description='"ok" once the service answers')
+    service: str
+
+
+class SubscriptionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(
+        max_length=500, pattern=r"^https?://", description="an http(s) URL that receives every webhook"
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _a_url(cls, url: str) -> str:
+        try:  # the dispatcher would retry a URL it cannot even parse forever
+            parts = urlsplit(url)
+            host, _port = parts.hostname, parts.port
+        except ValueError as e:
+            raise ValueError(f"not a URL: {e}") from e
+        if not host:
+            raise ValueError("not a URL: no host")
+        return url
+
+
+class SubscriptionOut(BaseModel):
+    url: str
+
+
+class PendingWebhooks(BaseModel):
+    pending: int = Field(description="webhook deliveries not yet acknowledged by their receiver")
 
 
 class ServiceContext:
@@ -38,6 +88,23 @@ class ServiceContext:
             faults=self.faults.webhook_faults,
         )
         self.workers: list[Worker] = [self.dispatcher]
+
+    def require_admin(
+        self, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(admin_bearer)]
+    ) -> None:
+        """A dependency: the request must carry `Authorization: Bearer <admin_token>` (401 otherwise)."""
+        token = self.settings.admin_token
+        if credentials is None or not hmac.compare_digest(credentials.credentials.encode(), token.encode()):
+            raise Problem(401, "Admin token required", field="header.Authorization")
+
+    def admin_router(self) -> APIRouter:
+        """A router for `/admin/...` endpoints: bearer token required, 401 documented."""
+        return APIRouter(
+            prefix="/admin",
+            tags=["admin"],
+            dependencies=[Depends(self.require_admin)],
+            responses=problem_responses(401),
+        )
 
 
 def create_service_app(
@@ -65,24 +132,33 @@ def create_service_app(
     app = FastAPI(title=title, description=description, lifespan=lifespan)
     app.state.ctx = ctx
     install_problem_handlers(app)
+    document_problems(app)
     app.middleware("http")(ctx.faults.middleware)
-    app.include_router(_admin_router(ctx))
-    for router in routers:
-        app.include_router(router)
+    for router in [_admin_router(ctx), *routers]:
+        _include(app, router)
 
     @app.get("/health", tags=["ops"])
-    def health() -> dict[str, Any]:
-        return {"status": "ok", "service": ctx.name}
+    def health() -> Health:
+        return Health(status="ok", service=ctx.name)
 
     return app
 
 
-def _admin_router(ctx: ServiceContext) -> APIRouter:
-    def require_admin(authorization: Annotated[str | None, Header()] = None) -> None:
-        if authorization != f"Bearer {ctx.settings.admin_token}":
-            raise Problem(401, "Admin token required", field="header.Authorization")
+def _include(app: FastAPI, router: APIRouter) -> None:
+    """Include `router`'s routes, each documenting the problems every route of its kind may
+    answer: 400 where FastAPI parses a body (one that is not even text), 503 where fault
+    injection reaches."""
+    for route in router.routes:  # their paths include the router's prefix
+        statuses = []
+        if isinstance(route, APIRoute) and route.body_field is not None:
+            statuses.append(400)
+        if injects_faults(str(getattr(route, "path", ""))):
+            statuses.append(503)
+        app.include_router(APIRouter(routes=[route]), responses=problem_responses(*statuses))
 
-    router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_admin)])
+
+def _admin_router(ctx: ServiceContext) -> APIRouter:
+    router = ctx.admin_router()
 
     @router.get("/faults")
     def get_faults() -> FaultConfig:
@@ -99,15 +175,12 @@ def _admin_router(ctx: ServiceContext) -> APIRouter:
         return ctx.faults.config
 
     @router.post("/subscriptions", status_code=201)
-    def add_subscription(body: dict[str, str]) -> dict[str, str]:
-        url = body.get("url", "")
-        if not url.startswith(("http://", "https://")):
-            raise Problem(422, "Invalid subscription", "url must be an http(s) URL", field="body.url")
-        subscribe(ctx.db, url)
-        return {"url": url}
+    def add_subscription(body: SubscriptionIn) -> SubscriptionOut:
+        subscribe(ctx.db, body.url)
+        return SubscriptionOut(url=body.url)
 
     @router.get("/webhooks/pending")
-    def webhooks_pending() -> dict[str, int]:
-        return {"pending": pending_deliveries(ctx.db)}
+    def webhooks_pending() -> PendingWebhooks:
+        return PendingWebhooks(pending=pending_deliveries(ctx.db))
 
     return router

@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any, TypeVar
 
 from sqlalchemy import JSON, DateTime, Engine, String, create_engine, event
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 
 
 class Base(DeclarativeBase):
@@ -17,6 +20,33 @@ class Base(DeclarativeBase):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+@cache
+def _datetime_columns(model: type[Base]) -> tuple[str, ...]:
+    return tuple(
+        attr.key for attr in sa_inspect(model).column_attrs if isinstance(attr.columns[0].type, DateTime)
+    )
+
+
+def _assume_utc(row: Base) -> None:
+    """Every timestamp is written in UTC, but SQLite hands it back without its zone: put the zone
+    back, so what a service answers is an RFC 3339 `date-time` (with its offset)."""
+    values = row.__dict__
+    for key in _datetime_columns(type(row)):
+        value = values.get(key)
+        if isinstance(value, datetime) and value.tzinfo is None:
+            set_committed_value(row, key, value.replace(tzinfo=UTC))
+
+
+@event.listens_for(Base, "load", propagate=True)
+def _utc_on_load(row: Base, _context: Any) -> None:
+    _assume_utc(row)
+
+
+@event.listens_for(Base, "refresh", propagate=True)
+def _utc_on_refresh(row: Base, _context: Any, _attrs: Any) -> None:
+    _assume_utc(row)
 
 
 class Timestamped:

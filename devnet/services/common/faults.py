@@ -29,6 +29,11 @@ class FaultConfig(BaseModel):
     seed: int | None = None
 
 
+def injects_faults(path: str) -> bool:
+    """Whether fault injection touches requests to `path`: all but the admin endpoints and health."""
+    return not (path.startswith("/admin") or path == "/health")
+
+
 class Faults:
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -52,8 +57,7 @@ class Faults:
     async def middleware(
         self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        path = request.url.path
-        if path.startswith("/admin") or path == "/health":
+        if not injects_faults(request.url.path):
             return await call_next(request)
         if self.config.latency_ms:
             await asyncio.sleep(self.config.latency_ms / 1000)

@@ -1,17 +1,62 @@
-"""Errors as RFC 9457 problem documents (`application/problem+json`) naming the field at fault."""
+"""Errors as RFC 9457 problem documents (`application/problem+json`) naming the field at fault,
+and how the OpenAPI schema documents them: `problem_responses(404, 409)` in a route's
+`responses=`, and `document_problems(app)` for the validation errors FastAPI adds itself."""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Sequence
+from http import HTTPStatus
+from typing import Any, NotRequired
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import TypeAdapter
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from typing_extensions import TypedDict  # pydantic reads typing's TypedDict only from 3.12 on
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("devnet.services")
+
+
+class FieldError(TypedDict):
+    """One invalid input."""
+
+    #: where: `body.amount`, `path.mint_id`, `query.limit`, `header.Idempotency-Key`
+    field: str
+    message: str
+
+
+class ProblemDocument(TypedDict):
+    """An error answer (RFC 9457). `field` names the input at fault, as `<where>.<name>`
+    (`body.debtor.account`, `path.mint_id`, `query.limit`, `header.Idempotency-Key`);
+    `errors` lists every invalid input of a request that failed validation. Some problems
+    carry more members (e.g. `status_reason`)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    field: NotRequired[str]
+    errors: NotRequired[list[FieldError]]
+
+
+#: Where the schema keeps the problem document.
+PROBLEM_SCHEMA = "Problem"
+_PROBLEM_REF = {"$ref": f"#/components/schemas/{PROBLEM_SCHEMA}"}
+
+#: What each status means on these services (the `description` of its response in the schema).
+_MEANINGS = {
+    400: "Malformed request",
+    401: "Missing or wrong credentials (admin bearer token, webhook signature)",
+    403: "Refused by policy (KYC tier, sanctions list, account type)",
+    404: "No such resource; `field` names the path parameter",
+    409: "Conflicts with the current state of the resource",
+    422: "Invalid input; `field` names it (`errors` lists every invalid input)",
+    502: "An upstream service refused or failed",
+    503: "Unavailable for now (injected fault, or a dependency is down): try again later",
+}
 
 
 class Problem(Exception):
@@ -42,8 +87,58 @@ def problem_response(problem: Problem) -> JSONResponse:
     return JSONResponse(problem.body(), status_code=problem.status, media_type=PROBLEM_JSON)
 
 
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries: each status answered with a problem document."""
+    return {
+        status: {
+            "description": _MEANINGS.get(status, HTTPStatus(status).phrase),
+            "content": {PROBLEM_JSON: {"schema": dict(_PROBLEM_REF)}},
+        }
+        for status in statuses
+    }
+
+
+def document_problems(app: FastAPI) -> None:
+    """Make `app`'s OpenAPI schema say what the handlers below answer: the problem document in
+    the components, and every validation error FastAPI documents itself (its 422 with
+    `HTTPValidationError` as `application/json`) as the problem document it really is."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        problem = TypeAdapter(ProblemDocument).json_schema(ref_template="#/components/schemas/{model}")
+        components.update(problem.pop("$defs", {}))
+        components[PROBLEM_SCHEMA] = problem
+        fastapi_default = "#/components/schemas/HTTPValidationError"
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                invalid = operation.get("responses", {}).get("422", {})
+                refs = [c.get("schema", {}).get("$ref") for c in invalid.get("content", {}).values()]
+                if fastapi_default in refs:
+                    operation["responses"]["422"] = problem_responses(422)[422]
+        for name in ("HTTPValidationError", "ValidationError"):
+            components.pop(name, None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def _field(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(str(part) for part in loc)
+
+
+def invalid_request(errors: Sequence[Any], prefix: tuple[str, ...] = ()) -> Problem:
+    """The 422 for pydantic's validation errors: `field` names the first, `errors` lists all.
+    `prefix` is where the validated data sat (e.g. `("body",)` for a body parsed by hand)."""
+    fields = [{"field": _field((*prefix, *e["loc"])), "message": e["msg"]} for e in errors]
+    first = fields[0] if fields else {"field": "", "message": "invalid request"}
+    return Problem(
+        422, "Invalid request", f"{first['field']}: {first['message']}", field=first["field"], errors=fields
+    )
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -53,21 +148,14 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"field": _field(e["loc"]), "message": e["msg"]} for e in exc.errors()]
-        first = errors[0] if errors else {"field": "", "message": "invalid request"}
-        return problem_response(
-            Problem(
-                422,
-                "Invalid request",
-                f"{first['field']}: {first['message']}",
-                field=first["field"],
-                errors=errors,
-            )
-        )
+        return problem_response(invalid_request(exc.errors()))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return problem_response(Problem(exc.status_code, str(exc.detail)))
+        # FastAPI's 400 is a body it could not parse (e.g. not UTF-8)
+        return problem_response(
+            Problem(exc.status_code, str(exc.detail), field="body" if exc.status_code == 400 else None)
+        )
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:

@@ -18,11 +18,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
+from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import DateTime, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from devnet.services.common.db import Base, Database, short_id, utcnow
-from devnet.services.common.problems import Problem
+from devnet.services.common.problems import Problem, invalid_request, problem_responses
 
 SIGNATURE_HEADER = "Webhook-Signature"
 ID_HEADER = "Webhook-Id"
@@ -65,6 +66,44 @@ class InboxEvent(Base):
     id: Mapped[str] = mapped_column(String(80), primary_key=True)
     sender: Mapped[str] = mapped_column(String(40))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class WebhookEvent(BaseModel):
+    """What every webhook delivers; the signature covers these exact bytes."""
+
+    id: str = Field(min_length=1, max_length=80, description=f"the event id, also in the {ID_HEADER} header")
+    type: str = Field(min_length=1, max_length=80, description="e.g. account.credited, price.updated")
+    created_at: str = Field(description="when the event was recorded (RFC 3339)")
+    data: dict[str, Any]
+
+
+#: OpenAPI for an endpoint that receives webhooks: the event body, the signature header, the
+#: 401 for a missing, stale or wrong signature and the 422 for a signed body that is no event.
+RECEIVER_OPENAPI: dict[str, Any] = {
+    "parameters": [
+        {
+            "name": SIGNATURE_HEADER,
+            "in": "header",
+            "required": True,
+            "description": 't=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>',
+            "schema": {"type": "string"},
+        }
+    ],
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": WebhookEvent.model_json_schema()}},
+    },
+}
+RECEIVER_RESPONSES = problem_responses(401, 422)
+
+
+def read_event(secret: str, header: str | None, body: bytes) -> WebhookEvent:
+    """The event in a delivery: 401 unless its signature verifies, then 422 unless it is an event."""
+    verify(secret, header, body)
+    try:
+        return WebhookEvent.model_validate_json(body)
+    except ValidationError as e:
+        raise invalid_request(e.errors(), prefix=("body",)) from e
 
 
 def emit(session: Session, type_: str, data: dict[str, Any]) -> str:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, FastAPI, Header, Query
+from fastapi import APIRouter, Body, Depends, FastAPI, Query
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 from pydantic_settings import SettingsConfigDict
 from sqlalchemy import select
@@ -19,11 +19,20 @@ from sqlalchemy.orm import Session
 from devnet.services.common.app import ServiceContext, create_service_app
 from devnet.services.common.db import get_or_404, short_id, utcnow
 from devnet.services.common.idempotency import IdempotencyKey, run_idempotent
-from devnet.services.common.problems import Problem
+from devnet.services.common.problems import Problem, problem_responses
 from devnet.services.common.settings import ServiceSettings
 from devnet.services.common.webhooks import emit
 from devnet.services.custodian.attest import DEFAULT_SIGNING_KEY, Signer, attestation_message
-from devnet.services.custodian.bars import fine_oz_milli, good_delivery_problem
+from devnet.services.custodian.bars import (
+    GROSS_STEP_MILLI,
+    MAX_ASSAY_TENTHS,
+    MAX_FINE_OZ_MILLI,
+    MIN_ASSAY_TENTHS,
+    MIN_FINE_OZ_MILLI,
+    MIN_YEAR,
+    fine_oz_milli,
+    good_delivery_problem,
+)
 from devnet.services.custodian.models import Attestation, Bar, PriceState
 from devnet.services.custodian.price import (
     PAIR,
@@ -73,9 +82,18 @@ class BarIn(_In):
 
     serial: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9.-]*$")
     brand: str = Field(min_length=1, max_length=80, description="refiner (LBMA brand)")
-    year: StrictInt
-    gross_oz_milli: StrictInt = Field(gt=0, description="gross troy oz x 1000, in 0.025 oz steps")
-    assay_tenths: StrictInt = Field(gt=0, description="fineness x 10: 9950 = 995.0, 9999 = 999.9")
+    year: StrictInt = Field(ge=MIN_YEAR, description="year of manufacture, not in the future")
+    # The schema's bounds let through every weight some assay makes Good Delivery; the fine
+    # weight itself (350-430 oz) is checked on deposit.
+    gross_oz_milli: StrictInt = Field(
+        ge=MIN_FINE_OZ_MILLI,
+        le=(MAX_FINE_OZ_MILLI + 1) * 10_000 // MIN_ASSAY_TENTHS,
+        multiple_of=GROSS_STEP_MILLI,
+        description="gross troy oz x 1000, in 0.025 oz steps; fine weight 350-430 oz",
+    )
+    assay_tenths: StrictInt = Field(
+        ge=MIN_ASSAY_TENTHS, le=MAX_ASSAY_TENTHS, description="fineness x 10: 9950 = 995.0, 9999 = 999.9"
+    )
     pool: str | None = Field(default=None, description="allocate to this pool on deposit")
 
 
@@ -134,6 +152,13 @@ class AttestationOut(BaseModel):
     signer: str
 
 
+class CustodianInfo(BaseModel):
+    custodian: str
+    signer: str = Field(description="the address attestations are signed with (EIP-191)")
+    pools: list[str]
+    pair: str
+
+
 class PriceOut(BaseModel):
     pair: str
     price_e8: int
@@ -142,7 +167,7 @@ class PriceOut(BaseModel):
 
 
 class PriceStateOut(BaseModel):
-    config: dict[str, Any]
+    config: AnyPath = Field(discriminator="path", description="the path the price follows")
     tick: int
     price_e8: int
     as_of: int
@@ -389,10 +414,6 @@ def create_app(settings: CustodianSettings | None = None) -> FastAPI:
     db = ctx.db
     router = APIRouter()
 
-    def require_admin(authorization: Annotated[str | None, Header()] = None) -> None:
-        if authorization != f"Bearer {settings.admin_token}":
-            raise Problem(401, "Admin token required", field="header.Authorization")
-
     def write(
         key: str,
         scope: str,
@@ -405,19 +426,25 @@ def create_app(settings: CustodianSettings | None = None) -> FastAPI:
 
     # ---- bars ---------------------------------------------------------------------------------
 
-    @router.post("/bars", status_code=201, response_model=BarOut, tags=["bars"])
+    @router.post(
+        "/bars", status_code=201, response_model=BarOut, tags=["bars"], responses=problem_responses(409)
+    )
     def deposit_bar(body: BarIn, key: IdempotencyKey) -> Any:
         """Deposit a bar into the vault (optionally allocating it to `pool` at once)."""
         return write(key, "POST /bars", body, lambda s: (201, _bar_out(vault.deposit(s, body))))
 
-    @router.post("/bars/{serial}/release", response_model=BarOut, tags=["bars"])
+    @router.post(
+        "/bars/{serial}/release", response_model=BarOut, tags=["bars"], responses=problem_responses(404, 409)
+    )
     def release_bar(serial: str, key: IdempotencyKey) -> Any:
         """The bar leaves the vault (deallocated first if it was allocated)."""
         return write(
             key, "POST /bars/release", {"serial": serial}, lambda s: (200, _bar_out(vault.release(s, serial)))
         )
 
-    @router.post("/bars/{serial}/allocate", response_model=BarOut, tags=["bars"])
+    @router.post(
+        "/bars/{serial}/allocate", response_model=BarOut, tags=["bars"], responses=problem_responses(404, 409)
+    )
     def allocate_bar(serial: str, body: PoolIn, key: IdempotencyKey) -> Any:
         return write(
             key,
@@ -426,7 +453,12 @@ def create_app(settings: CustodianSettings | None = None) -> FastAPI:
             lambda s: (200, _bar_out(vault.allocate(s, serial, body.pool))),
         )
 
-    @router.post("/bars/{serial}/deallocate", response_model=BarOut, tags=["bars"])
+    @router.post(
+        "/bars/{serial}/deallocate",
+        response_model=BarOut,
+        tags=["bars"],
+        responses=problem_responses(404, 409),
+    )
     def deallocate_bar(serial: str, key: IdempotencyKey) -> Any:
         return write(
             key,
@@ -446,7 +478,7 @@ def create_app(settings: CustodianSettings | None = None) -> FastAPI:
                 query = query.where(Bar.status == status)
             return {"bars": [_bar_out(b) for b in session.scalars(query)]}
 
-    @router.get("/bars/{serial}", response_model=BarOut, tags=["bars"])
+    @router.get("/bars/{serial}", response_model=BarOut, tags=["bars"], responses=problem_responses(404))
     def get_bar(serial: str) -> Any:
         with db.transaction() as session:
             return _bar_out(vault.bar(session, serial))
@@ -477,7 +509,12 @@ def create_app(settings: CustodianSettings | None = None) -> FastAPI:
 
         return write(key, "POST /attestations", body, handle)
 
-    @router.get("/attestations/latest", response_model=AttestationOut, tags=["attestations"])
+    @router.get(
+        "/attestations/latest",
+        response_model=AttestationOut,
+        tags=["attestations"],
+        responses=problem_responses(404),
+    )
     def latest_attestation(pool: Annotated[str, Query()]) -> Any:
         with db.transaction() as session:
             att = vault.latest(session, vault.check_pool(pool, "query.pool"))
@@ -485,7 +522,12 @@ def create_app(settings: CustodianSettings | None = None) -> FastAPI:
                 raise Problem(404, "No attestation yet", field="query.pool")
             return _attestation_out(att)
 
-    @router.get("/attestations/{attestation_id}", response_model=AttestationOut, tags=["attestations"])
+    @router.get(
+        "/attestations/{attestation_id}",
+        response_model=AttestationOut,
+        tags=["attestations"],
+        responses=problem_responses(404),
+    )
     def get_attestation(attestation_id: str) -> Any:
         with db.transaction() as session:
             # Looked up by its public id, not its primary key (seq): not a get_or_404 case.
@@ -502,7 +544,11 @@ def create_app(settings: CustodianSettings | None = None) -> FastAPI:
             return _price_out(vault.price_state(session))
 
     @router.post(
-        "/price/tick", response_model=PriceOut, tags=["price"], dependencies=[Depends(require_admin)]
+        "/price/tick",
+        response_model=PriceOut,
+        tags=["price"],
+        dependencies=[Depends(ctx.require_admin)],
+        responses=problem_responses(401),
     )
     def tick_price(key: IdempotencyKey, body: TickIn | None = None) -> Any:
         """Advance the price path by `ticks` ticks (admin; for deterministic tests)."""
@@ -510,7 +556,7 @@ def create_app(settings: CustodianSettings | None = None) -> FastAPI:
         ticks = body.ticks
         return write(key, "POST /price/tick", body, lambda s: (200, _price_out(vault.tick(s, ticks))))
 
-    admin = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_admin)])
+    admin = ctx.admin_router()
 
     @admin.get("/price-path", response_model=PriceStateOut)
     def get_price_path() -> Any:
@@ -526,13 +572,10 @@ def create_app(settings: CustodianSettings | None = None) -> FastAPI:
         return out
 
     @router.get("/info", tags=["ops"])
-    def info() -> dict[str, Any]:
-        return {
-            "custodian": settings.custodian_name,
-            "signer": vault.signer.address,
-            "pools": settings.pools,
-            "pair": PAIR,
-        }
+    def info() -> CustodianInfo:
+        return CustodianInfo(
+            custodian=settings.custodian_name, signer=vault.signer.address, pools=settings.pools, pair=PAIR
+        )
 
     def tick_once() -> None:
         with db.transaction() as session:

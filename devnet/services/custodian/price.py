@@ -17,11 +17,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, TypeAdapter, model_validator
 
+from devnet.services.common.params import MAX_DB_INT
+
 E8 = 10**8
 BPS = 10_000
 #: USD 2,650.00 per fine troy ounce
 DEFAULT_PRICE_E8 = 2_650 * E8
 PAIR = "XAU/USD"
+#: The highest price the store keeps (a 64-bit column); a random walk stops there.
+MAX_PRICE_E8 = MAX_DB_INT
 
 
 class _In(BaseModel):
@@ -30,23 +34,23 @@ class _In(BaseModel):
 
 class ConstantPath(_In):
     path: Literal["constant"] = "constant"
-    price_e8: StrictInt = Field(default=DEFAULT_PRICE_E8, gt=0)
+    price_e8: StrictInt = Field(default=DEFAULT_PRICE_E8, gt=0, le=MAX_PRICE_E8)
 
 
 class RandomWalkPath(_In):
     path: Literal["random_walk"]
     seed: StrictInt = 0
-    start_price_e8: StrictInt = Field(default=DEFAULT_PRICE_E8, gt=0)
+    start_price_e8: StrictInt = Field(default=DEFAULT_PRICE_E8, gt=0, le=MAX_PRICE_E8)
     #: largest move per tick, in basis points
     step_bps: StrictInt = Field(default=10, ge=0, le=1_000)
     #: the walk never goes below this
-    floor_price_e8: StrictInt = Field(default=1, gt=0)
+    floor_price_e8: StrictInt = Field(default=1, gt=0, le=MAX_PRICE_E8)
 
 
 class ShockStep(_In):
     at_tick: StrictInt | None = Field(default=None, ge=0)
     after_s: StrictInt | None = Field(default=None, ge=0)
-    price_e8: StrictInt = Field(gt=0)
+    price_e8: StrictInt = Field(gt=0, le=MAX_PRICE_E8)
 
     @model_validator(mode="after")
     def _one_trigger(self) -> ShockStep:
@@ -57,7 +61,7 @@ class ShockStep(_In):
 
 class ShockPath(_In):
     path: Literal["shock"]
-    start_price_e8: StrictInt = Field(default=DEFAULT_PRICE_E8, gt=0)
+    start_price_e8: StrictInt = Field(default=DEFAULT_PRICE_E8, gt=0, le=MAX_PRICE_E8)
     steps: list[ShockStep] = Field(min_length=1, max_length=1_000)
 
 
@@ -85,7 +89,7 @@ def initial_price(path: ConstantPath | RandomWalkPath | ShockPath) -> int:
 def walk_step(path: RandomWalkPath, price_e8: int, tick: int) -> int:
     """The price after tick number `tick` (1-based) of a random walk that stood at `price_e8`."""
     move = random.Random(f"{path.seed}:{tick}").randint(-path.step_bps, path.step_bps)
-    return max(path.floor_price_e8, price_e8 * (BPS + move) // BPS)
+    return min(MAX_PRICE_E8, max(path.floor_price_e8, price_e8 * (BPS + move) // BPS))
 
 
 def random_walk_price(path: RandomWalkPath, ticks: int) -> int:

@@ -28,7 +28,7 @@ import re
 from typing import Annotated, Any
 
 from eth_utils import is_checksum_address, to_checksum_address
-from fastapi import APIRouter, Depends, FastAPI, Header, Query
+from fastapi import APIRouter, FastAPI, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -36,10 +36,32 @@ from sqlalchemy.orm import Session
 from devnet.services.common.app import ServiceContext, create_service_app
 from devnet.services.common.db import get_or_404, short_id
 from devnet.services.common.idempotency import IdempotencyKey, IdempotencyRecord, run_idempotent
-from devnet.services.common.problems import Problem
+from devnet.services.common.params import MAX_DB_INT
+from devnet.services.common.problems import Problem, problem_responses
 from devnet.services.common.webhooks import emit
 from devnet.services.common.worker import PeriodicWorker
 from devnet.services.exchange import ledger
+from devnet.services.exchange.api import (
+    AddressList,
+    AddressOut,
+    Balances,
+    DepositList,
+    DepositOut,
+    ExchangeInfo,
+    NetworkList,
+    NetworkOut,
+    Reconciliation,
+    Rescan,
+    ReviewOut,
+    SweepList,
+    SweepOut,
+    SweepsCreated,
+    TransferOut,
+    UserDeposits,
+    UserDetail,
+    UserOut,
+    WithdrawalOut,
+)
 from devnet.services.exchange.core import (
     ExchangeCore,
     address_view,
@@ -112,7 +134,9 @@ class InternalTransferIn(_In):
 
 
 class RescanIn(_In):
-    from_block: int = Field(ge=0, description="scan again from this block (deposits already seen are kept)")
+    from_block: int = Field(
+        ge=0, le=MAX_DB_INT, description="scan again from this block (deposits already seen are kept)"
+    )
 
 
 class SweepIn(_In):
@@ -138,11 +162,7 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
     db = ctx.db
     router = APIRouter()
 
-    def require_admin(authorization: Annotated[str | None, Header()] = None) -> None:
-        if authorization != f"Bearer {settings.admin_token}":
-            raise Problem(401, "Admin token required", field="header.Authorization")
-
-    admin = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_admin)])
+    admin = ctx.admin_router()
 
     def replayable(key: str, scope: str) -> bool:
         with db.transaction() as session:
@@ -166,7 +186,7 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
 
     # ---- listing reviews -------------------------------------------------------------------
 
-    @router.post("/listings/reviews", status_code=201, tags=["listing"])
+    @router.post("/listings/reviews", status_code=201, tags=["listing"], response_model=ReviewOut)
     def create_review(body: ReviewIn, key: IdempotencyKey) -> Any:
         scope = "POST /listings/reviews"
         review = (
@@ -193,7 +213,12 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
 
         return run_idempotent(db, key, scope, body, handle)
 
-    @router.get("/listings/reviews/{review_id}", tags=["listing"])
+    @router.get(
+        "/listings/reviews/{review_id}",
+        tags=["listing"],
+        response_model=ReviewOut,
+        responses=problem_responses(404),
+    )
     def get_review(review_id: str) -> dict[str, Any]:
         with db.transaction() as session:
             row = get_or_404(session, ListingReview, review_id, "path.review_id", "review")
@@ -201,19 +226,21 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
 
     # ---- networks --------------------------------------------------------------------------
 
-    @router.get("/networks", tags=["networks"])
+    @router.get("/networks", tags=["networks"], response_model=NetworkList)
     def networks() -> dict[str, Any]:
         with db.transaction() as session:
             rows = session.scalars(select(Network).order_by(Network.symbol))
             return {"chainId": core.chain_id, "networks": [core.network_view(n) for n in rows]}
 
-    @router.get("/networks/{symbol}", tags=["networks"])
+    @router.get(
+        "/networks/{symbol}", tags=["networks"], response_model=NetworkOut, responses=problem_responses(404)
+    )
     def get_network(symbol: str) -> dict[str, Any]:
         with db.transaction() as session:
             net = get_or_404(session, Network, symbol, "path.symbol", "network", f"{symbol} is not listed")
             return core.network_view(net)
 
-    @admin.put("/networks/{symbol}")
+    @admin.put("/networks/{symbol}", response_model=NetworkOut, responses=problem_responses(404))
     def put_network(symbol: str, body: NetworkPatch) -> dict[str, Any]:
         """Change some of a token's network config fields (camelCase, amounts in base units)."""
         with db.transaction() as session:
@@ -233,7 +260,7 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
 
     # ---- users and deposit addresses -------------------------------------------------------
 
-    @router.post("/users", status_code=201, tags=["users"])
+    @router.post("/users", status_code=201, tags=["users"], response_model=UserOut)
     def create_user(body: UserIn, key: IdempotencyKey) -> Any:
         def handle(session: Session) -> tuple[int, dict[str, Any]]:
             row = User(id=short_id("usr"), name=body.name)
@@ -243,7 +270,9 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
 
         return run_idempotent(db, key, "POST /users", body, handle)
 
-    @router.get("/users/{user_id}", tags=["users"])
+    @router.get(
+        "/users/{user_id}", tags=["users"], response_model=UserDetail, responses=problem_responses(404)
+    )
     def get_user(user_id: str) -> dict[str, Any]:
         with db.transaction() as session:
             row = user(session, user_id, "path.user_id", 404)
@@ -255,7 +284,16 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
                 "deposit_addresses": {a.token: a.address for a in addresses},
             }
 
-    @router.post("/users/{user_id}/deposit-addresses", status_code=201, tags=["users"])
+    @router.post(
+        "/users/{user_id}/deposit-addresses",
+        status_code=201,
+        tags=["users"],
+        response_model=AddressOut,
+        responses={
+            200: {"model": AddressOut, "description": "The user already had one: the same address"},
+            **problem_responses(404, 409),
+        },
+    )
     def create_deposit_address(user_id: str, body: DepositAddressIn, key: IdempotencyKey) -> Any:
         scope = f"POST /users/{user_id}/deposit-addresses"
         if body.token in settings.tokens and not replayable(key, scope):
@@ -290,14 +328,21 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
 
         return run_idempotent(db, key, scope, body, handle)
 
-    @router.get("/users/{user_id}/deposit-addresses", tags=["users"])
+    @router.get(
+        "/users/{user_id}/deposit-addresses",
+        tags=["users"],
+        response_model=AddressList,
+        responses=problem_responses(404),
+    )
     def list_deposit_addresses(user_id: str) -> dict[str, Any]:
         with db.transaction() as session:
             user(session, user_id, "path.user_id", 404)
             rows = session.scalars(select(DepositAddress).where(DepositAddress.user_id == user_id))
             return {"user_id": user_id, "addresses": [address_view(a) for a in rows]}
 
-    @router.get("/users/{user_id}/balances", tags=["users"])
+    @router.get(
+        "/users/{user_id}/balances", tags=["users"], response_model=Balances, responses=problem_responses(404)
+    )
     def balances(user_id: str) -> dict[str, Any]:
         with db.transaction() as session:
             user(session, user_id, "path.user_id", 404)
@@ -316,7 +361,12 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
 
     # ---- deposits --------------------------------------------------------------------------
 
-    @router.get("/users/{user_id}/deposits", tags=["deposits"])
+    @router.get(
+        "/users/{user_id}/deposits",
+        tags=["deposits"],
+        response_model=UserDeposits,
+        responses=problem_responses(404),
+    )
     def user_deposits(user_id: str) -> dict[str, Any]:
         with db.transaction() as session:
             user(session, user_id, "path.user_id", 404)
@@ -328,7 +378,7 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
             at = tip(session)
             return {"user_id": user_id, "deposits": [deposit_view(d, at) for d in rows]}
 
-    @router.get("/deposits", tags=["deposits"])
+    @router.get("/deposits", tags=["deposits"], response_model=DepositList)
     def find_deposits(tx_hash: Annotated[str, Query(pattern=r"^0x[0-9a-fA-F]{64}$")]) -> dict[str, Any]:
         with db.transaction() as session:
             rows = session.scalars(
@@ -337,7 +387,12 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
             at = tip(session)
             return {"deposits": [deposit_view(d, at) for d in rows]}
 
-    @router.get("/deposits/{deposit_id}", tags=["deposits"])
+    @router.get(
+        "/deposits/{deposit_id}",
+        tags=["deposits"],
+        response_model=DepositOut,
+        responses=problem_responses(404),
+    )
     def get_deposit(deposit_id: str) -> dict[str, Any]:
         with db.transaction() as session:
             row = get_or_404(session, Deposit, deposit_id, "path.deposit_id", "deposit")
@@ -345,7 +400,13 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
 
     # ---- withdrawals -----------------------------------------------------------------------
 
-    @router.post("/withdrawals", status_code=201, tags=["withdrawals"])
+    @router.post(
+        "/withdrawals",
+        status_code=201,
+        tags=["withdrawals"],
+        response_model=WithdrawalOut,
+        responses=problem_responses(409),
+    )
     def create_withdrawal(body: WithdrawalIn, key: IdempotencyKey) -> Any:
         scope = "POST /withdrawals"
         if body.token in settings.tokens and not replayable(key, scope):
@@ -433,7 +494,12 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
         ctx.dispatcher.poke()
         return response
 
-    @router.get("/withdrawals/{withdrawal_id}", tags=["withdrawals"])
+    @router.get(
+        "/withdrawals/{withdrawal_id}",
+        tags=["withdrawals"],
+        response_model=WithdrawalOut,
+        responses=problem_responses(404),
+    )
     def get_withdrawal(withdrawal_id: str) -> dict[str, Any]:
         with db.transaction() as session:
             row = get_or_404(session, Withdrawal, withdrawal_id, "path.withdrawal_id", "withdrawal")
@@ -441,7 +507,7 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
 
     # ---- internal transfers ----------------------------------------------------------------
 
-    @router.post("/internal-transfers", status_code=201, tags=["transfers"])
+    @router.post("/internal-transfers", status_code=201, tags=["transfers"], response_model=TransferOut)
     def create_internal_transfer(body: InternalTransferIn, key: IdempotencyKey) -> Any:
         def handle(session: Session) -> tuple[int, dict[str, Any]]:
             user(session, body.from_user_id, "body.from_user_id")
@@ -483,7 +549,12 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
         ctx.dispatcher.poke()
         return response
 
-    @router.get("/internal-transfers/{transfer_id}", tags=["transfers"])
+    @router.get(
+        "/internal-transfers/{transfer_id}",
+        tags=["transfers"],
+        response_model=TransferOut,
+        responses=problem_responses(404),
+    )
     def get_internal_transfer(transfer_id: str) -> dict[str, Any]:
         with db.transaction() as session:
             row = get_or_404(session, InternalTransfer, transfer_id, "path.transfer_id", "internal transfer")
@@ -491,7 +562,7 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
 
     # ---- sweeps ----------------------------------------------------------------------------
 
-    @admin.post("/sweeps", status_code=201)
+    @admin.post("/sweeps", status_code=201, response_model=SweepsCreated)
     def create_sweeps(body: SweepIn, key: IdempotencyKey) -> Any:
         """Sweep every deposit address holding tokens now (the treasury tops up gas first)."""
         scope = "POST /admin/sweeps"
@@ -509,15 +580,15 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
 
         return run_idempotent(db, key, scope, body, handle)
 
-    @admin.get("/sweeps")
-    def list_sweeps(status: str | None = None) -> dict[str, Any]:
+    @admin.get("/sweeps", response_model=SweepList)
+    def list_sweeps(status: Annotated[str | None, Query(max_length=20)] = None) -> dict[str, Any]:
         with db.transaction() as session:
             query = select(Sweep).order_by(Sweep.created_at)
             if status:
                 query = query.where(Sweep.status == status)
             return {"sweeps": [sweep_view(s) for s in session.scalars(query)]}
 
-    @admin.get("/sweeps/{sweep_id}")
+    @admin.get("/sweeps/{sweep_id}", response_model=SweepOut, responses=problem_responses(404))
     def get_sweep(sweep_id: str) -> dict[str, Any]:
         with db.transaction() as session:
             row = get_or_404(session, Sweep, sweep_id, "path.sweep_id", "sweep")
@@ -525,7 +596,7 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
 
     # ---- reconciliation --------------------------------------------------------------------
 
-    @router.get("/reconciliation", tags=["ops"])
+    @router.get("/reconciliation", tags=["ops"], response_model=Reconciliation)
     def reconciliation() -> dict[str, Any]:
         """What the exchange owes its users per token against what its addresses hold on chain,
         and the deposits whose ledger does not add up to one credit (harness.reconcile)."""
@@ -533,7 +604,7 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
 
     # ---- ops -------------------------------------------------------------------------------
 
-    @admin.post("/rescan")
+    @admin.post("/rescan", response_model=Rescan)
     def rescan(body: RescanIn, key: IdempotencyKey) -> Any:
         """Move the watcher back to `from_block` (e.g. after a faulty RPC node answered): the
         blocks are scanned again; deposits already recorded are found, not credited twice."""
@@ -549,7 +620,7 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
 
         return run_idempotent(db, key, "POST /admin/rescan", body, handle)
 
-    @router.get("/info", tags=["ops"])
+    @router.get("/info", tags=["ops"], response_model=ExchangeInfo)
     def info() -> dict[str, Any]:
         with db.transaction() as session:
             last = tip(session)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
+import httpx
 from eth_utils import to_checksum_address
 from fastapi import APIRouter, FastAPI, Query, Request
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import SettingsConfigDict
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -17,9 +17,18 @@ from starlette.concurrency import run_in_threadpool
 from devnet.services.common.app import ServiceContext, create_service_app
 from devnet.services.common.db import get_or_404, short_id
 from devnet.services.common.idempotency import IdempotencyKey, run_idempotent
-from devnet.services.common.problems import Problem
+from devnet.services.common.params import Limit, MinorUnits, RowId
+from devnet.services.common.problems import Problem, invalid_request, problem_responses
 from devnet.services.common.settings import ServiceSettings
-from devnet.services.common.webhooks import SIGNATURE_HEADER, emit, first_time, verify
+from devnet.services.common.webhooks import (
+    RECEIVER_OPENAPI,
+    RECEIVER_RESPONSES,
+    SIGNATURE_HEADER,
+    WebhookEvent,
+    emit,
+    first_time,
+    read_event,
+)
 from devnet.services.common.worker import PeriodicWorker
 from devnet.services.issuer.core import Issuer, fiat_to_units, mint_out, redemption_out
 from devnet.services.issuer.models import Mint, MintRequest, Redemption, ScannedBlock
@@ -63,7 +72,95 @@ class UsdkgMintRequestIn(BaseModel):
 
     customer_account: str = Field(pattern=r"^\d{16}$")
     wallet: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")
-    amount_cents: StrictInt = Field(gt=0)
+    amount_cents: MinorUnits
+
+
+# ---- response bodies ---------------------------------------------------------------------------
+# Mints and redemptions are answered as `core.mint_out` / `core.redemption_out` make them; members
+# added there pass through (extra="allow"), and statuses are plain strings so new ones can be added.
+
+
+class MintOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: int
+    source_ref: str = Field(description='what caused it: "bank:<payment id>" or "usdkg:<request id>"')
+    token: str
+    wallet: str | None
+    fiat_amount: int = Field(description="fiat minor units received (tyiyn, cents)")
+    amount: str = Field(description="token base units to mint, a decimal string")
+    status: str = Field(
+        description="queued -> sent -> included -> minted | failed; held: no valid (or a blacklisted) "
+        "wallet. included: in a block that is not final yet; minted and failed only on a final block"
+    )
+    reason: str | None
+    tx_hash: str | None
+    block_number: int | None
+    block_hash: str | None = Field(default=None, description="the block it is (or was) included in")
+    bank_payment_id: str | None
+    attempts: int
+
+
+class RedemptionOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: int
+    token: str
+    tx_hash: str
+    log_index: int
+    redemption_id: int = Field(description="the id in the token's Redeemed event")
+    holder: str
+    amount: str = Field(description="token base units burned, a decimal string")
+    payout_ref: str = Field(description="where to pay, from the Redeemed event (e.g. a bank account)")
+    payout_amount: int = Field(description="fiat minor units paid out")
+    status: str = Field(
+        description="pending (its block is final, the payout not made yet) -> paid | failed; "
+        "reorged: its block left the chain before the payout (only with N-confirmation finality)"
+    )
+    reason: str | None
+    bank_payment_id: str | None
+    block_number: int = Field(description="the final block its Redeemed event is in")
+    block_hash: str | None = None
+
+
+class MintRequestAccepted(BaseModel):
+    id: str
+    status: str = Field(description='"accepted": paid, and the mint is queued')
+    mint_id: int
+    bank_payment_id: str
+
+
+class IssuerInfo(BaseModel):
+    """How the issuer decides that money is final, and how far its redemption scan got."""
+
+    #: "finalized tag" (the node's `finalized` block) or "N confirmations"
+    finality: str
+    confirmations: int | None
+    #: the last final block scanned for `Redeemed` events; -1 before the first
+    scanned_block: int
+
+
+class TokenReserve(BaseModel):
+    supply: str = Field(description="total supply in base units, a decimal string")
+    decimals: int
+    max_supply: str | None = Field(
+        default=None, description="what the reserve policy allows now (absent while minting is halted)"
+    )
+    halted: str | None = Field(default=None, description="why minting is halted (the policy's revert reason)")
+
+
+class WebhookAck(BaseModel):
+    accepted: bool | None = Field(default=None, description="processed now")
+    duplicate: bool | None = Field(default=None, description="already processed: nothing done")
+
+
+class CreditNotice(BaseModel):
+    """The part of the bank's camt.054 credit notice a mint needs."""
+
+    payment_id: str = Field(min_length=1, max_length=40)
+    amount: MinorUnits
+    remittance_info: str = ""
+    account_label: str | None = None
 
 
 def create_app(settings: IssuerSettings | None = None) -> FastAPI:
@@ -89,62 +186,84 @@ def create_app(settings: IssuerSettings | None = None) -> FastAPI:
     ]
     router = APIRouter()
 
-    async def _webhook(request: Request, sender: str) -> dict[str, Any]:
+    async def _webhook(request: Request, sender: str) -> WebhookAck:
         body = await request.body()
-        verify(settings.inbound_webhook_secrets[sender], request.headers.get(SIGNATURE_HEADER), body)
-        event = json.loads(body)
-        return await run_in_threadpool(_handle_event, sender, event)
+        secret = settings.inbound_webhook_secrets[sender]
+        event = read_event(secret, request.headers.get(SIGNATURE_HEADER), body)
+        credit: CreditNotice | None = None
+        if (
+            sender == "bank"
+            and event.type == "account.credited"
+            and event.data.get("account_label") == "KGST"
+        ):
+            try:
+                credit = CreditNotice.model_validate(event.data)
+            except ValidationError as e:
+                raise invalid_request(e.errors(), prefix=("body", "data")) from e
+        return await run_in_threadpool(_handle_event, sender, event, credit)
 
-    def _handle_event(sender: str, event: dict[str, Any]) -> dict[str, Any]:
+    def _handle_event(sender: str, event: WebhookEvent, credit: CreditNotice | None) -> WebhookAck:
         with db.transaction() as session:
-            if not first_time(session, event["id"], sender):
-                return {"duplicate": True}
-            data = event["data"]
-            if (
-                sender == "bank"
-                and event["type"] == "account.credited"
-                and data.get("account_label") == "KGST"
-            ):
+            if not first_time(session, event.id, sender):
+                return WebhookAck(duplicate=True)
+            if credit is not None:
                 mint = issuer().record_credit(
-                    session, data["payment_id"], data["amount"], data["remittance_info"]
+                    session, credit.payment_id, credit.amount, credit.remittance_info
                 )
                 if mint is not None:
                     emit(session, f"mint.{mint.status}", mint_out(mint))
         (reporter if sender == "custodian" else mint_worker).poke()
-        return {"accepted": True}
+        return WebhookAck(accepted=True)
 
-    @router.post("/webhooks/bank", tags=["webhooks"])
-    async def bank_webhook(request: Request) -> dict[str, Any]:
+    receiver = {
+        "tags": ["webhooks"],
+        "responses": RECEIVER_RESPONSES,
+        "openapi_extra": RECEIVER_OPENAPI,
+        "response_model_exclude_none": True,
+    }
+
+    @router.post("/webhooks/bank", **receiver)  # type: ignore[arg-type]
+    async def bank_webhook(request: Request) -> WebhookAck:
         """camt.054 notifications from the bank: a credit to the KGST reserve account is a mint order."""
         return await _webhook(request, "bank")
 
-    @router.post("/webhooks/custodian", tags=["webhooks"])
-    async def custodian_webhook(request: Request) -> dict[str, Any]:
+    @router.post("/webhooks/custodian", **receiver)  # type: ignore[arg-type]
+    async def custodian_webhook(request: Request) -> WebhookAck:
         """Price and attestation updates: reported on chain at the next reporter tick."""
         return await _webhook(request, "custodian")
 
     @router.get("/mints", tags=["mints"])
-    def list_mints(status: Annotated[str | None, Query()] = None, limit: int = 100) -> list[dict[str, Any]]:
+    def list_mints(
+        status: Annotated[str | None, Query(max_length=40)] = None, limit: Limit = 100
+    ) -> list[MintOut]:
         with db.transaction() as session:
             q = select(Mint).order_by(Mint.id.desc()).limit(limit)
             if status:
                 q = q.where(Mint.status == status)
-            return [mint_out(m) for m in session.scalars(q)]
+            return [MintOut.model_validate(mint_out(m)) for m in session.scalars(q)]
 
-    @router.get("/mints/{mint_id}", tags=["mints"])
-    def get_mint(mint_id: int) -> dict[str, Any]:
+    @router.get("/mints/{mint_id}", tags=["mints"], responses=problem_responses(404))
+    def get_mint(mint_id: RowId) -> MintOut:
         with db.transaction() as session:
-            return mint_out(get_or_404(session, Mint, mint_id, "path.mint_id", "mint"))
+            return MintOut.model_validate(
+                mint_out(get_or_404(session, Mint, mint_id, "path.mint_id", "mint"))
+            )
 
-    @router.get("/mints/by-payment/{payment_id}", tags=["mints"])
-    def mint_by_payment(payment_id: str) -> dict[str, Any]:
+    @router.get("/mints/by-payment/{payment_id}", tags=["mints"], responses=problem_responses(404))
+    def mint_by_payment(payment_id: str) -> MintOut:
         with db.transaction() as session:
             mint = session.scalar(select(Mint).where(Mint.bank_payment_id == payment_id))
             if mint is None:
                 raise Problem(404, "No mint for this payment (yet)", field="path.payment_id")
-            return mint_out(mint)
+            return MintOut.model_validate(mint_out(mint))
 
-    @router.post("/usdkg/mint-requests", status_code=202, tags=["mints"])
+    @router.post(
+        "/usdkg/mint-requests",
+        status_code=202,
+        tags=["mints"],
+        response_model=MintRequestAccepted,
+        responses=problem_responses(403, 409, 502),
+    )
     def usdkg_mint_request(body: UsdkgMintRequestIn, key: IdempotencyKey) -> Any:
         """An institutional customer buys USDKG with USD: refused unless gold covers it."""
 
@@ -156,7 +275,11 @@ def create_app(settings: IssuerSettings | None = None) -> FastAPI:
                 account = bank.account(body.customer_account)
                 customer = bank.get(f"/customers/{account['customer_id']}")
             except ApiError as e:
+                if e.status >= 500:
+                    raise Problem(502, "The bank failed", str(e), field="body.customer_account") from e
                 raise Problem(422, "Unknown bank account", str(e), field="body.customer_account") from e
+            except httpx.HTTPError as e:
+                raise Problem(503, "Bank unreachable", f"{type(e).__name__}: {e}") from e
             if customer["kyc_tier"] != "T3" or account["currency"] != "USD":
                 raise Problem(
                     403,
@@ -204,6 +327,8 @@ def create_app(settings: IssuerSettings | None = None) -> FastAPI:
                     str(e),
                     field="body.amount_cents",
                 ) from e
+            except httpx.HTTPError as e:
+                raise Problem(503, "Bank unreachable", f"{type(e).__name__}: {e}") from e
             session.add(
                 MintRequest(
                     id=request_id,
@@ -238,44 +363,46 @@ def create_app(settings: IssuerSettings | None = None) -> FastAPI:
 
     @router.get("/redemptions", tags=["redemptions"])
     def list_redemptions(
-        status: Annotated[str | None, Query()] = None, limit: int = 100
-    ) -> list[dict[str, Any]]:
+        status: Annotated[str | None, Query(max_length=40)] = None, limit: Limit = 100
+    ) -> list[RedemptionOut]:
         with db.transaction() as session:
             q = select(Redemption).order_by(Redemption.id.desc()).limit(limit)
             if status:
                 q = q.where(Redemption.status == status)
-            return [redemption_out(r) for r in session.scalars(q)]
+            return [RedemptionOut.model_validate(redemption_out(r)) for r in session.scalars(q)]
 
     @router.get("/redemptions/by-tx/{tx_hash}", tags=["redemptions"])
-    def redemptions_by_tx(tx_hash: str) -> list[dict[str, Any]]:
+    def redemptions_by_tx(tx_hash: str) -> list[RedemptionOut]:
         """The redemptions one transaction made (usually one); empty until the watcher saw it."""
         with db.transaction() as session:
             rows = session.scalars(select(Redemption).where(Redemption.tx_hash == tx_hash.lower()))
-            return [redemption_out(r) for r in rows]
+            return [RedemptionOut.model_validate(redemption_out(r)) for r in rows]
 
     @router.get("/info", tags=["info"])
-    def info() -> dict[str, Any]:
+    def info() -> IssuerInfo:
         """How the issuer decides that money is final, and how far its redemption scan got."""
         with db.transaction() as session:
             scanned = session.scalar(select(func.max(ScannedBlock.number)))
-        return {
-            "finality": "finalized tag"
+        return IssuerInfo(
+            finality="finalized tag"
             if settings.confirmations is None
             else f"{settings.confirmations} confirmations",
-            "confirmations": settings.confirmations,
-            "scanned_block": -1 if scanned is None else int(scanned),
-        }
+            confirmations=settings.confirmations,
+            scanned_block=-1 if scanned is None else int(scanned),
+        )
 
-    @router.get("/reserves", tags=["reserves"])
-    def reserves() -> dict[str, Any]:
+    @router.get("/reserves", tags=["reserves"], response_model_exclude_none=True)
+    def reserves() -> dict[str, TokenReserve]:
+        """Each token's supply and what its reserve policy allows it to reach."""
         iss = issuer()
-        out: dict[str, Any] = {}
+        out: dict[str, TokenReserve] = {}
         for symbol, token in iss.tokens.items():
-            out[symbol] = {"supply": str(token.total_supply()), "decimals": token.info.decimals}
+            reserve = TokenReserve(supply=str(token.total_supply()), decimals=token.info.decimals)
             try:
-                out[symbol]["max_supply"] = str(token.max_supply())
+                reserve.max_supply = str(token.max_supply())
             except Reverted as e:
-                out[symbol]["halted"] = e.reason
+                reserve.halted = e.reason
+            out[symbol] = reserve
         return out
 
     def start_issuer(ctx: ServiceContext) -> None:
