@@ -173,7 +173,9 @@ class WithdrawalOut(_View):
     amount: AmountStr = Field(description="debited from the user")
     fee: AmountStr
     net_amount: AmountStr = Field(description="what the recipient receives: amount - fee")
-    status: str = Field(description="processing -> completed | failed (the exchange may add statuses)")
+    status: str = Field(
+        description="processing -> completed (its transaction in a final block) | failed (balance restored)"
+    )
     tx_hash: str | None
     block_number: int | None
     failure_reason: str | None
