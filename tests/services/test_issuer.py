@@ -233,3 +233,19 @@ def test_a_credit_for_a_blacklisted_wallet_is_held_with_the_reason(
     )
     assert "blacklisted" in held["reason"]
     assert kgst.balance_of(sanctioned) == 0
+
+
+def test_an_issuer_started_while_the_bank_is_down_comes_up_and_mints_once_the_bank_is_back(
+    world: World, issuer: ServiceClient
+) -> None:
+    kgst = world.token("KGST")
+    world.services["bank"].kill()
+    world.restart("issuer", kill=True)  # up without its bank: it subscribes later
+    restarted = ServiceClient(world.services["issuer"].url)
+    assert restarted.get("/health")["status"] == "ok"
+    world.restart("bank", kill=False)
+    bank = BankClient(world.services["bank"].url)
+    wallet = world.wallet()
+    payment = _buy(bank, bank.reserve_accounts()["KGST"], wallet.address, 150_00)
+    assert _settled_mint(restarted, payment["id"])["status"] == "minted"
+    assert kgst.balance_of(wallet) == 150_00 * KGS

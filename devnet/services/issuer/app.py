@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -36,6 +37,8 @@ from harness.chain import Reverted
 from harness.clients import ApiError, ServiceClient
 from harness.clients.bank import BankClient
 from harness.env import DevnetEnv
+
+log = logging.getLogger("devnet.issuer")
 
 
 class IssuerSettings(ServiceSettings):
@@ -177,8 +180,26 @@ def create_app(settings: IssuerSettings | None = None) -> FastAPI:
     def tick_mints() -> None:
         issuer().process_mints()
 
+    #: webhook subscriptions not made yet: a peer that is down when the issuer starts (a
+    #: restart after a crash, say) is asked again on each reporter tick, and meanwhile the
+    #: bank statement sync finds the credits its webhooks would have announced
+    unsubscribed: list[tuple[ServiceClient, str]] = []
+
+    def subscribe() -> None:
+        for client, url in list(unsubscribed):
+            try:
+                client.subscribe(url)
+            except (ApiError, httpx.HTTPError) as e:
+                log.warning("subscribing %s at %s failed, retrying later: %s", url, client.base_url, e)
+            else:
+                unsubscribed.remove((client, url))
+
+    def report() -> None:
+        subscribe()
+        issuer().report_all()
+
     mint_worker = PeriodicWorker("mints", settings.mint_interval_s, tick_mints)
-    reporter = PeriodicWorker("reserve-reporter", settings.report_interval_s, lambda: issuer().report_all())
+    reporter = PeriodicWorker("reserve-reporter", settings.report_interval_s, report)
     ctx.workers += [
         mint_worker,
         PeriodicWorker("redemptions", settings.redeem_interval_s, lambda: issuer().redemptions_tick()),
@@ -420,9 +441,10 @@ def create_app(settings: IssuerSettings | None = None) -> FastAPI:
         )
         public = settings.public_url or f"http://{settings.host}:{settings.port}"
         if bank is not None:  # the bank tells us about reserve credits
-            bank.subscribe(f"{public}/webhooks/bank")
+            unsubscribed.append((bank, f"{public}/webhooks/bank"))
         if custodian is not None:  # new prices and attestations are reported at once
-            custodian.subscribe(f"{public}/webhooks/custodian")
+            unsubscribed.append((custodian, f"{public}/webhooks/custodian"))
+        subscribe()
 
     return create_service_app(
         ctx,
