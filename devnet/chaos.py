@@ -34,8 +34,8 @@ from typing import Any
 from pydantic import BaseModel, Field, model_validator
 
 from devnet import world
+from devnet.core.env import DevnetEnv
 from devnet.node.process import StartError, pid_alive
-from harness.env import DevnetEnv
 
 Progress = Callable[[str], None]
 
@@ -385,7 +385,7 @@ class ChaosRun:
     # ---- faults ----
 
     def _set_faults(self, name: str, env: DevnetEnv) -> None:
-        from harness.clients.base import ServiceClient
+        from devnet.core.http import ServiceClient
 
         client = ServiceClient(env.services[name])
         try:
@@ -394,7 +394,7 @@ class ChaosRun:
             client.close()
 
     def _clear_faults(self, env: DevnetEnv) -> None:
-        from harness.clients.base import ServiceClient
+        from devnet.core.http import ServiceClient
 
         for name in self.faults:
             client = ServiceClient(env.services[name])
@@ -412,7 +412,7 @@ class ChaosRun:
     ) -> tuple[int, int, dict[int, str]]:
         """(head, finalized, {number: hash}) for `numbers`, by default the last
         REWIND_WINDOW blocks up to the head; a block the node does not have is left out."""
-        from harness.rpc import Rpc
+        from devnet.core.rpc import Rpc
 
         rpc = Rpc(env.rpc_url, timeout=10)
         try:

@@ -14,11 +14,11 @@ from rich.table import Table
 
 from devnet import solidity, tools
 from devnet.config import DevnetConfig, load_config
+from devnet.core.env import DevnetEnv
 from devnet.node.process import StartError, log_tail
 from devnet.runtime.engine import DockerUnavailable
 from devnet.runtime.images import ImageBuildError
 from devnet.world import ENV_FILE, down, node_running, up
-from harness.env import DevnetEnv
 
 app = typer.Typer(
     help="Local devnet and integration harness for sovereign stablecoins (KGST, USDKG) on BNB Smart Chain.",
@@ -317,7 +317,7 @@ def status_command(
     alive = node_running(env)
     head = None
     if alive:
-        from harness.chain import Chain
+        from devnet.core.chain import Chain
 
         head = Chain(env.rpc_url, chain_id=env.chain_id, gas_price=env.gas_price_wei).block_number()
     if as_json:
@@ -350,8 +350,8 @@ def status_command(
 
 
 def _node_control(env: DevnetEnv) -> Any:
+    from devnet.core.rpc import Rpc
     from harness.node_control import NodeControl
-    from harness.rpc import Rpc
 
     if not node_running(env):
         raise _fail("the devnet's node is not running; `devnet up` first")
@@ -387,7 +387,7 @@ def reorg_command(
 ) -> None:
     """Replace the last DEPTH blocks by a competing branch (fork choice on geth, anvil_reorg on
     anvil). geth refuses to replace a finalized block, as BSC's fast finality does."""
-    from harness.rpc import RpcError
+    from devnet.core.rpc import RpcError
 
     cfg = _config(config, state_dir=state_dir)
     control = _node_control(_env(cfg.state_dir))
@@ -514,11 +514,11 @@ def flood_command(
     """Raw ceiling: flood pre-signed KGST transfers into a fresh node and report included tx/s."""
     import tempfile
 
-    from harness.accounts import ROLE_LAYOUT, derive_account, derive_accounts
-    from harness.chain import Chain
+    from devnet.core.accounts import ROLE_LAYOUT, derive_account, derive_accounts
+    from devnet.core.chain import Chain
+    from devnet.core.tokens import StableCoinClient
+    from devnet.core.wallets import Wallet, WalletPool
     from harness.flood import flood, fund_senders
-    from harness.tokens import StableCoinClient
-    from harness.wallets import Wallet, WalletPool
 
     cfg = _config(config, engine=engine, **{"profile.block_period_s": block_period})
     profile = cfg.profile.model_copy(
@@ -589,7 +589,7 @@ def listing_check(
 
     Exits 1 when the token does not pass.
     """
-    from harness.clients import ApiError
+    from devnet.core.http import ApiError
     from harness.connect import Devnet
     from harness.listing import render_html, review
 

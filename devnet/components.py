@@ -9,8 +9,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from harness.accounts import ROLE_LAYOUT
-from harness.env import DevnetEnv
+from devnet.core.accounts import ROLE_LAYOUT
+from devnet.core.env import DevnetEnv
 
 SERVICES_IMAGE = "bsc-stablecoin-devnet/services:local"
 NODE_IMAGE = {"geth": "bsc-stablecoin-devnet/geth:v1.17.4", "anvil": "bsc-stablecoin-devnet/anvil:1.7.1"}

@@ -19,9 +19,9 @@ from pydantic_settings import (
 )
 
 from devnet.components import SERVICE_NAMES
+from devnet.core.deploy import DeployConfig
 from devnet.profile import BscProfile, Engine
 from devnet.runtime import Runtime
-from harness.deploy import DeployConfig
 
 DEFAULT_CONFIG_FILE = Path("devnet.toml")
 

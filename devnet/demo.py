@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
+from devnet.core.env import DevnetEnv
 from harness.connect import Devnet
-from harness.env import DevnetEnv
 from harness.flows import Trace, fmt_minor, kgst_remittance_cycle
 
 #: USD 200 at ~87.4 KGS/USD, in tyiyn: a typical transfer home.

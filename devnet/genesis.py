@@ -12,8 +12,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from devnet.core.accounts import derive_account
 from devnet.profile import BscProfile
-from harness.accounts import derive_account
 
 _FORK_TIMES = ("shanghaiTime", "cancunTime", "pragueTime", "osakaTime")
 

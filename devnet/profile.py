@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from harness.accounts import DEFAULT_MNEMONIC
+from devnet.core.accounts import DEFAULT_MNEMONIC
 
 GWEI = 10**9
 

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from devnet.paths import ARTIFACTS_DIR, CONTRACT_SOURCES, CONTRACTS_DIR, NODE_MODULES
+from devnet.core.paths import ARTIFACTS_DIR, CONTRACT_SOURCES, CONTRACTS_DIR, NODE_MODULES
 from devnet.tools import solcjs_path
 
 SOLC_SHIM = CONTRACTS_DIR / "solc-standard-json.cjs"

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from devnet.paths import NODE_MODULES, REPO_ROOT, TOOLS_BIN
+from devnet.core.paths import NODE_MODULES, REPO_ROOT, TOOLS_BIN
 
 #: geth 1.17.5 adds a post-Osaka fork to dev mode that BSC does not have; stay on 1.17.4.
 GETH_VERSION = "v1.17.4"

@@ -15,16 +15,16 @@ import httpx
 from filelock import FileLock
 
 from devnet.components import SERVICES, SPECS, service_settings
+from devnet.core.accounts import ROLE_LAYOUT, RoleKeys
+from devnet.core.chain import Chain
+from devnet.core.deploy import DeployConfig, deploy_suite
+from devnet.core.env import ComponentEntry, DevnetEnv, Launch, NodeEntry
 from devnet.node import start_node
 from devnet.node.node import rpc_chain_id
 from devnet.node.process import ManagedProcess, StartError, kill_tree, pid_alive, stop_pid
 from devnet.profile import BscProfile, Engine
 from devnet.runtime import Runtime, has_docker_run
 from devnet.services.launch import start_service
-from harness.accounts import ROLE_LAYOUT, RoleKeys
-from harness.chain import Chain
-from harness.deploy import DeployConfig, deploy_suite
-from harness.env import ComponentEntry, DevnetEnv, Launch, NodeEntry
 
 if TYPE_CHECKING:
     from devnet.runtime.docker import DockerRuntime

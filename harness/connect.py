@@ -5,16 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TypeVar
 
-from harness.accounts import ROLE_LAYOUT, derive_account, derive_accounts
-from harness.chain import Chain
-from harness.clients.bank import BankClient
-from harness.clients.base import ServiceClient
-from harness.clients.custodian import CustodianClient
-from harness.clients.exchange import ExchangeClient
-from harness.env import DevnetEnv
+from devnet.core.accounts import ROLE_LAYOUT, derive_account, derive_accounts
+from devnet.core.chain import Chain
+from devnet.core.env import DevnetEnv
+from devnet.core.http import ServiceClient
+from devnet.core.tokens import StableCoinClient
+from devnet.core.wallets import Wallet, WalletPool
+from devnet.services.bank.client import BankClient
+from devnet.services.custodian.client import CustodianClient
+from devnet.services.exchange.client import ExchangeClient
 from harness.node_control import Keep, NodeControl, Reorg
-from harness.tokens import StableCoinClient
-from harness.wallets import Wallet, WalletPool
 
 C = TypeVar("C", bound=ServiceClient)
 

@@ -12,10 +12,10 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
-from harness.chain import Chain
-from harness.signing import SignedTx
-from harness.tokens import StableCoinClient
-from harness.wallets import Wallet, WalletPool
+from devnet.core.chain import Chain
+from devnet.core.signing import SignedTx
+from devnet.core.tokens import StableCoinClient
+from devnet.core.wallets import Wallet, WalletPool
 
 
 @dataclass

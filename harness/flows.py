@@ -12,9 +12,9 @@ from typing import Any, TypeVar
 
 import httpx
 
+from devnet.core.tokens import StableCoinClient
+from devnet.core.wallets import Wallet
 from harness.connect import Devnet
-from harness.tokens import StableCoinClient
-from harness.wallets import Wallet
 
 T = TypeVar("T")
 
@@ -79,7 +79,7 @@ def poll(probe: Callable[[], T | None], timeout: float, what: str, interval: flo
     """Until `probe` answers or `timeout` passes. A service or node that is down or restarting
     (a refused connection, a 5xx) is "not yet", as a client waiting for an outcome treats it:
     what the flow waits for still happens once the component is back."""
-    from harness.clients import ApiError
+    from devnet.core.http import ApiError
 
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
@@ -101,7 +101,7 @@ def poll(probe: Callable[[], T | None], timeout: float, what: str, interval: flo
 
 
 def _mint_for(devnet: Devnet, payment_id: str) -> dict[str, Any] | None:
-    from harness.clients import ApiError
+    from devnet.core.http import ApiError
 
     try:
         mint: dict[str, Any] = devnet.issuer.get(f"/mints/by-payment/{payment_id}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from harness.rpc import Rpc
+from devnet.core.rpc import Rpc
 
 Keep = Literal["all", "none"] | list[str]
 

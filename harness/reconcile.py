@@ -13,9 +13,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from harness.artifacts import event_topic
+from devnet.core.artifacts import event_topic
+from devnet.core.tokens import StableCoinClient
 from harness.connect import Devnet, ServiceNotRunning
-from harness.tokens import StableCoinClient
 
 TRANSFER = event_topic("Transfer(address,address,uint256)")
 MINT = event_topic("Mint(address,address,uint256)")

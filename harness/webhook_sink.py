@@ -9,8 +9,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from devnet.services.common.problems import Problem
-from devnet.services.common.webhooks import ID_HEADER, SIGNATURE_HEADER, verify
+from devnet.core.webhooks import ID_HEADER, SIGNATURE_HEADER, SignatureRefused, check_signature
 
 
 class WebhookSink:
@@ -27,10 +26,10 @@ class WebhookSink:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 try:
-                    verify(sink.secret, self.headers.get(SIGNATURE_HEADER), body)
+                    check_signature(sink.secret, self.headers.get(SIGNATURE_HEADER), body)
                     event = json.loads(body)
                     assert event["id"] == self.headers.get(ID_HEADER)
-                except (Problem, AssertionError, ValueError) as e:
+                except (SignatureRefused, AssertionError, ValueError) as e:
                     with sink._lock:
                         sink.rejected.append(str(e))
                     self.send_response(401)

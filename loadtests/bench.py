@@ -14,14 +14,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from devnet.core.accounts import RoleKeys
+from devnet.core.deploy import deploy_suite
+from devnet.core.tokens import StableCoinClient
+from devnet.core.wallets import Wallet, WalletPool
 from devnet.profile import BscProfile, Engine
 from devnet.world import down, up
-from harness.accounts import RoleKeys
 from harness.connect import Devnet
-from harness.deploy import deploy_suite
 from harness.flood import flood, fund_senders
-from harness.tokens import StableCoinClient
-from harness.wallets import Wallet, WalletPool
 from loadtests.run import run_load
 
 #: BSC mainnet's throughput as commonly quoted: the report's second reference line.

@@ -10,9 +10,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from devnet.core.wallets import WalletPool
 from harness.connect import Devnet
 from harness.flows import Trace
-from harness.wallets import WalletPool
 
 WALLETS_PER_USER = int(os.environ.get("LOAD_WALLETS_PER_USER", "2"))
 #: Lane capacity of each worker process: user n of worker w takes lane w x this + n.

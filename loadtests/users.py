@@ -12,11 +12,11 @@ from gevent import GreenletExit
 from locust import User, constant, events, task
 from locust.runners import WorkerRunner
 
-from harness.accounts import ROLE_LAYOUT, derive_account
-from harness.chain import Chain
+from devnet.core.accounts import ROLE_LAYOUT, derive_account
+from devnet.core.chain import Chain
+from devnet.core.wallets import Wallet, WalletPool
 from harness.flood import fund_senders
 from harness.flows import FlowError, Trace, kgst_remittance_cycle, mint_kgst, poll, redeem
-from harness.wallets import Wallet, WalletPool
 from loadtests.common import FUNDED_LANES, WALLETS_PER_USER, all_accounts, devnet, lane, report, report_trace
 
 #: USD 200 in som: the typical transfer home.

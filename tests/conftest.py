@@ -1,4 +1,4 @@
-"""Fixtures over the devnet plugin (harness.pytest_plugin): role wallets and token clients
+"""Fixtures over the devnet plugin (devnet.pytest_plugin): role wallets and token clients
 for a private deployment per test, so tests may pause, blacklist and re-fee freely."""
 
 from __future__ import annotations
@@ -7,11 +7,11 @@ from dataclasses import dataclass
 
 import pytest
 
-from harness.accounts import RoleKeys
-from harness.chain import Chain
-from harness.deploy import Deployment
-from harness.tokens import StableCoinClient
-from harness.wallets import Wallet, WalletPool
+from devnet.core.accounts import RoleKeys
+from devnet.core.chain import Chain
+from devnet.core.deploy import Deployment
+from devnet.core.tokens import StableCoinClient
+from devnet.core.wallets import Wallet, WalletPool
 
 
 @dataclass(frozen=True)

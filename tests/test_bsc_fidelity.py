@@ -15,14 +15,14 @@ from typer.testing import CliRunner
 
 from devnet.cli import app
 from devnet.consensus.front import ValidatorRotation
+from devnet.core.accounts import derive_accounts
+from devnet.core.chain import Chain
+from devnet.core.rpc import RpcError
+from devnet.core.wallets import Wallet
 from devnet.node import start_node
 from devnet.profile import BscProfile
 from devnet.world import down, up
-from harness.accounts import derive_accounts
-from harness.chain import Chain
 from harness.node_control import NodeControl
-from harness.rpc import RpcError
-from harness.wallets import Wallet
 
 FIRST_SENDER = 40
 

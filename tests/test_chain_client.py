@@ -12,13 +12,13 @@ import pytest
 from eth_account import Account
 from eth_utils import to_checksum_address
 
-from harness.accounts import RoleKeys
-from harness.artifacts import runtime_matches
-from harness.chain import Chain
-from harness.deploy import Deployment, deploy_suite, load_deployment
-from harness.rpc import TX_INDEXING, Rpc, RpcError
-from harness.signing import FastSigner, create_address
-from harness.wallets import WalletPool
+from devnet.core.accounts import RoleKeys
+from devnet.core.artifacts import runtime_matches
+from devnet.core.chain import Chain
+from devnet.core.deploy import Deployment, deploy_suite, load_deployment
+from devnet.core.rpc import TX_INDEXING, Rpc, RpcError
+from devnet.core.signing import FastSigner, create_address
+from devnet.core.wallets import WalletPool
 
 
 def test_fast_signer_is_byte_identical_to_eth_account() -> None:

@@ -25,15 +25,15 @@ from devnet.chaos import (
     run_chaos,
     validate,
 )
+from devnet.core.accounts import derive_accounts
+from devnet.core.chain import Chain
+from devnet.core.env import DevnetEnv
+from devnet.core.wallets import WalletPool
 from devnet.services.common.faults import FaultConfig
 from devnet.services.common.settings import ServiceSettings
-from harness.accounts import derive_accounts
-from harness.chain import Chain
 from harness.connect import Devnet
-from harness.env import DevnetEnv
 from harness.flows import kgst_remittance_cycle
 from harness.reconcile import reconcile
-from harness.wallets import WalletPool
 from loadtests.run import run_load
 from tests.services.worldkit import customer_account
 

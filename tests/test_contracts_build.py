@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from devnet.paths import CONTRACT_SOURCES
+from devnet.core.paths import CONTRACT_SOURCES
 from devnet.solidity import compile_sources, diff_against_committed
 
 

@@ -23,12 +23,12 @@ from typer.testing import CliRunner
 
 from devnet.cli import app
 from devnet.components import SERVICE_NAMES, SERVICES_IMAGE, ServiceSpec
+from devnet.core.env import DevnetEnv
+from devnet.core.rpc import Rpc
 from devnet.demo import run_demo
 from devnet.node.process import StartError
 from devnet.runtime.engine import connect, unavailable_reason
 from devnet.world import ENV_FILE, down, up
-from harness.env import DevnetEnv
-from harness.rpc import Rpc
 
 NO_ENGINE = unavailable_reason()
 if NO_ENGINE:

@@ -12,12 +12,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from harness.chain import Reverted
-from harness.clients import ApiError
-from harness.clients.bank import BankClient
+from devnet.core.chain import Reverted
+from devnet.core.http import ApiError
+from devnet.core.wallets import Wallet, WalletPool
+from devnet.services.bank.client import BankClient
 from harness.connect import Devnet
 from harness.flows import kgst_exchange_cycle, kgst_remittance_cycle, poll, usdkg_cycle
-from harness.wallets import Wallet, WalletPool
 
 USD_200_IN_TYIYN = 17_480_00
 

@@ -39,15 +39,15 @@ from eth_account.signers.local import LocalAccount
 from web3 import HTTPProvider, Web3
 from web3.middleware import SignAndSendRawMiddlewareBuilder
 
+from devnet.core.accounts import RoleKeys, derive_accounts
+from devnet.core.artifacts import load_artifact
+from devnet.core.chain import Chain
+from devnet.core.deploy import deploy_suite
+from devnet.core.paths import NODE_MODULES, REPO_ROOT
+from devnet.core.tokens import StableCoinClient
+from devnet.core.wallets import Wallet, WalletPool
 from devnet.node import start_node
-from devnet.paths import NODE_MODULES, REPO_ROOT
 from devnet.profile import BscProfile
-from harness.accounts import RoleKeys, derive_accounts
-from harness.artifacts import load_artifact
-from harness.chain import Chain
-from harness.deploy import deploy_suite
-from harness.tokens import StableCoinClient
-from harness.wallets import Wallet, WalletPool
 from tests.conftest import RoleWallets
 
 ETHERS_SCRIPT = Path(__file__).parent / "clients" / "everyday_ethers.mjs"

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from devnet.core.wallets import WalletPool
 from harness.connect import Devnet
 from harness.listing import render_html, review
-from harness.wallets import WalletPool
 
 
 @pytest.mark.parametrize("symbol", ["KGST", "USDKG"])

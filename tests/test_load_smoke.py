@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from devnet.core.accounts import derive_accounts
+from devnet.core.chain import Chain
 from devnet.world import down, up
-from harness.accounts import derive_accounts
-from harness.chain import Chain
 from loadtests.run import run_load
 
 

@@ -8,17 +8,17 @@ from pathlib import Path
 
 import pytest
 
+from devnet.core.accounts import derive_accounts
+from devnet.core.chain import Chain
+from devnet.core.env import DevnetEnv
+from devnet.core.rpc import RpcError
+from devnet.core.wallets import Wallet, WalletPool
 from devnet.genesis import build_genesis, geth_dev_genesis
 from devnet.node import start_node
 from devnet.node.process import ManagedProcess, StartError, pid_alive
 from devnet.profile import BscProfile
 from devnet.tools import GETH_VERSION, ToolMissing, geth_path, installed_geth_version
-from harness.accounts import derive_accounts
-from harness.chain import Chain
-from harness.env import DevnetEnv
 from harness.node_control import NodeControl
-from harness.rpc import RpcError
-from harness.wallets import Wallet, WalletPool
 
 BSC_FULL_BLOCK_GAS = 45_000_000  # BEP-619: 45M gas per 0.45 s block
 

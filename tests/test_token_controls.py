@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from harness.chain import Reverted
-from harness.tokens import StableCoinClient, random_nonce
-from harness.wallets import Wallet
+from devnet.core.chain import Reverted
+from devnet.core.tokens import StableCoinClient, random_nonce
+from devnet.core.wallets import Wallet
 from tests.conftest import RoleWallets
 
 

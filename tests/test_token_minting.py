@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from harness.chain import Reverted
-from harness.tokens import StableCoinClient
-from harness.wallets import Wallet
+from devnet.core.chain import Reverted
+from devnet.core.tokens import StableCoinClient
+from devnet.core.wallets import Wallet
 from tests.conftest import RoleWallets
 
 DAY = 86_400

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from harness.chain import Reverted
-from harness.tokens import StableCoinClient, payout_ref
-from harness.wallets import Wallet
+from devnet.core.chain import Reverted
+from devnet.core.tokens import StableCoinClient, payout_ref
+from devnet.core.wallets import Wallet
 
 ACCOUNT = "1030120000000011"  # a 16-digit KGS account number
 

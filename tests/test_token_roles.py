@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from harness.chain import Reverted
-from harness.deploy import Deployment
-from harness.tokens import StableCoinClient
-from harness.wallets import Wallet
+from devnet.core.chain import Reverted
+from devnet.core.deploy import Deployment
+from devnet.core.tokens import StableCoinClient
+from devnet.core.wallets import Wallet
 from tests.conftest import RoleWallets
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from harness.chain import Reverted
-from harness.tokens import StableCoinClient, random_nonce
-from harness.wallets import Wallet
+from devnet.core.chain import Reverted
+from devnet.core.tokens import StableCoinClient, random_nonce
+from devnet.core.wallets import Wallet
 
 
 def _now(token: StableCoinClient) -> int:

@@ -43,13 +43,13 @@ from testcontainers.core.network import Network
 from testcontainers.core.waiting_utils import WaitStrategy, WaitStrategyTarget
 
 from devnet.components import NODE_IMAGE, ServiceSpec
+from devnet.core.env import ComponentEntry, DevnetEnv, NodeEntry
 from devnet.node.node import _init_geth_datadir, anvil_argv, geth_node_argv, rpc_chain_id
 from devnet.node.process import StartError, free_port
 from devnet.profile import BscProfile, Engine
 from devnet.runtime import DOCKER_RUN_FILE, LABEL_PREFIX
 from devnet.runtime.engine import connect
 from devnet.runtime.images import build_images, images_for, stale_images
-from harness.env import ComponentEntry, DevnetEnv, NodeEntry
 
 if TYPE_CHECKING:
     import docker

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from filelock import FileLock
 
 from devnet.components import NODE_IMAGE, SERVICES_IMAGE
-from devnet.paths import ARTIFACTS_DIR, REPO_ROOT
+from devnet.core.paths import ARTIFACTS_DIR, REPO_ROOT
 from devnet.profile import Engine
 from devnet.runtime import LABEL_PREFIX
 from devnet.tools import anvil_path, geth_path

@@ -11,12 +11,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devnet.core.http import ApiError
 from devnet.services.bank.accounts import account_number_problem, make_account_number
+from devnet.services.bank.client import BankClient
 from devnet.services.common.problems import Problem
-from devnet.services.common.webhooks import sign, verify
+from devnet.core.webhooks import sign
+from devnet.services.common.webhooks import verify
 from devnet.services.launch import ServiceHandle, start_service
-from harness.clients import ApiError
-from harness.clients.bank import BankClient
 from harness.webhook_sink import WebhookSink
 
 # One module, one world: xdist keeps these tests on one worker (--dist loadgroup).

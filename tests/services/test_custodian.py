@@ -16,13 +16,13 @@ import pytest
 from eth_account import Account
 from eth_account.messages import encode_defunct
 
-from devnet.services.common.webhooks import SIGNATURE_HEADER, sign
-from devnet.services.custodian.attest import DEFAULT_SIGNING_KEY
+from devnet.core.attestation import DEFAULT_SIGNING_KEY
+from devnet.core.http import ApiError
+from devnet.core.webhooks import SIGNATURE_HEADER, sign
 from devnet.services.custodian.bars import fine_oz_milli
+from devnet.services.custodian.client import CustodianClient, verify_attestation
 from devnet.services.custodian.price import RandomWalkPath, random_walk_price
 from devnet.services.launch import ServiceHandle, start_service
-from harness.clients.base import ApiError
-from harness.clients.custodian import CustodianClient, verify_attestation
 from harness.webhook_sink import WebhookSink
 
 SECRET = "whsec_devnet_custodian"

@@ -19,20 +19,20 @@ from eth_account import Account
 from eth_account.hdaccount import generate_mnemonic
 from eth_account.types import Language
 
+from devnet.core.accounts import ROLE_LAYOUT, derive_account
+from devnet.core.chain import Chain
+from devnet.core.env import DevnetEnv
+from devnet.core.http import ApiError
+from devnet.core.tokens import StableCoinClient
+from devnet.core.wallets import Wallet
 from devnet.node.process import pid_alive
 from devnet.profile import BscProfile
+from devnet.services.exchange.client import ExchangeClient
 from devnet.services.exchange.erc20 import TRANSFER_TOPIC, TransferLog, get_logs, parse_transfer
 from devnet.services.exchange.watcher import Watcher
 from devnet.services.launch import ServiceHandle, start_service
 from devnet.world import down, up
-from harness.accounts import ROLE_LAYOUT, derive_account
-from harness.chain import Chain
-from harness.clients.base import ApiError
-from harness.clients.exchange import ExchangeClient
-from harness.env import DevnetEnv
 from harness.node_control import NodeControl
-from harness.tokens import StableCoinClient
-from harness.wallets import Wallet
 from harness.webhook_sink import WebhookSink
 
 KGST_UNIT = 10**18

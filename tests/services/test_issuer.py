@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from harness.accounts import ROLE_LAYOUT, derive_account
-from harness.clients import ServiceClient
-from harness.clients.bank import BankClient
-from harness.wallets import Wallet
+from devnet.core.accounts import ROLE_LAYOUT, derive_account
+from devnet.core.http import ServiceClient
+from devnet.core.wallets import Wallet
+from devnet.services.bank.client import BankClient
 from tests.services.worldkit import World, customer_account, wait_until
 
 # One module, one world: xdist keeps these tests on one worker (--dist loadgroup).

@@ -14,8 +14,8 @@ import httpx
 import pytest
 from eth_account import Account
 
-from devnet.services.custodian.attest import DEFAULT_SIGNING_KEY
-from harness.clients.custodian import CustodianClient
+from devnet.core.attestation import DEFAULT_SIGNING_KEY
+from devnet.services.custodian.client import CustodianClient
 from tests.services.worldkit import World, wait_until
 
 pytestmark = pytest.mark.xdist_group("attestation-world")

@@ -12,15 +12,15 @@ from typing import Any
 
 import pytest
 
+from devnet.core.chain import TxResult
+from devnet.core.http import ServiceClient
+from devnet.core.rpc import RpcError
+from devnet.core.wallets import Wallet
 from devnet.profile import BscProfile
-from harness.chain import TxResult
-from harness.clients import ServiceClient
-from harness.clients.bank import BankClient
+from devnet.services.bank.client import BankClient
 from harness.connect import Devnet
 from harness.node_control import NodeControl
 from harness.reconcile import reconcile
-from harness.rpc import RpcError
-from harness.wallets import Wallet
 from tests.services.worldkit import World, customer_account, wait_until
 
 pytestmark = pytest.mark.xdist_group("issuer-finality-world")

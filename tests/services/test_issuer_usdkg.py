@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from eth_account import Account
 
-from devnet.services.custodian.attest import DEFAULT_SIGNING_KEY
-from harness.clients import ApiError, ServiceClient
-from harness.clients.bank import BankClient
-from harness.clients.custodian import CustodianClient
+from devnet.core.attestation import DEFAULT_SIGNING_KEY
+from devnet.core.http import ApiError, ServiceClient
+from devnet.services.bank.client import BankClient
+from devnet.services.custodian.client import CustodianClient
 from tests.services.worldkit import World, customer_account, wait_until
 
 pytestmark = pytest.mark.xdist_group("usdkg-world")

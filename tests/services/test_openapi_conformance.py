@@ -21,10 +21,10 @@ from typing import Any
 import httpx
 import pytest
 
-from devnet.services.common.webhooks import SIGNATURE_HEADER, sign
+from devnet.core.env import DevnetEnv
+from devnet.core.webhooks import SIGNATURE_HEADER, sign
 from devnet.services.launch import ServiceHandle, start_service
 from devnet.world import down, up
-from harness.env import DevnetEnv
 
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
 ADMIN = {"Authorization": "Bearer devnet-admin"}

@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from devnet.node.process import free_port
+from devnet.services.bank.client import BankClient
 from devnet.services.launch import start_service
-from harness.clients.bank import BankClient
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 pytestmark = pytest.mark.xdist_group("postgres")

@@ -6,13 +6,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from harness.accounts import ROLE_LAYOUT, derive_account
-from harness.chain import Reverted
+from devnet.core.accounts import ROLE_LAYOUT, derive_account
+from devnet.core.chain import Reverted
+from devnet.core.rpc import RpcError
+from devnet.core.wallets import Wallet
 from harness.connect import Devnet
 from harness.flows import kgst_remittance_cycle
 from harness.reconcile import reconcile
-from harness.rpc import RpcError
-from harness.wallets import Wallet
 from tests.services.worldkit import World, customer_account
 
 pytestmark = pytest.mark.xdist_group("reconcile-world")

@@ -9,16 +9,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from devnet.core.accounts import derive_account
+from devnet.core.chain import Chain
+from devnet.core.env import DevnetEnv
+from devnet.core.tokens import StableCoinClient
+from devnet.core.wallets import Wallet
 from devnet.node.process import pid_alive
 from devnet.profile import BscProfile
+from devnet.services.bank.client import BankClient
 from devnet.services.launch import ServiceHandle, start_service
 from devnet.world import down, up
-from harness.accounts import derive_account
-from harness.chain import Chain
-from harness.clients.bank import BankClient
-from harness.env import DevnetEnv
-from harness.tokens import StableCoinClient
-from harness.wallets import Wallet
 
 T = TypeVar("T")
 

@@ -1,33 +1,35 @@
 """Signed webhooks: an outbox written with the state change, a dispatcher that retries with
 backoff until the receiver acknowledges, and the receiver's checks (signature, age, dedup).
 
-Signature header: `Webhook-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`;
-every event carries its id in `Webhook-Id` and in the body.
+The protocol itself (headers, signature, event shape) is `devnet.core.webhooks`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import threading
-import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
 from sqlalchemy import DateTime, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from devnet.core.webhooks import (
+    ID_HEADER,
+    SIGNATURE_HEADER,
+    TOLERANCE_S,
+    SignatureRefused,
+    WebhookEvent,
+    check_signature,
+    sign,
+)
 from devnet.services.common.db import Base, Database, short_id, utcnow
 from devnet.services.common.problems import Problem, invalid_request, problem_responses
 
-SIGNATURE_HEADER = "Webhook-Signature"
-ID_HEADER = "Webhook-Id"
-TOLERANCE_S = 300
 log = logging.getLogger("devnet.webhooks")
 
 
@@ -66,15 +68,6 @@ class InboxEvent(Base):
     id: Mapped[str] = mapped_column(String(80), primary_key=True)
     sender: Mapped[str] = mapped_column(String(40))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-
-
-class WebhookEvent(BaseModel):
-    """What every webhook delivers; the signature covers these exact bytes."""
-
-    id: str = Field(min_length=1, max_length=80, description=f"the event id, also in the {ID_HEADER} header")
-    type: str = Field(min_length=1, max_length=80, description="e.g. account.credited, price.updated")
-    created_at: str = Field(description="when the event was recorded (RFC 3339)")
-    data: dict[str, Any]
 
 
 #: OpenAPI for an endpoint that receives webhooks: the event body, the signature header, the
@@ -121,32 +114,12 @@ def subscribe(db: Database, url: str) -> None:
             session.add(Subscription(url=url))
 
 
-def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
-    t = int(time.time()) if timestamp is None else timestamp
-    mac = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={t},v1={mac}"
-
-
 def verify(secret: str, header: str | None, body: bytes, tolerance_s: int = TOLERANCE_S) -> None:
     """Raise a 401 problem unless `header` is a fresh, valid signature of `body`."""
-    if not header:
-        raise Problem(401, "Missing webhook signature", field=f"header.{SIGNATURE_HEADER}")
     try:
-        parts = dict(item.split("=", 1) for item in header.split(","))
-        t = int(parts["t"])
-        given = parts["v1"]
-    except (ValueError, KeyError) as e:
-        raise Problem(401, "Malformed webhook signature", field=f"header.{SIGNATURE_HEADER}") from e
-    if abs(time.time() - t) > tolerance_s:
-        raise Problem(
-            401,
-            "Stale webhook signature",
-            f"signed {int(time.time()) - t} s ago",
-            field=f"header.{SIGNATURE_HEADER}",
-        )
-    expected = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, given):
-        raise Problem(401, "Bad webhook signature", field=f"header.{SIGNATURE_HEADER}")
+        check_signature(secret, header, body, tolerance_s)
+    except SignatureRefused as e:
+        raise Problem(401, e.title, e.detail or "", field=f"header.{SIGNATURE_HEADER}") from e
 
 
 def first_time(session: Session, event_id: str, sender: str) -> bool:

@@ -16,13 +16,13 @@ from pydantic_settings import SettingsConfigDict
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from devnet.core.attestation import DEFAULT_SIGNING_KEY, Signer, attestation_message
 from devnet.services.common.app import ServiceContext, create_service_app
 from devnet.services.common.db import get_or_404, short_id, utcnow
 from devnet.services.common.idempotency import IdempotencyKey, run_idempotent
 from devnet.services.common.problems import Problem, problem_responses
 from devnet.services.common.settings import ServiceSettings
 from devnet.services.common.webhooks import emit
-from devnet.services.custodian.attest import DEFAULT_SIGNING_KEY, Signer, attestation_message
 from devnet.services.custodian.bars import (
     GROSS_STEP_MILLI,
     MAX_ASSAY_TENTHS,

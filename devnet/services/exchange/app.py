@@ -33,13 +33,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from devnet.core.worker import PeriodicWorker
 from devnet.services.common.app import ServiceContext, create_service_app
 from devnet.services.common.db import get_or_404, short_id
 from devnet.services.common.idempotency import IdempotencyKey, IdempotencyRecord, run_idempotent
 from devnet.services.common.params import MAX_DB_INT
 from devnet.services.common.problems import Problem, problem_responses
 from devnet.services.common.webhooks import emit
-from devnet.services.common.worker import PeriodicWorker
 from devnet.services.exchange import ledger
 from devnet.services.exchange.api import (
     AddressList,

@@ -16,6 +16,9 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 from sqlalchemy import select
 
+from devnet.core.accounts import derive_account
+from devnet.core.chain import Chain
+from devnet.core.rpc import RpcError
 from devnet.services.common.app import ServiceContext
 from devnet.services.common.cursors import get_cursor, set_cursor
 from devnet.services.common.db import utcnow
@@ -32,9 +35,6 @@ from devnet.services.exchange.models import (
     Withdrawal,
 )
 from devnet.services.exchange.settings import ExchangeSettings, NetworkConfig
-from harness.accounts import derive_account
-from harness.chain import Chain
-from harness.rpc import RpcError
 
 log = logging.getLogger("devnet.exchange")
 HOT_WALLET_INDEX = 0

@@ -11,9 +11,9 @@ from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 from eth_utils import keccak, to_checksum_address
 
-from harness.artifacts import event_topic
-from harness.chain import decode_revert
-from harness.rpc import Rpc, RpcError
+from devnet.core.artifacts import event_topic
+from devnet.core.chain import decode_revert
+from devnet.core.rpc import Rpc, RpcError
 
 TRANSFER_TOPIC = event_topic("Transfer(address,address,uint256)")
 MINT_TOPIC = event_topic("Mint(address,address,uint256)")

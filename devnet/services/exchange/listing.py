@@ -29,6 +29,8 @@ from typing import Any
 from eth_abi import decode as abi_decode
 from eth_utils import to_checksum_address
 
+from devnet.core.artifacts import load_artifact, runtime_matches
+from devnet.core.rpc import Rpc
 from devnet.services.exchange.erc20 import (
     BURN_TOPIC,
     MINT_TOPIC,
@@ -47,8 +49,6 @@ from devnet.services.exchange.erc20 import (
     simulate,
     topic_address,
 )
-from harness.artifacts import load_artifact, runtime_matches
-from harness.rpc import Rpc
 
 CHECKS = (
     "contract_code",

@@ -19,11 +19,11 @@ from typing import Any
 from eth_abi import decode as abi_decode
 from sqlalchemy import select
 
+from devnet.core.rpc import RpcError
 from devnet.services.exchange.core import ExchangeCore
 from devnet.services.exchange.erc20 import calldata
 from devnet.services.exchange.models import Balance, Deposit, DepositAddress, LedgerEntry, Network, Withdrawal
 from devnet.services.exchange.watcher import LAST_BLOCK
-from harness.rpc import RpcError
 
 CREDITED = ("credited", "unlocked")
 

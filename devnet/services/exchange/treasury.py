@@ -31,17 +31,17 @@ from eth_account.signers.local import LocalAccount
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from devnet.services.common.chainfollow import final_height, final_nonce
+from devnet.core.chain import Reverted
+from devnet.core.chainfollow import final_height, final_nonce
+from devnet.core.rpc import TX_INDEXING, RpcError
+from devnet.core.signing import SignedTx
+from devnet.core.wallets import Wallet
 from devnet.services.common.db import short_id, utcnow
 from devnet.services.common.webhooks import emit
 from devnet.services.exchange import ledger
 from devnet.services.exchange.core import ExchangeCore, sweep_view, withdrawal_view
 from devnet.services.exchange.erc20 import CallFailed, balance_of, calldata, parse_transfer
 from devnet.services.exchange.models import ChainTx, DepositAddress, Network, Sweep, Withdrawal
-from harness.chain import Reverted
-from harness.rpc import TX_INDEXING, RpcError
-from harness.signing import SignedTx
-from harness.wallets import Wallet
 
 log = logging.getLogger("devnet.exchange.treasury")
 UNFINISHED = ("signed", "sent", "included")

@@ -15,6 +15,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from devnet.core.chain import Reverted
+from devnet.core.env import DevnetEnv
+from devnet.core.http import ApiError, ServiceClient
+from devnet.core.webhooks import SIGNATURE_HEADER, WebhookEvent
+from devnet.core.worker import PeriodicWorker
+from devnet.services.bank.client import BankClient
 from devnet.services.common.app import ServiceContext, create_service_app
 from devnet.services.common.db import get_or_404, short_id
 from devnet.services.common.idempotency import IdempotencyKey, run_idempotent
@@ -24,19 +30,12 @@ from devnet.services.common.settings import ServiceSettings
 from devnet.services.common.webhooks import (
     RECEIVER_OPENAPI,
     RECEIVER_RESPONSES,
-    SIGNATURE_HEADER,
-    WebhookEvent,
     emit,
     first_time,
     read_event,
 )
-from devnet.services.common.worker import PeriodicWorker
 from devnet.services.issuer.core import Issuer, fiat_to_units, mint_out, redemption_out
 from devnet.services.issuer.models import Mint, MintRequest, Redemption, ScannedBlock
-from harness.chain import Reverted
-from harness.clients import ApiError, ServiceClient
-from harness.clients.bank import BankClient
-from harness.env import DevnetEnv
 
 log = logging.getLogger("devnet.issuer")
 

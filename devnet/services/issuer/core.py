@@ -16,28 +16,28 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from web3.contract import Contract
 
-from devnet.services.bank.accounts import account_number_problem
-from devnet.services.common.chainfollow import (
+from devnet.core.accounts import ROLE_LAYOUT, derive_account
+from devnet.core.artifacts import event_topic
+from devnet.core.attestation import attestation_message
+from devnet.core.chain import Chain, Reverted
+from devnet.core.chainfollow import (
     Header,
     final_height,
     final_nonce,
     first_divergence,
     read_headers,
 )
+from devnet.core.env import DevnetEnv
+from devnet.core.http import ApiError, ServiceClient
+from devnet.core.rpc import RpcError
+from devnet.core.signing import SignedTx
+from devnet.core.tokens import StableCoinClient
+from devnet.core.wallets import Wallet
+from devnet.services.bank.accounts import account_number_problem
+from devnet.services.bank.client import BankClient
 from devnet.services.common.cursors import get_cursor, set_cursor
 from devnet.services.common.db import Database
-from devnet.services.custodian.attest import attestation_message
 from devnet.services.issuer.models import Mint, Redemption, ReserveReport, ScannedBlock
-from harness.accounts import ROLE_LAYOUT, derive_account
-from harness.artifacts import event_topic
-from harness.chain import Chain, Reverted
-from harness.clients import ApiError, ServiceClient
-from harness.clients.bank import BankClient
-from harness.env import DevnetEnv
-from harness.rpc import RpcError
-from harness.signing import SignedTx
-from harness.tokens import StableCoinClient
-from harness.wallets import Wallet
 
 log = logging.getLogger("devnet.issuer")
 WALLET_IN_TEXT = re.compile(r"0x[0-9a-fA-F]{40}")

@@ -13,7 +13,7 @@ import time
 from concurrent.futures import Future
 from typing import Any
 
-from harness.rpc import Rpc
+from devnet.core.rpc import Rpc
 
 
 class ReceiptTimeout(TimeoutError):

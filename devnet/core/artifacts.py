@@ -10,10 +10,10 @@ from typing import Any
 
 from eth_utils import function_abi_to_4byte_selector, keccak
 
+from devnet.core import paths
+
 #: The repository's artifacts; DEVNET_ARTIFACTS_DIR points elsewhere (e.g. an installed copy).
-ARTIFACTS_DIR = Path(
-    os.environ.get("DEVNET_ARTIFACTS_DIR", Path(__file__).resolve().parent.parent / "contracts" / "artifacts")
-)
+ARTIFACTS_DIR = Path(os.environ.get("DEVNET_ARTIFACTS_DIR", paths.ARTIFACTS_DIR))
 
 
 @cache

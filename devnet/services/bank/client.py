@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.clients.base import ServiceClient
+from devnet.core.http import ServiceClient
 
 
 class BankClient(ServiceClient):

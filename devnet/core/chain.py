@@ -12,11 +12,11 @@ from eth_utils import to_checksum_address
 from web3 import HTTPProvider, Web3
 from web3.contract import Contract
 
-from harness.artifacts import custom_errors, load_artifact
-from harness.receipts import ReceiptWaiter
-from harness.rpc import Rpc, RpcError
-from harness.signing import SignedTx
-from harness.wallets import Wallet
+from devnet.core.artifacts import custom_errors, load_artifact
+from devnet.core.receipts import ReceiptWaiter
+from devnet.core.rpc import Rpc, RpcError
+from devnet.core.signing import SignedTx
+from devnet.core.wallets import Wallet
 
 _ERROR_STRING = bytes.fromhex("08c379a0")
 _PANIC = bytes.fromhex("4e487b71")

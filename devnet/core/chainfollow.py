@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from harness.rpc import Rpc, RpcError
+from devnet.core.rpc import Rpc, RpcError
 
 
 class Header(NamedTuple):

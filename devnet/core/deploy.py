@@ -11,11 +11,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness.accounts import RoleKeys
-from harness.artifacts import runtime_matches
-from harness.chain import Chain
-from harness.signing import create_address
-from harness.wallets import Wallet
+from devnet.core.accounts import RoleKeys
+from devnet.core.artifacts import runtime_matches
+from devnet.core.chain import Chain
+from devnet.core.signing import create_address
+from devnet.core.wallets import Wallet
 
 DAY = 86_400
 

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from harness.clients.base import ServiceClient
+from devnet.core.http import ServiceClient
 
 AMOUNT_FIELDS = frozenset(
     {"withdrawFee", "withdrawMin", "withdrawMax", "withdrawIntegerMultiple", "depositDust"}

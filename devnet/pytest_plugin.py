@@ -15,16 +15,16 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
-from harness.accounts import RoleKeys, derive_accounts
-from harness.chain import Chain
-from harness.clients.bank import BankClient
-from harness.clients.base import ServiceClient
-from harness.clients.custodian import CustodianClient
-from harness.clients.exchange import ExchangeClient
+from devnet.core.accounts import RoleKeys, derive_accounts
+from devnet.core.chain import Chain
+from devnet.core.deploy import Deployment, deploy_suite
+from devnet.core.env import DevnetEnv
+from devnet.core.http import ServiceClient
+from devnet.core.wallets import WalletPool
+from devnet.services.bank.client import BankClient
+from devnet.services.custodian.client import CustodianClient
+from devnet.services.exchange.client import ExchangeClient
 from harness.connect import Devnet
-from harness.deploy import Deployment, deploy_suite
-from harness.env import DevnetEnv
-from harness.wallets import WalletPool
 
 ENGINES = ("geth", "anvil")
 #: Accounts each worker keeps for the roles of its private deployments.

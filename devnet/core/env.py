@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from harness.deploy import Deployment
+from devnet.core.deploy import Deployment
 
 
 class Launch(BaseModel):

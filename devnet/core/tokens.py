@@ -11,9 +11,9 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
 
-from harness.chain import Chain, TxResult
-from harness.deploy import TokenDeployment
-from harness.wallets import Wallet
+from devnet.core.chain import Chain, TxResult
+from devnet.core.deploy import TokenDeployment
+from devnet.core.wallets import Wallet
 
 
 def payout_ref(text: str) -> bytes:

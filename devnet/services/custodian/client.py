@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from devnet.services.custodian.attest import attestation_message, recover_signer
-from harness.clients.base import ServiceClient
+from devnet.core.attestation import attestation_message, recover_signer
+from devnet.core.http import ServiceClient
 
 
 def verify_attestation(att: dict[str, Any]) -> str:

@@ -14,8 +14,8 @@ from collections.abc import Iterator, Sequence
 
 from eth_account.signers.local import LocalAccount
 
-from harness.rpc import Rpc
-from harness.signing import FastSigner
+from devnet.core.rpc import Rpc
+from devnet.core.signing import FastSigner
 
 
 class Wallet:

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 #: The checkout this package runs from (editable install); DEVNET_HOME overrides it.
-REPO_ROOT = Path(os.environ.get("DEVNET_HOME", Path(__file__).resolve().parent.parent))
+REPO_ROOT = Path(os.environ.get("DEVNET_HOME", Path(__file__).resolve().parents[2]))
 
 CONTRACTS_DIR = REPO_ROOT / "contracts"
 CONTRACT_SOURCES = CONTRACTS_DIR / "src"
