@@ -12,10 +12,10 @@ import httpx
 import pytest
 
 from devnet.core.http import ApiError
+from devnet.core.webhooks import sign
 from devnet.services.bank.accounts import account_number_problem, make_account_number
 from devnet.services.bank.client import BankClient
 from devnet.services.common.problems import Problem
-from devnet.core.webhooks import sign
 from devnet.services.common.webhooks import verify
 from devnet.services.launch import ServiceHandle, start_service
 from harness.webhook_sink import WebhookSink
