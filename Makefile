@@ -13,9 +13,10 @@ demo: install  ## bring a devnet up, run one mint -> remittance -> redeem cycle,
 test: install  ## the whole test suite, on geth and anvil, in 2 xdist workers
 	$(BIN)/pytest -n 2 --dist loadgroup
 
-lint: install  ## ruff on everything, mypy (strict) on devnet and harness
+lint: install  ## ruff on everything, mypy (strict) on devnet and harness, the layers (import-linter)
 	$(BIN)/ruff check devnet harness tests loadtests
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 install: $(VENV)/.installed tools
 
