@@ -1,6 +1,6 @@
 """Reference issuer (the usual system under test): mints KGST on bank credits and USDKG on
-collateralised requests, pays out redemptions, reports reserves on chain."""
+collateralised requests, pays out redemptions, reports reserves on chain.
 
-from devnet.services.issuer.app import IssuerSettings, create_app
-
-__all__ = ["IssuerSettings", "create_app"]
+The service: `app.create_app(settings)`. What clients and peers use: `client` (a typed HTTP
+client) and the models it speaks; importing those does not load the service itself.
+"""
