@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint install tools images clean
+.PHONY: demo test lint install lock tools images clean
 
 demo: install  ## bring a devnet up, run one mint -> remittance -> redeem cycle, take it down
 	$(BIN)/devnet demo
@@ -20,11 +20,17 @@ lint: install  ## ruff on everything, mypy (strict) on devnet and harness, the l
 
 install: $(VENV)/.installed tools
 
-$(VENV)/.installed: pyproject.toml
+# Every Python package at the version requirements.lock pins; then this project, editable.
+$(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,lint,load,docker]'
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
+
+lock: $(VENV)/.installed  ## pin every Python dependency again (after a change in pyproject.toml)
+	$(BIN)/uv pip compile pyproject.toml --all-extras --python-version 3.11 \
+		--python-platform x86_64-manylinux_2_28 --quiet -o requirements.lock --custom-compile-command "make lock"
 
 tools: $(VENV)/.installed  ## npm ci (solc-js, OpenZeppelin, anvil) and geth from the Go module proxy
 	$(BIN)/devnet tools install
