@@ -162,6 +162,7 @@ def services_content() -> str:
         parts += [str(path.relative_to(REPO_ROOT)), _file_digest(path)]
     for path in sorted(ARTIFACTS_DIR.glob("*.json")):
         parts += [f"artifacts/{path.name}", _file_digest(path)]
+    parts += ["requirements.lock", _file_digest(REPO_ROOT / "requirements.lock")]
     return _hash(*parts)
 
 
@@ -510,6 +511,8 @@ def _build_wheels(progress: Progress) -> Path:
             shutil.copy2(src, source / item)
     build_requires = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["build-system"]["requires"]
     base = [sys.executable, "-m", "pip", "wheel", "--disable-pip-version-check", "--quiet"]
+    # The versions requirements.lock pins, as on the host: the image runs what the tests ran.
+    base += ["--constraint", str(REPO_ROOT / "requirements.lock")]
     base += ["--wheel-dir", str(out), "--find-links", str(cache), str(source)]
     progress("services: pip wheel (the project and its dependencies, offline from the wheel cache) ...")
     offline = subprocess.run([*base, "--no-index"], capture_output=True, text=True, check=False)
