@@ -5,13 +5,16 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint install lock tools images clean
+.PHONY: demo test unit lint install lock tools images clean
 
 demo: install  ## bring a devnet up, run one mint -> remittance -> redeem cycle, take it down
 	$(BIN)/devnet demo
 
 test: install  ## the whole test suite, on geth and anvil, in 2 xdist workers
 	$(BIN)/pytest -n 2 --dist loadgroup
+
+unit: install  ## the unit tier alone: pure rules, no node, services or Docker (seconds)
+	$(BIN)/pytest -n 0 tests/unit
 
 lint: install  ## ruff on everything, mypy (strict) on devnet and harness, the layers (import-linter)
 	$(BIN)/ruff check devnet harness tests loadtests

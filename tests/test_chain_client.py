@@ -3,49 +3,19 @@ idempotent deployment, bytecode verification."""
 
 from __future__ import annotations
 
-import random
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
-from eth_account import Account
-from eth_utils import to_checksum_address
 
 from devnet.core.accounts import RoleKeys
 from devnet.core.artifacts import runtime_matches
 from devnet.core.chain import Chain
 from devnet.core.deploy import Deployment, deploy_suite, load_deployment
 from devnet.core.rpc import TX_INDEXING, Rpc, RpcError
-from devnet.core.signing import FastSigner, create_address
+from devnet.core.signing import create_address
 from devnet.core.wallets import WalletPool
-
-
-def test_fast_signer_is_byte_identical_to_eth_account() -> None:
-    rng = random.Random(7)
-    for _ in range(50):
-        account = Account.create()
-        tx = {
-            "nonce": rng.randrange(0, 2**32),
-            "gasPrice": rng.randrange(0, 10**12),
-            "gas": rng.randrange(21_000, 10**7),
-            "to": to_checksum_address(rng.randbytes(20)),
-            "value": rng.randrange(0, 10**24),
-            "data": "0x" + rng.randbytes(rng.randrange(0, 200)).hex(),
-            "chainId": rng.choice([56, 97, 714]),
-        }
-        expected = Account.sign_transaction(tx, account.key)
-        ours = FastSigner(bytes(account.key)).sign(
-            nonce=tx["nonce"],
-            gas_price=tx["gasPrice"],
-            gas=tx["gas"],
-            to=bytes.fromhex(tx["to"][2:]),
-            value=tx["value"],
-            data=bytes.fromhex(tx["data"][2:]),
-            chain_id=tx["chainId"],
-        )
-        assert ours.raw == bytes(expected.raw_transaction)
-        assert ours.hash == bytes(expected.hash)
 
 
 def test_create_address_matches_the_node(chain: Chain, lane_roles: RoleKeys) -> None:

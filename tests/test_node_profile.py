@@ -13,7 +13,6 @@ from devnet.core.chain import Chain
 from devnet.core.env import DevnetEnv
 from devnet.core.rpc import RpcError
 from devnet.core.wallets import Wallet, WalletPool
-from devnet.genesis import build_genesis, geth_dev_genesis
 from devnet.node import start_node
 from devnet.node.process import ManagedProcess, StartError, pid_alive
 from devnet.profile import BscProfile
@@ -32,22 +31,6 @@ def test_other_bsc_chain_ids_are_selectable(engine: str, network: str, tmp_path:
     profile = BscProfile(network=network, prefunded_accounts=20)
     with start_node(engine, profile, tmp_path) as node:  # type: ignore[arg-type]
         assert int(Chain(node.rpc_url).rpc.call("eth_chainId"), 16) == {"chapel": 97, "mainnet": 56}[network]
-
-
-def test_genesis_is_merged_with_zero_base_fee_and_bsc_forks() -> None:
-    genesis = build_genesis(
-        BscProfile(network="chapel", prefunded_accounts=20), geth_dev_genesis(geth_path())
-    )
-    config = genesis["config"]
-    assert config["chainId"] == 97
-    assert config["terminalTotalDifficulty"] == 0 and genesis["difficulty"] == "0x0"
-    assert genesis["baseFeePerGas"] == "0x0"
-    assert int(genesis["gasLimit"], 16) == 2_000_000_000
-    assert config["pragueTime"] == 0 and config["osakaTime"] == 0
-    prague_only = build_genesis(
-        BscProfile(hardfork="prague", prefunded_accounts=20), geth_dev_genesis(geth_path())
-    )
-    assert "osakaTime" not in prague_only["config"]
 
 
 def test_geth_is_the_pinned_version() -> None:

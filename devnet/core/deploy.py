@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from devnet.core.accounts import RoleKeys
 from devnet.core.artifacts import runtime_matches
 from devnet.core.chain import Chain
+from devnet.core.money import minor_to_units, units_to_minor
 from devnet.core.signing import create_address
 from devnet.core.wallets import Wallet
 
@@ -58,6 +59,18 @@ class TokenDeployment(BaseModel):
     policy: str
     #: feed role -> address: "reserve" (fiat); "ounces" and "price" (gold)
     feeds: dict[str, str]
+
+    def units(self, whole: int) -> int:
+        """Whole tokens -> base units."""
+        return whole * int(10**self.decimals)
+
+    def from_minor(self, minor: int) -> int:
+        """Fiat minor units (tyiyn, cents) -> base units of this token (1:1 with its fiat)."""
+        return minor_to_units(minor, self.decimals)
+
+    def to_minor(self, units: int) -> int:
+        """Base units -> fiat minor units, floored (a sub-minor remainder is not paid out)."""
+        return units_to_minor(units, self.decimals)
 
 
 class Deployment(BaseModel):

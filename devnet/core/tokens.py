@@ -48,7 +48,7 @@ class StableCoinClient:
 
     def units(self, whole: int) -> int:
         """Whole tokens -> base units."""
-        return int(whole * 10**self.info.decimals)
+        return self.info.units(whole)
 
     # ---- reads -------------------------------------------------------------------------------
 
