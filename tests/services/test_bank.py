@@ -116,6 +116,45 @@ def test_payment_settles_at_once_with_statement_and_notifications(
     assert credit.remittance_info == "family support"
 
 
+def test_a_structured_creditor_reference_travels_with_the_payment(
+    bank: BankClient, sink: WebhookSink
+) -> None:
+    payer = _customer_with_account(bank, funds=100_00)
+    payee = _customer_with_account(bank)
+    wallet = "0x" + "ab" * 20  # 42 characters: longer than ISO 20022's 35, taken here
+    payment = bank.pay(
+        payer,
+        payee,
+        10_00,
+        "KGS",
+        end_to_end_id="E2E-REF-1",
+        remittance_info="KGST",
+        creditor_reference=wallet,
+    )
+    assert payment.creditor_reference == wallet
+    assert bank.payment(payment.id).creditor_reference == wallet
+    entry = bank.statement(payee).entries[-1]
+    assert (entry.payment_id, entry.creditor_reference, entry.remittance_info) == (payment.id, wallet, "KGST")
+    events = sink.wait_for(
+        lambda ev: any(e["type"] == "account.credited" and e["data"]["payment_id"] == payment.id for e in ev)
+    )
+    credit = AccountNotification.model_validate(
+        next(e for e in events if e["type"] == "account.credited" and e["data"]["payment_id"] == payment.id)[
+            "data"
+        ]
+    )
+    assert (credit.account, credit.creditor_reference) == (payee, wallet)
+
+    plain = bank.pay(payer, payee, 1_00, "KGS", end_to_end_id="E2E-REF-2")
+    assert plain.creditor_reference is None
+    assert bank.statement(payee).entries[-1].creditor_reference is None
+    for reference in ("", "x" * 141):
+        with pytest.raises(ApiError) as e:
+            bank.pay(payer, payee, 1_00, "KGS", end_to_end_id="E2E-REF-3", creditor_reference=reference)
+        assert (e.value.status, e.value.field) == (422, "body.creditor_reference")
+    assert bank.balance(payee) == 11_00
+
+
 def test_kyc_tiers_limits_travel_rule_and_sanctions(bank: BankClient) -> None:
     rich = _customer_with_account(bank, tier="T2", funds=1_000_000_00)
     payee = _customer_with_account(bank)

@@ -303,18 +303,28 @@ def _z(stamp: str) -> str:
     return datetime.fromisoformat(stamp).isoformat().replace("+00:00", "Z")
 
 
+def _with_reference(payment: dict[str, Any]) -> dict[str, Any]:
+    """A payment as answered now: the same, plus its structured creditor reference (none)."""
+    return {**payment, "creditor_reference": None}
+
+
 def _notification(data: dict[str, Any]) -> dict[str, Any]:
-    """A camt.054 notification as sent now: the booking time written as every other answer of
-    the bank writes it."""
-    return {**data, "booked_at": _z(data["booked_at"])}
+    """A camt.054 notification as sent now: the creditor reference added, the booking time
+    written as every other answer of the bank writes it."""
+    return {**_with_reference(data), "booked_at": _z(data["booked_at"])}
 
 
 ROUND_TRIPS: list[tuple[str, type[BaseModel], dict[str, Any], dict[str, Any]]] = [
     ("customer", CustomerOut, CUSTOMER, CUSTOMER),
     ("account", AccountOut, ACCOUNT, ACCOUNT),
-    ("cash deposit", PaymentOut, CASH_DEPOSIT, CASH_DEPOSIT),
-    ("transfer", PaymentOut, TRANSFER, TRANSFER),
-    ("statement", Statement, STATEMENT, STATEMENT),
+    ("cash deposit", PaymentOut, CASH_DEPOSIT, _with_reference(CASH_DEPOSIT)),
+    ("transfer", PaymentOut, TRANSFER, _with_reference(TRANSFER)),
+    (
+        "statement",
+        Statement,
+        STATEMENT,
+        {**STATEMENT, "entries": [_with_reference(e) for e in STATEMENT["entries"]]},
+    ),
     ("reserve accounts", ReserveAccounts, RESERVE_ACCOUNTS, RESERVE_ACCOUNTS),
     ("bank info", BankInfo, BANK_INFO, BANK_INFO),
     ("account.credited", AccountNotification, CREDITED, _notification(CREDITED)),

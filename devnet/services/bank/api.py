@@ -141,6 +141,16 @@ class PaymentIn(_In):
     amount: MinorUnits
     currency: Currency
     remittance_info: str = Field(default="", max_length=140)
+    creditor_reference: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=140,
+        description=(
+            "structured remittance information (RmtInf/Strd/CdtrRefInf/Ref): the reference the "
+            "creditor asked for, e.g. the wallet a token purchase mints to. ISO 20022 keeps it to "
+            "35 characters; here it takes up to 140, so that a 42-character address fits"
+        ),
+    )
 
 
 # ---- answers -------------------------------------------------------------------------------------
@@ -170,6 +180,7 @@ class PaymentOut(BaseModel):
     amount: StrictInt
     currency: Currency
     remittance_info: str
+    creditor_reference: str | None = None
     kind: PaymentKind
     status: PaymentStatus
     created_at: datetime
@@ -185,6 +196,7 @@ class StatementEntry(BaseModel):
     end_to_end_id: str
     counterparty_account: str | None
     remittance_info: str
+    creditor_reference: str | None = None
 
 
 class Statement(BaseModel):
@@ -232,5 +244,6 @@ class AccountNotification(BaseModel):
     payment_id: str
     end_to_end_id: str
     remittance_info: str
+    creditor_reference: str | None = None
     kind: PaymentKind
     counterparty: Counterparty

@@ -145,6 +145,7 @@ class Bank:
             payment_id=payment.id,
             end_to_end_id=payment.end_to_end_id,
             remittance_info=payment.remittance_info,
+            creditor_reference=payment.creditor_reference,
             kind=PaymentKind(payment.kind),
             counterparty=counterparty,
         )
@@ -234,6 +235,7 @@ class Bank:
             amount=body.amount,
             currency=body.currency,
             remittance_info=body.remittance_info,
+            creditor_reference=body.creditor_reference,
             kind=PaymentKind.TRANSFER,
         )
         session.add(payment)
@@ -347,6 +349,7 @@ def create_app(settings: BankSettings | None = None) -> FastAPI:
                         p.creditor_account if e.credit_debit == CreditDebit.DBIT else p.debtor_account
                     ),
                     remittance_info=p.remittance_info,
+                    creditor_reference=p.creditor_reference,
                 )
                 for e, p in rows
             ]

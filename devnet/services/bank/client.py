@@ -57,11 +57,14 @@ class BankClient(ServiceClient):
         *,
         end_to_end_id: str,
         remittance_info: str = "",
+        creditor_reference: str | None = None,
         debtor_name: str | None = None,
         creditor_name: str | None = None,
         key: str | None = None,
     ) -> PaymentOut:
-        """A credit transfer (pacs.008); `remittance_info` is the free text (RmtInf/Ustrd)."""
+        """A credit transfer (pacs.008). `creditor_reference` is the structured reference the
+        creditor asked for (RmtInf/Strd/CdtrRefInf/Ref), e.g. the wallet a token purchase mints
+        to; `remittance_info` is the free text (RmtInf/Ustrd)."""
         body: dict[str, Any] = {
             "end_to_end_id": end_to_end_id,
             "debtor": {"account": debtor, "name": debtor_name},
@@ -70,6 +73,8 @@ class BankClient(ServiceClient):
             "currency": currency,
             "remittance_info": remittance_info,
         }
+        if creditor_reference is not None:
+            body["creditor_reference"] = creditor_reference
         return self.post_model("/payments", body, PaymentOut, key)
 
     def payment(self, payment_id: str) -> PaymentOut:

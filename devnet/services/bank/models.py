@@ -47,6 +47,8 @@ class Payment(Base):
     amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     remittance_info: Mapped[str] = mapped_column(String(140), default="")
+    #: structured remittance information (RmtInf/Strd/CdtrRefInf/Ref), e.g. a wallet to mint to
+    creditor_reference: Mapped[str | None] = mapped_column(String(140), nullable=True)
     #: an `api.PaymentKind`
     kind: Mapped[str] = mapped_column(String(16))
     #: an `api.PaymentStatus`
