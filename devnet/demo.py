@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Callable
 
 from devnet.core.env import DevnetEnv
+from devnet.services.bank.api import Currency, KycTier
 from harness.connect import Devnet
 from harness.flows import Trace, fmt_minor, kgst_remittance_cycle
 
@@ -18,11 +19,11 @@ def run_demo(env: DevnetEnv, progress: Callable[[str], None] = lambda _m: None) 
     try:
         bank = devnet.bank
         suffix = uuid.uuid4().hex[:4]
-        migrant = bank.create_customer(f"Aibek Sadyrov {suffix}", "T2", country="KG")
-        family = bank.create_customer(f"Gulnara Sadyrova {suffix}", "T1", country="KG")
-        migrant_account = bank.open_account(migrant["id"], "KGS")["number"]
-        family_account = bank.open_account(family["id"], "KGS")["number"]
-        bank.deposit(migrant_account, REMITTANCE_TYIYN, "KGS")
+        migrant = bank.create_customer(f"Aibek Sadyrov {suffix}", KycTier.T2, country="KG")
+        family = bank.create_customer(f"Gulnara Sadyrova {suffix}", KycTier.T1, country="KG")
+        migrant_account = bank.open_account(migrant.id, Currency.KGS).number
+        family_account = bank.open_account(family.id, Currency.KGS).number
+        bank.deposit(migrant_account, REMITTANCE_TYIYN, Currency.KGS)
         funds = fmt_minor(REMITTANCE_TYIYN)
         progress(f"customers: migrant {migrant_account} (T2) with {funds} KGS, family {family_account} (T1)")
         # The last free accounts: out of the way of test lanes counted from the front.

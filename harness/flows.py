@@ -14,6 +14,7 @@ import httpx
 
 from devnet.core.tokens import StableCoinClient
 from devnet.core.wallets import Wallet
+from devnet.services.bank.api import Currency
 from harness.connect import Devnet
 
 T = TypeVar("T")
@@ -124,17 +125,17 @@ def mint_kgst(
             payer_account,
             reserve,
             tyiyn,
-            "KGS",
+            Currency.KGS,
             end_to_end_id=uuid.uuid4().hex[:32],
             remittance_info=f"KGST to {wallet.address}",
         )
-        step.bank_ref = payment["id"]
+        step.bank_ref = payment.id
         step.detail = f"{fmt_minor(tyiyn)} KGS to the KGST reserve account"
     with trace.record("mint included") as step:
-        mint = poll(lambda: _mint_for(devnet, payment["id"]), timeout, "mint")
+        mint = poll(lambda: _mint_for(devnet, payment.id), timeout, "mint")
         if mint["status"] != "minted":
             raise RuntimeError(f"mint {mint['status']}: {mint['reason']}")
-        step.tx_hash, step.block, step.bank_ref = mint["tx_hash"], mint["block_number"], payment["id"]
+        step.tx_hash, step.block, step.bank_ref = mint["tx_hash"], mint["block_number"], payment.id
         step.detail = f"{fmt_minor(tyiyn)} KGST to {wallet.address}"
 
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from devnet.core.artifacts import event_topic
 from devnet.core.tokens import StableCoinClient
+from devnet.services.bank.api import CreditDebit
 from harness.connect import Devnet, ServiceNotRunning
 
 TRANSFER = event_topic("Transfer(address,address,uint256)")
@@ -147,9 +148,9 @@ def _check_mints(devnet: Devnet, mints: list[dict[str, Any]]) -> list[Check]:
         checks.append(one_to_one(f"{symbol} mints: each on-chain mint is one issuer mint", onchain, booked))
         reserve = devnet.bank.reserve_accounts()[symbol]
         credits = {
-            e["payment_id"]: e
-            for e in devnet.bank.statement(reserve)["entries"]
-            if e["credit_debit"] == "CRDT"
+            e.payment_id: e
+            for e in devnet.bank.statement(reserve).entries
+            if e.credit_debit == CreditDebit.CRDT
         }
         by_payment = Counter(m["bank_payment_id"] for m in mints if m["token"] == symbol)
         unpaired = [m["id"] for m in mints if m["token"] == symbol and m["bank_payment_id"] not in credits]
@@ -158,7 +159,7 @@ def _check_mints(devnet: Devnet, mints: list[dict[str, Any]]) -> list[Check]:
             for m in mints
             if m["token"] == symbol
             and m["bank_payment_id"] in credits
-            and credits[m["bank_payment_id"]]["amount"] != m["fiat_amount"]
+            and credits[m["bank_payment_id"]].amount != m["fiat_amount"]
         ]
         twice = [p for p, n in by_payment.items() if n > 1]
         no_mint = [p for p in credits if p not in by_payment]
@@ -196,9 +197,9 @@ def _check_redemptions(devnet: Devnet, redemptions: list[dict[str, Any]]) -> lis
         )
         reserve = devnet.bank.reserve_accounts()[symbol]
         debits = {
-            e["payment_id"]: e
-            for e in devnet.bank.statement(reserve)["entries"]
-            if e["credit_debit"] == "DBIT"
+            e.payment_id: e
+            for e in devnet.bank.statement(reserve).entries
+            if e.credit_debit == CreditDebit.DBIT
         }
         mine = [r for r in redemptions if r["token"] == symbol]
         paid = [r for r in mine if r["status"] == "paid"]

@@ -15,6 +15,7 @@ from locust.runners import WorkerRunner
 from devnet.core.accounts import ROLE_LAYOUT, derive_account
 from devnet.core.chain import Chain
 from devnet.core.wallets import Wallet, WalletPool
+from devnet.services.bank.api import Currency, KycTier
 from harness.flood import fund_senders
 from harness.flows import FlowError, Trace, kgst_remittance_cycle, mint_kgst, poll, redeem
 from loadtests.common import FUNDED_LANES, WALLETS_PER_USER, all_accounts, devnet, lane, report, report_trace
@@ -103,10 +104,10 @@ class _FlowUser(User):
         self.migrant, self.family = list(lane(self.environment, from_end=True))[:2]
         bank = self.devnet.bank
         tag = uuid.uuid4().hex[:6]
-        migrant = bank.create_customer(f"Migrant {tag}", "T2", country="KG")
-        family = bank.create_customer(f"Family {tag}", "T1", country="KG")
-        self.migrant_account = bank.open_account(migrant["id"], "KGS")["number"]
-        self.family_account = bank.open_account(family["id"], "KGS")["number"]
+        migrant = bank.create_customer(f"Migrant {tag}", KycTier.T2, country="KG")
+        family = bank.create_customer(f"Family {tag}", KycTier.T1, country="KG")
+        self.migrant_account = bank.open_account(migrant.id, Currency.KGS).number
+        self.family_account = bank.open_account(family.id, Currency.KGS).number
 
     def run_flow(self, name: str, flow: Any) -> None:
         trace = Trace(name)
@@ -124,7 +125,7 @@ class RemittanceUser(_FlowUser):
 
     @task
     def cycle(self) -> None:
-        self.devnet.bank.deposit(self.migrant_account, REMITTANCE_TYIYN, "KGS")
+        self.devnet.bank.deposit(self.migrant_account, REMITTANCE_TYIYN, Currency.KGS)
 
         def flow(trace: Trace) -> None:
             trace.steps.extend(
@@ -146,7 +147,7 @@ class MintOnlyUser(_FlowUser):
 
     @task
     def mint(self) -> None:
-        self.devnet.bank.deposit(self.migrant_account, REMITTANCE_TYIYN, "KGS")
+        self.devnet.bank.deposit(self.migrant_account, REMITTANCE_TYIYN, Currency.KGS)
         self.run_flow(
             "kgst mint",
             lambda trace: mint_kgst(self.devnet, self.migrant_account, self.migrant, REMITTANCE_TYIYN, trace),
@@ -158,7 +159,7 @@ class RedeemOnlyUser(_FlowUser):
 
     def on_start(self) -> None:
         super().on_start()
-        self.devnet.bank.deposit(self.migrant_account, 100 * REMITTANCE_TYIYN, "KGS")
+        self.devnet.bank.deposit(self.migrant_account, 100 * REMITTANCE_TYIYN, Currency.KGS)
         mint_kgst(self.devnet, self.migrant_account, self.migrant, 100 * REMITTANCE_TYIYN, Trace("stock"))
 
     @task
@@ -183,7 +184,7 @@ class ExchangeUser(_FlowUser):
         from harness.flows import remit_via_exchange
 
         kgst = self.devnet.kgst
-        self.devnet.bank.deposit(self.migrant_account, 200_00, "KGS")
+        self.devnet.bank.deposit(self.migrant_account, 200_00, Currency.KGS)
         stock = Trace("exchange stock")
         mint_kgst(self.devnet, self.migrant_account, self.migrant, 200_00, stock)
         # Half goes in as float (swept to the hot wallet), half stays for deposits.

@@ -36,7 +36,7 @@ def next_wallet(world_lane: WalletPool) -> Callable[[], Wallet]:
 
 def _account(bank: BankClient, tier: str = "T2", currency: str = "KGS", funds: int = 0) -> str:
     customer = bank.create_customer(f"Customer {uuid.uuid4().hex[:6]}", tier)
-    number: str = bank.open_account(customer["id"], currency)["number"]
+    number = bank.open_account(customer.id, currency).number
     if funds:
         bank.deposit(number, funds, currency)
     return number

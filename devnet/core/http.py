@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+from pydantic import BaseModel
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class ApiError(RuntimeError):
@@ -69,6 +72,16 @@ class ServiceClient:
     def post(self, path: str, body: dict[str, Any], idempotency_key: str | None = None) -> Any:
         key = idempotency_key or str(uuid.uuid4())
         return self._send("POST", path, json=body, headers={"Idempotency-Key": key})
+
+    def get_model(self, path: str, model: type[M], **params: Any) -> M:
+        """GET `path` and read the answer as `model` (a pydantic ValidationError if it is not one)."""
+        return model.model_validate(self.get(path, **params))
+
+    def post_model(
+        self, path: str, body: dict[str, Any], model: type[M], idempotency_key: str | None = None
+    ) -> M:
+        """POST `body` to `path` (see `post`) and read the answer as `model`."""
+        return model.model_validate(self.post(path, body, idempotency_key))
 
     def _admin(self, method: str, path: str, body: Any = None) -> Any:
         return self._send(method, path, json=body, headers={"Authorization": f"Bearer {self.admin_token}"})

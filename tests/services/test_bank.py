@@ -13,7 +13,8 @@ import pytest
 
 from devnet.core.http import ApiError
 from devnet.core.webhooks import sign
-from devnet.services.bank.accounts import account_number_problem, make_account_number
+from devnet.services.bank.accounts import make_account_number
+from devnet.services.bank.api import AccountNotification, CreditDebit, PaymentStatus, account_number_problem
 from devnet.services.bank.client import BankClient
 from devnet.services.common.problems import Problem
 from devnet.services.common.webhooks import verify
@@ -51,7 +52,7 @@ def bank(service: ServiceHandle) -> Iterator[BankClient]:
 
 def _customer_with_account(bank: BankClient, tier: str = "T2", currency: str = "KGS", funds: int = 0) -> str:
     customer = bank.create_customer(f"Customer {uuid.uuid4().hex[:6]}", tier)
-    number: str = bank.open_account(customer["id"], currency)["number"]
+    number = bank.open_account(customer.id, currency).number
     if funds:
         bank.deposit(number, funds, currency)
     return number
@@ -89,28 +90,69 @@ def test_payment_settles_at_once_with_statement_and_notifications(
     payment = bank.pay(
         payer, payee, 17_480_00, "KGS", end_to_end_id="E2E-REMIT-1", remittance_info="family support"
     )
-    assert payment["status"] == "settled"
+    assert payment.status == PaymentStatus.SETTLED
     assert bank.balance(payer) == 2_520_00
     assert bank.balance(payee) == 17_480_00
     statement = bank.statement(payer)
-    assert statement["opening_balance"] == 0 and statement["closing_balance"] == 2_520_00
-    assert [(e["credit_debit"], e["amount"]) for e in statement["entries"]] == [
-        ("CRDT", 20_000_00),
-        ("DBIT", 17_480_00),
+    assert statement.opening_balance == 0 and statement.closing_balance == 2_520_00
+    assert [(e.credit_debit, e.amount) for e in statement.entries] == [
+        (CreditDebit.CRDT, 20_000_00),
+        (CreditDebit.DBIT, 17_480_00),
     ]
-    assert statement["entries"][1]["end_to_end_id"] == "E2E-REMIT-1"
-    assert statement["entries"][1]["counterparty_account"] == payee
+    assert statement.entries[1].end_to_end_id == "E2E-REMIT-1"
+    assert statement.entries[1].counterparty_account == payee
     events = sink.wait_for(
         lambda ev: any(e["type"] == "account.credited" and e["data"]["account"] == payee for e in ev)
     )
-    credit = next(e for e in events if e["type"] == "account.credited" and e["data"]["account"] == payee)
-    assert {k: credit["data"][k] for k in ("notification", "credit_debit", "amount")} == {
-        "notification": "camt.054",
-        "credit_debit": "CRDT",
-        "amount": 17_480_00,
-    }
-    assert credit["data"]["counterparty"]["account"] == payer
-    assert credit["data"]["remittance_info"] == "family support"
+    credit = AccountNotification.model_validate(
+        next(e for e in events if e["type"] == "account.credited" and e["data"]["account"] == payee)["data"]
+    )
+    assert (credit.notification, credit.credit_debit, credit.amount) == (
+        "camt.054",
+        CreditDebit.CRDT,
+        17_480_00,
+    )
+    assert credit.counterparty.account == payer
+    assert credit.remittance_info == "family support"
+
+
+def test_a_structured_creditor_reference_travels_with_the_payment(
+    bank: BankClient, sink: WebhookSink
+) -> None:
+    payer = _customer_with_account(bank, funds=100_00)
+    payee = _customer_with_account(bank)
+    wallet = "0x" + "ab" * 20  # 42 characters: longer than ISO 20022's 35, taken here
+    payment = bank.pay(
+        payer,
+        payee,
+        10_00,
+        "KGS",
+        end_to_end_id="E2E-REF-1",
+        remittance_info="KGST",
+        creditor_reference=wallet,
+    )
+    assert payment.creditor_reference == wallet
+    assert bank.payment(payment.id).creditor_reference == wallet
+    entry = bank.statement(payee).entries[-1]
+    assert (entry.payment_id, entry.creditor_reference, entry.remittance_info) == (payment.id, wallet, "KGST")
+    events = sink.wait_for(
+        lambda ev: any(e["type"] == "account.credited" and e["data"]["payment_id"] == payment.id for e in ev)
+    )
+    credit = AccountNotification.model_validate(
+        next(e for e in events if e["type"] == "account.credited" and e["data"]["payment_id"] == payment.id)[
+            "data"
+        ]
+    )
+    assert (credit.account, credit.creditor_reference) == (payee, wallet)
+
+    plain = bank.pay(payer, payee, 1_00, "KGS", end_to_end_id="E2E-REF-2")
+    assert plain.creditor_reference is None
+    assert bank.statement(payee).entries[-1].creditor_reference is None
+    for reference in ("", "x" * 141):
+        with pytest.raises(ApiError) as e:
+            bank.pay(payer, payee, 1_00, "KGS", end_to_end_id="E2E-REF-3", creditor_reference=reference)
+        assert (e.value.status, e.value.field) == (422, "body.creditor_reference")
+    assert bank.balance(payee) == 11_00
 
 
 def test_kyc_tiers_limits_travel_rule_and_sanctions(bank: BankClient) -> None:

@@ -12,6 +12,7 @@ import pytest
 from devnet.core.accounts import ROLE_LAYOUT, derive_account
 from devnet.core.http import ServiceClient
 from devnet.core.wallets import Wallet
+from devnet.services.bank.api import PaymentOut
 from devnet.services.bank.client import BankClient
 from tests.services.worldkit import World, customer_account, wait_until
 
@@ -40,7 +41,7 @@ def issuer(world: World) -> ServiceClient:
     return ServiceClient(world.services["issuer"].url)
 
 
-def _buy(bank: BankClient, reserve: str, wallet: str, tyiyn: int, payer: str | None = None) -> dict[str, Any]:
+def _buy(bank: BankClient, reserve: str, wallet: str, tyiyn: int, payer: str | None = None) -> PaymentOut:
     payer = payer or customer_account(bank, funds=tyiyn)
     return bank.pay(
         payer, reserve, tyiyn, "KGS", end_to_end_id=uuid.uuid4().hex[:20], remittance_info=f"KGST to {wallet}"
@@ -60,7 +61,7 @@ def test_a_bank_credit_mints_that_amount_to_the_named_wallet(
     kgst = world.token("KGST")
     wallet = world.wallet()
     payment = _buy(bank, bank.reserve_accounts()["KGST"], wallet.address, 17_480_00)
-    mint = _settled_mint(issuer, payment["id"])
+    mint = _settled_mint(issuer, payment.id)
     assert mint["status"] == "minted" and mint["wallet"] == wallet.address
     assert kgst.balance_of(wallet) == 17_480_00 * KGS
     assert int(mint["amount"]) == 17_480_00 * KGS and mint["fiat_amount"] == 17_480_00
@@ -78,11 +79,9 @@ def test_a_credit_without_a_wallet_is_held_not_lost(
         end_to_end_id="no-wallet",
         remittance_info="for tokens",
     )
-    held = wait_until(
-        lambda: (m := issuer.get(f"/mints/by-payment/{payment['id']}"))["status"] == "held" and m
-    )
+    held = wait_until(lambda: (m := issuer.get(f"/mints/by-payment/{payment.id}"))["status"] == "held" and m)
     assert "no wallet address" in held["reason"]
-    assert any(m["bank_payment_id"] == payment["id"] for m in issuer.get("/mints", status="held"))
+    assert any(m["bank_payment_id"] == payment.id for m in issuer.get("/mints", status="held"))
 
 
 def test_many_parallel_credits_mint_once_each_across_minter_keys(
@@ -99,7 +98,7 @@ def test_many_parallel_credits_mint_once_each_across_minter_keys(
                 range(len(wallets)),
             )
         )
-    mints = [_settled_mint(issuer, p["id"]) for p in payments]
+    mints = [_settled_mint(issuer, p.id) for p in payments]
     assert all(m["status"] == "minted" for m in mints)
     for i, w in enumerate(wallets):
         assert kgst.balance_of(w) == (1_000_00 + i) * KGS
@@ -116,14 +115,14 @@ def test_duplicated_and_lost_bank_webhooks_still_mint_exactly_once(
     try:
         wallet = world.wallet()
         payment = _buy(bank, reserve, wallet.address, 300_00)
-        assert _settled_mint(issuer, payment["id"])["status"] == "minted"
+        assert _settled_mint(issuer, payment.id)["status"] == "minted"
     finally:
         bank.clear_faults()
     bank.set_faults(webhook_drop_bps=10_000)  # every notification lost: the statement poll finds it
     try:
         lost = world.wallet()
         payment = _buy(bank, reserve, lost.address, 400_00)
-        assert _settled_mint(issuer, payment["id"])["status"] == "minted"
+        assert _settled_mint(issuer, payment.id)["status"] == "minted"
     finally:
         bank.clear_faults()
     assert kgst.balance_of(wallet) == 300_00 * KGS
@@ -135,7 +134,7 @@ def test_redemption_is_paid_once_to_the_referenced_account(
 ) -> None:
     kgst = world.token("KGST")
     holder = world.wallet()
-    _settled_mint(issuer, _buy(bank, bank.reserve_accounts()["KGST"], holder.address, 2_000_00)["id"])
+    _settled_mint(issuer, _buy(bank, bank.reserve_accounts()["KGST"], holder.address, 2_000_00).id)
     family = customer_account(bank, tier="T1")
     result = kgst.redeem(holder, 1_500_00 * KGS + 123, family)  # a sub-tyiyn remainder is not paid
     event = kgst.events(result, "Redeemed")[0]
@@ -153,7 +152,7 @@ def test_redemption_is_paid_once_to_the_referenced_account(
     assert paid["redemption_id"] == event["redemptionId"]
     assert bank.balance(family) == 1_500_00
     payment = bank.payment(paid["bank_payment_id"])
-    assert payment["debtor_account"] == bank.reserve_accounts()["KGST"]
+    assert payment.debtor_account == bank.reserve_accounts()["KGST"]
 
 
 def test_redemption_to_a_bad_reference_is_reported_not_paid(
@@ -161,7 +160,7 @@ def test_redemption_to_a_bad_reference_is_reported_not_paid(
 ) -> None:
     kgst = world.token("KGST")
     holder = world.wallet()
-    _settled_mint(issuer, _buy(bank, bank.reserve_accounts()["KGST"], holder.address, 100_00)["id"])
+    _settled_mint(issuer, _buy(bank, bank.reserve_accounts()["KGST"], holder.address, 100_00).id)
     result = kgst.redeem(holder, 100_00 * KGS, "1234567890123456")
     failed = wait_until(
         lambda: next(
@@ -192,7 +191,7 @@ def test_issuer_killed_mid_mint_neither_loses_nor_doubles(
     payments = [_buy(bank, reserve, w.address, 100_00, p) for w, p in zip(wallets, payers, strict=True)]
     world.restart("issuer", kill=True)
     restarted = ServiceClient(world.services["issuer"].url)
-    mints = [_settled_mint(restarted, p["id"]) for p in payments]
+    mints = [_settled_mint(restarted, p.id) for p in payments]
     assert [m["status"] for m in mints] == ["minted"] * len(mints)
     for w in wallets:
         assert kgst.balance_of(w) == 100_00 * KGS
@@ -209,7 +208,7 @@ def test_mints_wait_while_the_token_is_paused_and_complete_after(
         payment = _buy(bank, bank.reserve_accounts()["KGST"], wallet.address, 250_00)
         waiting = wait_until(
             lambda: (
-                (m := issuer.get(f"/mints/by-payment/{payment['id']}"))["reason"]
+                (m := issuer.get(f"/mints/by-payment/{payment.id}"))["reason"]
                 and "paused" in m["reason"]
                 and m
             )
@@ -217,7 +216,7 @@ def test_mints_wait_while_the_token_is_paused_and_complete_after(
         assert waiting["status"] == "queued"  # waiting, not failed
     finally:
         kgst.unpause(pauser)
-    assert _settled_mint(issuer, payment["id"])["status"] == "minted"
+    assert _settled_mint(issuer, payment.id)["status"] == "minted"
     assert kgst.balance_of(wallet) == 250_00 * KGS
 
 
@@ -228,9 +227,7 @@ def test_a_credit_for_a_blacklisted_wallet_is_held_with_the_reason(
     sanctioned = world.wallet()  # e.g. the A7A5 issuer's address
     kgst.blacklist(Wallet.of(derive_account(world.env.mnemonic, ROLE_LAYOUT.blacklister)), sanctioned)
     payment = _buy(bank, bank.reserve_accounts()["KGST"], sanctioned.address, 100_00)
-    held = wait_until(
-        lambda: (m := issuer.get(f"/mints/by-payment/{payment['id']}"))["status"] == "held" and m
-    )
+    held = wait_until(lambda: (m := issuer.get(f"/mints/by-payment/{payment.id}"))["status"] == "held" and m)
     assert "blacklisted" in held["reason"]
     assert kgst.balance_of(sanctioned) == 0
 
@@ -247,5 +244,5 @@ def test_an_issuer_started_while_the_bank_is_down_comes_up_and_mints_once_the_ba
     bank = BankClient(world.services["bank"].url)
     wallet = world.wallet()
     payment = _buy(bank, bank.reserve_accounts()["KGST"], wallet.address, 150_00)
-    assert _settled_mint(restarted, payment["id"])["status"] == "minted"
+    assert _settled_mint(restarted, payment.id)["status"] == "minted"
     assert kgst.balance_of(wallet) == 150_00 * KGS

@@ -97,12 +97,12 @@ def test_an_attestation_whose_fields_differ_from_its_signed_message_is_refused_a
     w, proxy = world
     vault = CustodianClient(w.services["custodian"].url)
     vault.deposit_bar(f"KG-{uuid.uuid4().hex[:8]}", "Kyrgyzaltyn", 2025, 400_000, 9_999, pool="USDKG")
-    honest = vault.weight_list(pool="USDKG")["totals"]["fine_oz_milli"]
+    honest = vault.weight_list(pool="USDKG").totals.fine_oz_milli
     wait_until(lambda: _ounces_on_chain(w) == honest, what="the signed ounces reported")
 
     proxy.tamper = True
     vault.deposit_bar(f"KG-{uuid.uuid4().hex[:8]}", "Kyrgyzaltyn", 2025, 400_000, 9_999, pool="USDKG")
-    signed_now = vault.weight_list(pool="USDKG")["totals"]["fine_oz_milli"]
+    signed_now = vault.weight_list(pool="USDKG").totals.fine_oz_milli
     log = w.services["issuer"].process.log_path
     wait_until(
         lambda: "fields differ from its signed message" in log.read_text(),

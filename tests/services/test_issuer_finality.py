@@ -77,7 +77,7 @@ def _buy(bank: BankClient, wallet: Wallet, tyiyn: int) -> str:
         end_to_end_id=uuid.uuid4().hex[:20],
         remittance_info=f"KGST to {wallet.address}",
     )
-    return str(payment["id"])
+    return payment.id
 
 
 def _mint(issuer: ServiceClient, payment_id: str) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from eth_account import Account
 from devnet.core.attestation import DEFAULT_SIGNING_KEY
 from devnet.core.http import ApiError, ServiceClient
 from devnet.services.bank.client import BankClient
+from devnet.services.custodian.api import ConstantPath
 from devnet.services.custodian.client import CustodianClient
 from tests.services.worldkit import World, customer_account, wait_until
 
@@ -61,8 +62,8 @@ def _add_bars(vault: CustodianClient, n: int) -> None:
 def _with_gold(world: World, vault: CustodianClient, bars: int, price_usd: int) -> None:
     """Vault `bars` more bars at a constant price and wait until the issuer reported both."""
     _add_bars(vault, bars)
-    vault.set_price_path({"path": "constant", "price_e8": price_usd * 10**8})
-    total = vault.weight_list(pool="USDKG")["totals"]["fine_oz_milli"]
+    vault.set_price_path(ConstantPath(price_e8=price_usd * 10**8))
+    total = vault.weight_list(pool="USDKG").totals.fine_oz_milli
     _gold_reported(world, total, price_usd * 10**8)
 
 
@@ -88,7 +89,7 @@ def test_usdkg_mints_within_gold_and_halts_after_a_price_shock(
 ) -> None:
     usdkg = world.token("USDKG")
     _add_bars(vault, 3)  # 1,199.88 fine oz
-    vault.set_price_path({"path": "constant", "price_e8": 2_650 * 10**8})  # ~USD 3.18M of collateral
+    vault.set_price_path(ConstantPath(price_e8=2_650 * 10**8))  # ~USD 3.18M of collateral
     _gold_reported(world, 3 * BAR_FINE_MILLI, 2_650 * 10**8)
 
     wallet = world.wallet()
@@ -102,7 +103,7 @@ def test_usdkg_mints_within_gold_and_halts_after_a_price_shock(
     assert (over.value.status, over.value.field) == (409, "body.amount_cents")
 
     # Gold falls to USD 800: 1,199.88 oz cover ~USD 960k < 1M in circulation. Minting halts.
-    vault.set_price_path({"path": "constant", "price_e8": 800 * 10**8})
+    vault.set_price_path(ConstantPath(price_e8=800 * 10**8))
     _gold_reported(world, 3 * BAR_FINE_MILLI, 800 * 10**8)
     with pytest.raises(ApiError) as halted:
         _request(issuer, institution, wallet.address, 1_00)

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from devnet.node.process import free_port
+from devnet.services.bank.api import PaymentStatus
 from devnet.services.bank.client import BankClient
 from devnet.services.launch import start_service
 
@@ -61,7 +62,7 @@ def test_bank_on_postgres_keeps_idempotency_under_concurrency_and_survives_sigki
     try:
         bank = BankClient(service.url)
         customer = bank.create_customer("Aigul", "T2")
-        account = bank.open_account(customer["id"], "KGS")["number"]
+        account = bank.open_account(customer.id, "KGS").number
 
         def same_key(_: int) -> int:
             reply = httpx.post(
@@ -76,7 +77,7 @@ def test_bank_on_postgres_keeps_idempotency_under_concurrency_and_survives_sigki
         assert bank.balance(account) == 100_00  # ten concurrent requests, one deposit
 
         with ThreadPoolExecutor(10) as pool:
-            opened = list(pool.map(lambda _: bank.open_account(customer["id"], "KGS")["number"], range(10)))
+            opened = list(pool.map(lambda _: bank.open_account(customer.id, "KGS").number, range(10)))
         assert len(set(opened)) == 10  # serials allocated without collisions
 
         payment = bank.pay(account, opened[0], 40_00, "KGS", end_to_end_id=uuid.uuid4().hex[:20])
@@ -85,7 +86,7 @@ def test_bank_on_postgres_keeps_idempotency_under_concurrency_and_survives_sigki
             "bank", tmp_path, port=int(service.url.rsplit(":", 1)[1]), settings={"database_url": postgres_url}
         )
         assert bank.balance(account) == 60_00
-        assert bank.payment(payment["id"])["status"] == "settled"
+        assert bank.payment(payment.id).status == PaymentStatus.SETTLED
     finally:
         service.stop()
         if restarted is not None:

@@ -103,7 +103,7 @@ def customer_account(
     bank: BankClient, tier: str = "T2", currency: str = "KGS", funds: int = 0, name: str | None = None
 ) -> str:
     customer = bank.create_customer(name or f"Customer {uuid.uuid4().hex[:6]}", tier)
-    number: str = bank.open_account(customer["id"], currency)["number"]
+    number = bank.open_account(customer.id, currency).number
     if funds:
         bank.deposit(number, funds, currency)
     return number

@@ -1,11 +1,10 @@
 """Kyrgyz-style account numbers: 3-digit bank code + 11-digit account + 2 check digits, where
-the check digits make the whole 16-digit number = 1 (mod 97), as ISO 7064 MOD 97-10 (IBAN)."""
+the check digits make the whole 16-digit number = 1 (mod 97), as ISO 7064 MOD 97-10 (IBAN).
+What makes a number valid is part of the bank's contract: `api.account_number_problem`."""
 
 from __future__ import annotations
 
 import re
-
-_SHAPE = re.compile(r"^\d{16}$")
 
 
 def check_digits(first14: str) -> str:
@@ -17,12 +16,3 @@ def make_account_number(bank_code: str, serial: int) -> str:
         raise ValueError("bank code is 3 digits and the serial at most 11 digits")
     first14 = f"{bank_code}{serial:011d}"
     return first14 + check_digits(first14)
-
-
-def account_number_problem(number: str) -> str | None:
-    """Why `number` is not a valid account number, or None if it is."""
-    if not _SHAPE.match(number):
-        return "an account number is 16 digits"
-    if int(number) % 97 != 1:
-        return "check digits do not match (mod 97)"
-    return None

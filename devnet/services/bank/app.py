@@ -2,27 +2,46 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Query
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from devnet.services.bank.accounts import account_number_problem, make_account_number
+from devnet.services.bank.accounts import make_account_number
+from devnet.services.bank.api import (
+    ISO4217,
+    AccountIn,
+    AccountKind,
+    AccountNotification,
+    AccountOut,
+    BankEvent,
+    BankInfo,
+    Counterparty,
+    CreditDebit,
+    Currency,
+    CustomerIn,
+    CustomerOut,
+    DepositIn,
+    KycTier,
+    PaymentIn,
+    PaymentKind,
+    PaymentOut,
+    ReserveAccounts,
+    Statement,
+    StatementEntry,
+)
 from devnet.services.bank.models import Account, Customer, Entry, Payment
 from devnet.services.common.app import ServiceContext, create_service_app
 from devnet.services.common.db import get_or_404, short_id
 from devnet.services.common.idempotency import IdempotencyKey, run_idempotent
-from devnet.services.common.params import MAX_DB_INT, MinorUnits
+from devnet.services.common.params import MAX_DB_INT
 from devnet.services.common.problems import Problem, problem_responses
 from devnet.services.common.settings import ServiceSettings
 from devnet.services.common.webhooks import emit
 
-Currency = Literal["KGS", "USD"]
-KycTier = Literal["T0", "T1", "T2", "T3"]
 ISSUER_CUSTOMER_ID = "cus_issuer"
 
 
@@ -42,116 +61,7 @@ class BankSettings(ServiceSettings):
     sanctions_list: list[str] = ["A7 LLC", "Old Vector LLC"]  # noqa: RUF012 - pydantic copies defaults
     issuer_name: str = "Virtual Asset Issuer OJSC"
     #: token -> currency of the issuer's segregated reserve account at this bank
-    reserve_accounts: dict[str, Currency] = {"KGST": "KGS", "USDKG": "USD"}  # noqa: RUF012
-
-
-# ---- request and response bodies --------------------------------------------------------------
-
-
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class CustomerIn(_In):
-    name: str = Field(min_length=1, max_length=140)
-    kyc_tier: KycTier
-    country: str = Field(default="KG", pattern=r"^[A-Z]{2}$")
-
-
-class CustomerOut(BaseModel):
-    id: str
-    name: str
-    kyc_tier: KycTier
-    country: str
-
-
-class AccountIn(_In):
-    customer_id: str
-    currency: Currency
-
-
-class AccountOut(BaseModel):
-    number: str
-    customer_id: str
-    currency: Currency
-    kind: str
-    label: str | None
-    balance: int
-
-
-def _valid_account(value: str) -> str:
-    problem = account_number_problem(value)
-    if problem:
-        raise ValueError(problem)
-    return value
-
-
-class DepositIn(_In):
-    account: str
-    amount: MinorUnits
-    currency: Currency
-
-    _account = field_validator("account")(_valid_account)
-
-
-class Party(_In):
-    account: str
-    name: str | None = Field(default=None, max_length=140)
-
-    _account = field_validator("account")(_valid_account)
-
-
-class PaymentIn(_In):
-    """A customer credit transfer, shaped like ISO 20022 pacs.008."""
-
-    end_to_end_id: str = Field(min_length=1, max_length=35)
-    debtor: Party
-    creditor: Party
-    amount: MinorUnits
-    currency: Currency
-    remittance_info: str = Field(default="", max_length=140)
-
-
-class PaymentOut(BaseModel):
-    id: str
-    end_to_end_id: str
-    debtor_account: str | None
-    creditor_account: str
-    amount: int
-    currency: Currency
-    remittance_info: str
-    kind: str
-    status: str
-    created_at: datetime
-
-
-class StatementEntry(BaseModel):
-    entry_id: int
-    credit_debit: Literal["CRDT", "DBIT"]
-    amount: int
-    balance_after: int
-    booked_at: datetime
-    payment_id: str
-    end_to_end_id: str
-    counterparty_account: str | None
-    remittance_info: str
-
-
-class Statement(BaseModel):
-    """An account statement, shaped like ISO 20022 camt.053."""
-
-    account: str
-    currency: Currency
-    opening_balance: int
-    closing_balance: int
-    entries: list[StatementEntry]
-
-
-class BankInfo(BaseModel):
-    bic: str
-    bank_code: str = Field(description="the first three digits of this bank's account numbers")
-    currencies: list[Currency]
-    iso4217: dict[str, int] = Field(description="numeric ISO 4217 code of each currency")
+    reserve_accounts: dict[str, Currency] = {"KGST": Currency.KGS, "USDKG": Currency.USD}  # noqa: RUF012
 
 
 # ---- the bank ---------------------------------------------------------------------------------
@@ -161,8 +71,8 @@ class Bank:
     def __init__(self, settings: BankSettings):
         self.s = settings
 
-    def usd_cents(self, amount: int, currency: str) -> int:
-        if currency == "USD":
+    def usd_cents(self, amount: int, currency: Currency) -> int:
+        if currency == Currency.USD:
             return amount
         return amount * 1000 // self.s.kgs_per_usd_milli
 
@@ -174,8 +84,8 @@ class Bank:
         self,
         session: Session,
         customer_id: str,
-        currency: str,
-        kind: str = "customer",
+        currency: Currency,
+        kind: AccountKind = AccountKind.CUSTOMER,
         label: str | None = None,
     ) -> Account:
         serial = (session.scalar(select(func.max(Account.serial))) or 0) + 1
@@ -203,17 +113,17 @@ class Bank:
         session: Session,
         account: Account,
         payment: Payment,
-        credit_debit: str,
-        counterparty: tuple[str | None, str | None],
+        credit_debit: CreditDebit,
+        counterparty: Counterparty,
     ) -> None:
-        if credit_debit == "CRDT" and account.balance + payment.amount > MAX_DB_INT:
+        if credit_debit == CreditDebit.CRDT and account.balance + payment.amount > MAX_DB_INT:
             raise Problem(
                 422,
                 "Balance limit exceeded",
                 f"account {account.number} would hold more than {MAX_DB_INT} minor units",
                 field="body.amount",
             )
-        account.balance += payment.amount if credit_debit == "CRDT" else -payment.amount
+        account.balance += payment.amount if credit_debit == CreditDebit.CRDT else -payment.amount
         entry = Entry(
             account_number=account.number,
             payment_id=payment.id,
@@ -223,26 +133,24 @@ class Bank:
         )
         session.add(entry)
         session.flush()
-        emit(
-            session,
-            "account.credited" if credit_debit == "CRDT" else "account.debited",
-            {
-                "notification": "camt.054",
-                "entry_id": entry.id,
-                "account": account.number,
-                "account_label": account.label,
-                "credit_debit": credit_debit,
-                "amount": payment.amount,
-                "currency": payment.currency,
-                "balance_after": account.balance,
-                "booked_at": entry.booked_at.isoformat(),
-                "payment_id": payment.id,
-                "end_to_end_id": payment.end_to_end_id,
-                "remittance_info": payment.remittance_info,
-                "kind": payment.kind,
-                "counterparty": {"account": counterparty[0], "name": counterparty[1]},
-            },
+        notification = AccountNotification(
+            entry_id=entry.id,
+            account=account.number,
+            account_label=account.label,
+            credit_debit=credit_debit,
+            amount=payment.amount,
+            currency=Currency(payment.currency),
+            balance_after=account.balance,
+            booked_at=entry.booked_at,
+            payment_id=payment.id,
+            end_to_end_id=payment.end_to_end_id,
+            remittance_info=payment.remittance_info,
+            creditor_reference=payment.creditor_reference,
+            kind=PaymentKind(payment.kind),
+            counterparty=counterparty,
         )
+        event = BankEvent.ACCOUNT_CREDITED if credit_debit == CreditDebit.CRDT else BankEvent.ACCOUNT_DEBITED
+        emit(session, event, notification.model_dump(mode="json"))
 
     def deposit(self, session: Session, body: DepositIn) -> Payment:
         account = self._account(session, body.account, "body.account")
@@ -261,11 +169,11 @@ class Bank:
             amount=body.amount,
             currency=body.currency,
             remittance_info="cash deposit",
-            kind="cash",
+            kind=PaymentKind.CASH,
         )
         session.add(payment)
         session.flush()
-        self._book(session, account, payment, "CRDT", (None, "cash"))
+        self._book(session, account, payment, CreditDebit.CRDT, Counterparty(account=None, name="cash"))
         return payment
 
     def transfer(self, session: Session, body: PaymentIn) -> Payment:
@@ -287,7 +195,7 @@ class Bank:
         creditor_customer = session.get(Customer, creditor.customer_id)
         assert debtor_customer is not None and creditor_customer is not None
         for customer, side in ((debtor_customer, "debtor"), (creditor_customer, "creditor")):
-            if customer.kyc_tier == "T0":
+            if customer.kyc_tier == KycTier.T0:
                 raise Problem(
                     403,
                     "Customer not identified",
@@ -297,7 +205,7 @@ class Bank:
         self.screen(body.debtor.name, "body.debtor.name")
         self.screen(body.creditor.name, "body.creditor.name")
         usd = self.usd_cents(body.amount, body.currency)
-        if debtor_customer.kyc_tier == "T1" and usd > self.s.t1_limit_usd_cents:
+        if debtor_customer.kyc_tier == KycTier.T1 and usd > self.s.t1_limit_usd_cents:
             raise Problem(
                 403,
                 "Above the KYC tier limit",
@@ -327,21 +235,34 @@ class Bank:
             amount=body.amount,
             currency=body.currency,
             remittance_info=body.remittance_info,
-            kind="transfer",
+            creditor_reference=body.creditor_reference,
+            kind=PaymentKind.TRANSFER,
         )
         session.add(payment)
         session.flush()
-        self._book(session, debtor, payment, "DBIT", (creditor.number, body.creditor.name))
-        self._book(session, creditor, payment, "CRDT", (debtor.number, body.debtor.name))
+        self._book(
+            session,
+            debtor,
+            payment,
+            CreditDebit.DBIT,
+            Counterparty(account=creditor.number, name=body.creditor.name),
+        )
+        self._book(
+            session,
+            creditor,
+            payment,
+            CreditDebit.CRDT,
+            Counterparty(account=debtor.number, name=body.debtor.name),
+        )
         return payment
 
 
-def _payment_out(p: Payment) -> dict[str, Any]:
-    return PaymentOut.model_validate(p, from_attributes=True).model_dump(mode="json")
+def _payment_out(p: Payment) -> PaymentOut:
+    return PaymentOut.model_validate(p, from_attributes=True)
 
 
-def _account_out(a: Account) -> dict[str, Any]:
-    return AccountOut.model_validate(a, from_attributes=True).model_dump(mode="json")
+def _account_out(a: Account) -> AccountOut:
+    return AccountOut.model_validate(a, from_attributes=True)
 
 
 def create_app(settings: BankSettings | None = None) -> FastAPI:
@@ -365,7 +286,7 @@ def create_app(settings: BankSettings | None = None) -> FastAPI:
                 id=short_id("cus"), name=body.name, kyc_tier=body.kyc_tier, country=body.country
             )
             session.add(customer)
-            return 201, CustomerOut.model_validate(customer, from_attributes=True).model_dump()
+            return 201, CustomerOut.model_validate(customer, from_attributes=True).model_dump(mode="json")
 
         return run_idempotent(db, key, "POST /customers", body, handle)
 
@@ -375,7 +296,7 @@ def create_app(settings: BankSettings | None = None) -> FastAPI:
         tags=["customers"],
         responses=problem_responses(404),
     )
-    def get_customer(customer_id: str) -> Any:
+    def get_customer(customer_id: str) -> CustomerOut:
         with db.transaction() as session:
             customer = get_or_404(session, Customer, customer_id, "path.customer_id", "customer")
             return CustomerOut.model_validate(customer, from_attributes=True)
@@ -385,14 +306,15 @@ def create_app(settings: BankSettings | None = None) -> FastAPI:
         def handle(session: Session) -> tuple[int, dict[str, Any]]:
             if session.get(Customer, body.customer_id) is None:
                 raise Problem(422, "Unknown customer", field="body.customer_id")
-            return 201, _account_out(bank.open_account(session, body.customer_id, body.currency))
+            account = bank.open_account(session, body.customer_id, body.currency)
+            return 201, _account_out(account).model_dump(mode="json")
 
         return run_idempotent(db, key, "POST /accounts", body, handle)
 
     @router.get(
         "/accounts/{number}", response_model=AccountOut, tags=["accounts"], responses=problem_responses(404)
     )
-    def get_account(number: str) -> Any:
+    def get_account(number: str) -> AccountOut:
         with db.transaction() as session:
             return _account_out(get_or_404(session, Account, number, "path.number", "account"))
 
@@ -405,7 +327,7 @@ def create_app(settings: BankSettings | None = None) -> FastAPI:
     def statement(
         number: str,
         after_entry: Annotated[int, Query(ge=0, le=MAX_DB_INT, description="only entries after this id")] = 0,
-    ) -> Any:
+    ) -> Statement:
         with db.transaction() as session:
             account = get_or_404(session, Account, number, "path.number", "account")
             rows = session.execute(
@@ -417,14 +339,17 @@ def create_app(settings: BankSettings | None = None) -> FastAPI:
             entries = [
                 StatementEntry(
                     entry_id=e.id,
-                    credit_debit=e.credit_debit,  # type: ignore[arg-type]
+                    credit_debit=CreditDebit(e.credit_debit),
                     amount=e.amount,
                     balance_after=e.balance_after,
                     booked_at=e.booked_at,
                     payment_id=p.id,
                     end_to_end_id=p.end_to_end_id,
-                    counterparty_account=p.creditor_account if e.credit_debit == "DBIT" else p.debtor_account,
+                    counterparty_account=(
+                        p.creditor_account if e.credit_debit == CreditDebit.DBIT else p.debtor_account
+                    ),
                     remittance_info=p.remittance_info,
+                    creditor_reference=p.creditor_reference,
                 )
                 for e, p in rows
             ]
@@ -432,11 +357,12 @@ def create_app(settings: BankSettings | None = None) -> FastAPI:
             opening = (
                 account.balance
                 if first is None
-                else first.balance_after + (first.amount if first.credit_debit == "DBIT" else -first.amount)
+                else first.balance_after
+                + (first.amount if first.credit_debit == CreditDebit.DBIT else -first.amount)
             )
             return Statement(
                 account=number,
-                currency=account.currency,  # type: ignore[arg-type]
+                currency=Currency(account.currency),
                 opening_balance=opening,
                 closing_balance=entries[-1].balance_after if entries else account.balance,
                 entries=entries,
@@ -446,7 +372,11 @@ def create_app(settings: BankSettings | None = None) -> FastAPI:
     def deposit(body: DepositIn, key: IdempotencyKey) -> Any:
         """Cash paid in at a branch: how tests fund customer accounts."""
         response = run_idempotent(
-            db, key, "POST /deposits", body, lambda s: (201, _payment_out(bank.deposit(s, body)))
+            db,
+            key,
+            "POST /deposits",
+            body,
+            lambda s: (201, _payment_out(bank.deposit(s, body)).model_dump(mode="json")),
         )
         ctx.dispatcher.poke()
         return response
@@ -461,7 +391,11 @@ def create_app(settings: BankSettings | None = None) -> FastAPI:
     def create_payment(body: PaymentIn, key: IdempotencyKey) -> Any:
         """A credit transfer (pacs.008), settled at once and irrevocably, as on NBKR's RTGS."""
         response = run_idempotent(
-            db, key, "POST /payments", body, lambda s: (201, _payment_out(bank.transfer(s, body)))
+            db,
+            key,
+            "POST /payments",
+            body,
+            lambda s: (201, _payment_out(bank.transfer(s, body)).model_dump(mode="json")),
         )
         ctx.dispatcher.poke()
         return response
@@ -472,24 +406,24 @@ def create_app(settings: BankSettings | None = None) -> FastAPI:
         tags=["payments"],
         responses=problem_responses(404),
     )
-    def get_payment(payment_id: str) -> Any:
+    def get_payment(payment_id: str) -> PaymentOut:
         with db.transaction() as session:
             return _payment_out(get_or_404(session, Payment, payment_id, "path.payment_id", "payment"))
 
-    @router.get("/reserve-accounts", tags=["issuer"])
-    def reserve_accounts() -> dict[str, str]:
+    @router.get("/reserve-accounts", response_model=ReserveAccounts, tags=["issuer"])
+    def reserve_accounts() -> ReserveAccounts:
         """The issuer's segregated reserve account for each token."""
         with db.transaction() as session:
-            rows = session.scalars(select(Account).where(Account.kind == "reserve"))
-            return {a.label or "": a.number for a in rows}
+            rows = session.scalars(select(Account).where(Account.kind == AccountKind.RESERVE))
+            return ReserveAccounts({a.label or "": a.number for a in rows})
 
     @router.get("/info", tags=["ops"])
     def info() -> BankInfo:
         return BankInfo(
             bic=settings.bic,
             bank_code=settings.bank_code,
-            currencies=["KGS", "USD"],
-            iso4217={"KGS": 417, "USD": 840},
+            currencies=list(Currency),
+            iso4217={currency.value: code for currency, code in ISO4217.items()},
         )
 
     def seed(ctx: ServiceContext) -> None:
@@ -497,13 +431,18 @@ def create_app(settings: BankSettings | None = None) -> FastAPI:
         with db.transaction() as session:
             if session.get(Customer, ISSUER_CUSTOMER_ID) is None:
                 session.add(
-                    Customer(id=ISSUER_CUSTOMER_ID, name=settings.issuer_name, kyc_tier="T3", country="KG")
+                    Customer(
+                        id=ISSUER_CUSTOMER_ID, name=settings.issuer_name, kyc_tier=KycTier.T3, country="KG"
+                    )
                 )
                 session.flush()
-            have = {a.label for a in session.scalars(select(Account).where(Account.kind == "reserve"))}
+            reserve = select(Account).where(Account.kind == AccountKind.RESERVE)
+            have = {a.label for a in session.scalars(reserve)}
             for token, currency in settings.reserve_accounts.items():
                 if token not in have:
-                    bank.open_account(session, ISSUER_CUSTOMER_ID, currency, kind="reserve", label=token)
+                    bank.open_account(
+                        session, ISSUER_CUSTOMER_ID, currency, kind=AccountKind.RESERVE, label=token
+                    )
 
     return create_service_app(
         ctx,

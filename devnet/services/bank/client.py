@@ -1,47 +1,71 @@
-"""Client for the mock bank."""
+"""Client for the mock bank: answers come back as the models of `api`, the bank's contract.
+
+Request bodies go out as given: the bank judges them, so a refusal comes back as an `ApiError`
+naming the field, exactly as any other client would see it.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from devnet.core.http import ServiceClient
+from devnet.services.bank.api import (
+    AccountOut,
+    Currency,
+    CustomerOut,
+    KycTier,
+    PaymentOut,
+    ReserveAccounts,
+    Statement,
+)
 
 
 class BankClient(ServiceClient):
     def create_customer(
-        self, name: str, kyc_tier: str, country: str = "KG", key: str | None = None
-    ) -> dict[str, Any]:
-        return self.post("/customers", {"name": name, "kyc_tier": kyc_tier, "country": country}, key)  # type: ignore[no-any-return]
+        self, name: str, kyc_tier: KycTier, country: str = "KG", key: str | None = None
+    ) -> CustomerOut:
+        body = {"name": name, "kyc_tier": kyc_tier, "country": country}
+        return self.post_model("/customers", body, CustomerOut, key)
 
-    def open_account(self, customer_id: str, currency: str, key: str | None = None) -> dict[str, Any]:
-        return self.post("/accounts", {"customer_id": customer_id, "currency": currency}, key)  # type: ignore[no-any-return]
+    def customer(self, customer_id: str) -> CustomerOut:
+        return self.get_model(f"/customers/{customer_id}", CustomerOut)
 
-    def account(self, number: str) -> dict[str, Any]:
-        return self.get(f"/accounts/{number}")  # type: ignore[no-any-return]
+    def open_account(self, customer_id: str, currency: Currency, key: str | None = None) -> AccountOut:
+        return self.post_model(
+            "/accounts", {"customer_id": customer_id, "currency": currency}, AccountOut, key
+        )
+
+    def account(self, number: str) -> AccountOut:
+        return self.get_model(f"/accounts/{number}", AccountOut)
 
     def balance(self, number: str) -> int:
-        return int(self.account(number)["balance"])
+        return self.account(number).balance
 
-    def statement(self, number: str, after_entry: int = 0) -> dict[str, Any]:
-        return self.get(f"/accounts/{number}/statement", after_entry=after_entry)  # type: ignore[no-any-return]
+    def statement(self, number: str, after_entry: int = 0) -> Statement:
+        return self.get_model(f"/accounts/{number}/statement", Statement, after_entry=after_entry)
 
-    def deposit(self, account: str, amount: int, currency: str, key: str | None = None) -> dict[str, Any]:
-        return self.post("/deposits", {"account": account, "amount": amount, "currency": currency}, key)  # type: ignore[no-any-return]
+    def deposit(self, account: str, amount: int, currency: Currency, key: str | None = None) -> PaymentOut:
+        body = {"account": account, "amount": amount, "currency": currency}
+        return self.post_model("/deposits", body, PaymentOut, key)
 
     def pay(
         self,
         debtor: str,
         creditor: str,
         amount: int,
-        currency: str,
+        currency: Currency,
         *,
         end_to_end_id: str,
         remittance_info: str = "",
+        creditor_reference: str | None = None,
         debtor_name: str | None = None,
         creditor_name: str | None = None,
         key: str | None = None,
-    ) -> dict[str, Any]:
-        body = {
+    ) -> PaymentOut:
+        """A credit transfer (pacs.008). `creditor_reference` is the structured reference the
+        creditor asked for (RmtInf/Strd/CdtrRefInf/Ref), e.g. the wallet a token purchase mints
+        to; `remittance_info` is the free text (RmtInf/Ustrd)."""
+        body: dict[str, Any] = {
             "end_to_end_id": end_to_end_id,
             "debtor": {"account": debtor, "name": debtor_name},
             "creditor": {"account": creditor, "name": creditor_name},
@@ -49,10 +73,13 @@ class BankClient(ServiceClient):
             "currency": currency,
             "remittance_info": remittance_info,
         }
-        return self.post("/payments", body, key)  # type: ignore[no-any-return]
+        if creditor_reference is not None:
+            body["creditor_reference"] = creditor_reference
+        return self.post_model("/payments", body, PaymentOut, key)
 
-    def payment(self, payment_id: str) -> dict[str, Any]:
-        return self.get(f"/payments/{payment_id}")  # type: ignore[no-any-return]
+    def payment(self, payment_id: str) -> PaymentOut:
+        return self.get_model(f"/payments/{payment_id}", PaymentOut)
 
     def reserve_accounts(self) -> dict[str, str]:
-        return self.get("/reserve-accounts")  # type: ignore[no-any-return]
+        """token -> the issuer's reserve account number at this bank."""
+        return self.get_model("/reserve-accounts", ReserveAccounts).root

@@ -27,7 +27,7 @@ class Account(Base):
     serial: Mapped[int] = mapped_column(BigInteger, unique=True)
     customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"))
     currency: Mapped[str] = mapped_column(String(3))
-    #: "customer", or "reserve" for an issuer's segregated reserve account
+    #: an `api.AccountKind`: "customer", or "reserve" for an issuer's segregated reserve account
     kind: Mapped[str] = mapped_column(String(16), default="customer")
     #: the token a reserve account backs
     label: Mapped[str | None] = mapped_column(String(40), nullable=True)
@@ -47,8 +47,11 @@ class Payment(Base):
     amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     remittance_info: Mapped[str] = mapped_column(String(140), default="")
-    #: "cash" for a cash deposit, "transfer" for a credit transfer
+    #: structured remittance information (RmtInf/Strd/CdtrRefInf/Ref), e.g. a wallet to mint to
+    creditor_reference: Mapped[str | None] = mapped_column(String(140), nullable=True)
+    #: an `api.PaymentKind`
     kind: Mapped[str] = mapped_column(String(16))
+    #: an `api.PaymentStatus`
     status: Mapped[str] = mapped_column(String(16), default="settled")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -61,7 +64,7 @@ class Entry(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     account_number: Mapped[str] = mapped_column(ForeignKey("accounts.number"), index=True)
     payment_id: Mapped[str] = mapped_column(ForeignKey("payments.id"))
-    #: "CRDT" or "DBIT", as in ISO 20022
+    #: an `api.CreditDebit`: "CRDT" or "DBIT", as in ISO 20022
     credit_debit: Mapped[str] = mapped_column(String(4))
     amount: Mapped[int] = mapped_column(BigInteger)
     balance_after: Mapped[int] = mapped_column(BigInteger)

@@ -7,11 +7,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, FastAPI, Query
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+from pydantic import BaseModel, Field
 from pydantic_settings import SettingsConfigDict
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,32 +22,33 @@ from devnet.services.common.idempotency import IdempotencyKey, run_idempotent
 from devnet.services.common.problems import Problem, problem_responses
 from devnet.services.common.settings import ServiceSettings
 from devnet.services.common.webhooks import emit
-from devnet.services.custodian.bars import (
-    GROSS_STEP_MILLI,
-    MAX_ASSAY_TENTHS,
-    MAX_FINE_OZ_MILLI,
-    MIN_ASSAY_TENTHS,
-    MIN_FINE_OZ_MILLI,
-    MIN_YEAR,
-    fine_oz_milli,
-    good_delivery_problem,
-)
-from devnet.services.custodian.models import Attestation, Bar, PriceState
-from devnet.services.custodian.price import (
+from devnet.services.custodian.api import (
     PAIR,
+    POOL_PATTERN,
+    AnyPath,
+    AttestationOut,
+    BarIn,
+    BarList,
+    BarMoved,
+    BarOut,
+    BarStatus,
     ConstantPath,
+    CustodianEvent,
+    CustodianInfo,
+    PoolIn,
+    PriceOut,
     PricePath,
-    RandomWalkPath,
-    ShockPath,
-    dump_path,
-    initial_price,
-    load_path,
-    next_price,
+    PricePathKind,
+    PriceStateOut,
+    PriceUpdated,
+    TickIn,
+    Totals,
+    WeightList,
 )
+from devnet.services.custodian.bars import fine_oz_milli, good_delivery_problem
+from devnet.services.custodian.models import Attestation, Bar, PriceState
+from devnet.services.custodian.price import dump_path, initial_price, load_path, next_price
 
-POOL_PATTERN = r"^[A-Z0-9]{2,16}$"
-BarStatus = Literal["vaulted", "allocated", "released"]
-AnyPath = ConstantPath | RandomWalkPath | ShockPath
 log = logging.getLogger("devnet.custodian")
 
 
@@ -70,130 +70,35 @@ class CustodianSettings(ServiceSettings):
     attestation_interval_s: float = Field(default=0.0, ge=0)
 
 
-# ---- request and response bodies --------------------------------------------------------------
-
-
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class BarIn(_In):
-    """A bar as the weight list records it."""
-
-    serial: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9.-]*$")
-    brand: str = Field(min_length=1, max_length=80, description="refiner (LBMA brand)")
-    year: StrictInt = Field(ge=MIN_YEAR, description="year of manufacture, not in the future")
-    # The schema's bounds let through every weight some assay makes Good Delivery; the fine
-    # weight itself (350-430 oz) is checked on deposit.
-    gross_oz_milli: StrictInt = Field(
-        ge=MIN_FINE_OZ_MILLI,
-        le=(MAX_FINE_OZ_MILLI + 1) * 10_000 // MIN_ASSAY_TENTHS,
-        multiple_of=GROSS_STEP_MILLI,
-        description="gross troy oz x 1000, in 0.025 oz steps; fine weight 350-430 oz",
-    )
-    assay_tenths: StrictInt = Field(
-        ge=MIN_ASSAY_TENTHS, le=MAX_ASSAY_TENTHS, description="fineness x 10: 9950 = 995.0, 9999 = 999.9"
-    )
-    pool: str | None = Field(default=None, description="allocate to this pool on deposit")
-
-
-class PoolIn(_In):
-    pool: str
-
-
-class TickIn(_In):
-    ticks: StrictInt = Field(default=1, ge=1, le=10_000)
-
-
-class BarOut(BaseModel):
-    serial: str
-    brand: str
-    year: int
-    gross_oz_milli: int
-    assay_tenths: int
-    fine_oz_milli: int
-    status: BarStatus
-    pool: str | None
-    deposited_at: datetime
-    released_at: datetime | None
-
-    @field_validator("deposited_at", "released_at")
-    @classmethod
-    def _utc(cls, value: datetime | None) -> datetime | None:
-        # SQLite hands timestamps back without their zone; they were written in UTC.
-        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
-
-
-class BarList(BaseModel):
-    bars: list[BarOut]
-
-
-class Totals(BaseModel):
-    bar_count: int
-    gross_oz_milli: int
-    fine_oz_milli: int
-
-
-class WeightList(BaseModel):
-    pool: str | None
-    as_of: int
-    bars: list[BarOut]
-    totals: Totals
-
-
-class AttestationOut(BaseModel):
-    id: str
-    pool: str
-    total_fine_oz_milli: int
-    bar_count: int
-    as_of: int
-    message: str
-    signature: str
-    signer: str
-
-
-class CustodianInfo(BaseModel):
-    custodian: str
-    signer: str = Field(description="the address attestations are signed with (EIP-191)")
-    pools: list[str]
-    pair: str
-
-
-class PriceOut(BaseModel):
-    pair: str
-    price_e8: int
-    as_of: int
-    path: str
-
-
-class PriceStateOut(BaseModel):
-    config: AnyPath = Field(discriminator="path", description="the path the price follows")
-    tick: int
-    price_e8: int
-    as_of: int
-    started_at: int
-
-
 def _now() -> int:
     return int(time.time())
 
 
-def _bar_out(bar: Bar) -> dict[str, Any]:
-    return BarOut.model_validate(bar, from_attributes=True).model_dump(mode="json")
+def _bar_out(bar: Bar) -> BarOut:
+    return BarOut.model_validate(bar, from_attributes=True)
 
 
-def _attestation_out(att: Attestation) -> dict[str, Any]:
-    return AttestationOut.model_validate(att, from_attributes=True).model_dump(mode="json")
+def _attestation_out(att: Attestation) -> AttestationOut:
+    return AttestationOut.model_validate(att, from_attributes=True)
 
 
-def _price_out(state: PriceState) -> dict[str, Any]:
+def _price_out(state: PriceState) -> PriceOut:
     return PriceOut(
-        pair=PAIR, price_e8=state.price_e8, as_of=state.as_of, path=str(state.config["path"])
-    ).model_dump()
+        pair=PAIR, price_e8=state.price_e8, as_of=state.as_of, path=PricePathKind(state.config["path"])
+    )
 
 
-def _state_out(state: PriceState) -> dict[str, Any]:
-    return PriceStateOut.model_validate(state, from_attributes=True).model_dump()
+def _state_out(state: PriceState) -> PriceStateOut:
+    return PriceStateOut.model_validate(state, from_attributes=True)
+
+
+def _bar_moved(bar: Bar, previous_pool: str | None) -> BarMoved:
+    return BarMoved(**_bar_out(bar).model_dump(), previous_pool=previous_pool)
+
+
+def _json(model: BaseModel) -> dict[str, Any]:
+    """An answer or an event's data as the JSON it goes out as."""
+    return model.model_dump(mode="json")
 
 
 # ---- the vault --------------------------------------------------------------------------------
@@ -216,7 +121,7 @@ class Custodian:
         return bar
 
     def _in_vault(self, bar: Bar) -> None:
-        if bar.status == "released":
+        if bar.status == BarStatus.RELEASED:
             raise Problem(409, "Bar released", f"bar {bar.serial} has left the vault", field="path.serial")
 
     def deposit(self, session: Session, body: BarIn) -> Bar:
@@ -236,13 +141,13 @@ class Custodian:
             gross_oz_milli=body.gross_oz_milli,
             assay_tenths=body.assay_tenths,
             fine_oz_milli=fine_oz_milli(body.gross_oz_milli, body.assay_tenths),
-            status="vaulted",
+            status=BarStatus.VAULTED,
             pool=None,
             deposited_at=utcnow(),
         )
         session.add(bar)
         session.flush()
-        emit(session, "bar.deposited", _bar_out(bar))
+        emit(session, CustodianEvent.BAR_DEPOSITED, _json(_bar_out(bar)))
         if body.pool is not None:
             self.allocate(session, bar.serial, body.pool)
         return bar
@@ -251,25 +156,25 @@ class Custodian:
         self.check_pool(pool, "body.pool")
         bar = self.bar(session, serial)
         self._in_vault(bar)
-        if bar.status == "allocated":
+        if bar.status == BarStatus.ALLOCATED:
             raise Problem(
                 409, "Bar already allocated", f"bar {serial} is allocated to {bar.pool}", field="path.serial"
             )
-        bar.status, bar.pool = "allocated", pool
+        bar.status, bar.pool = BarStatus.ALLOCATED, pool
         session.flush()
-        emit(session, "bar.allocated", _bar_out(bar))
+        emit(session, CustodianEvent.BAR_ALLOCATED, _json(_bar_out(bar)))
         self.attest(session, pool, "allocation")
         return bar
 
     def deallocate(self, session: Session, serial: str) -> Bar:
         bar = self.bar(session, serial)
         self._in_vault(bar)
-        if bar.status != "allocated" or bar.pool is None:
+        if bar.status != BarStatus.ALLOCATED or bar.pool is None:
             raise Problem(409, "Bar not allocated", f"bar {serial} is not allocated", field="path.serial")
         pool = bar.pool
-        bar.status, bar.pool = "vaulted", None
+        bar.status, bar.pool = BarStatus.VAULTED, None
         session.flush()
-        emit(session, "bar.deallocated", {**_bar_out(bar), "previous_pool": pool})
+        emit(session, CustodianEvent.BAR_DEALLOCATED, _json(_bar_moved(bar, pool)))
         self.attest(session, pool, "allocation")
         return bar
 
@@ -280,9 +185,9 @@ class Custodian:
         pool = bar.pool
         if pool is not None:
             self.deallocate(session, serial)
-        bar.status, bar.released_at = "released", utcnow()
+        bar.status, bar.released_at = BarStatus.RELEASED, utcnow()
         session.flush()
-        emit(session, "bar.released", {**_bar_out(bar), "previous_pool": pool})
+        emit(session, CustodianEvent.BAR_RELEASED, _json(_bar_moved(bar, pool)))
         return bar
 
     def totals(self, bars: list[Bar]) -> Totals:
@@ -293,7 +198,7 @@ class Custodian:
         )
 
     def allocated(self, session: Session, pool: str) -> list[Bar]:
-        query = select(Bar).where(Bar.status == "allocated", Bar.pool == pool).order_by(Bar.serial)
+        query = select(Bar).where(Bar.status == BarStatus.ALLOCATED, Bar.pool == pool).order_by(Bar.serial)
         return list(session.scalars(query))
 
     def attest(self, session: Session, pool: str, reason: str) -> Attestation:
@@ -313,7 +218,7 @@ class Custodian:
         )
         session.add(att)
         session.flush()
-        emit(session, "attestation.published", _attestation_out(att))
+        emit(session, CustodianEvent.ATTESTATION_PUBLISHED, _json(_attestation_out(att)))
         return att
 
     def latest(self, session: Session, pool: str) -> Attestation | None:
@@ -358,11 +263,8 @@ class Custodian:
         return state
 
     def _price_updated(self, session: Session, state: PriceState, previous: int | None) -> None:
-        emit(
-            session,
-            "price.updated",
-            {**_price_out(state), "tick": state.tick, "previous_price_e8": previous},
-        )
+        updated = PriceUpdated(**_price_out(state).model_dump(), tick=state.tick, previous_price_e8=previous)
+        emit(session, CustodianEvent.PRICE_UPDATED, _json(updated))
 
     def ready(self, session: Session) -> None:
         """At start: the price row (re-set if the configured path changed) and a first
@@ -431,7 +333,7 @@ def create_app(settings: CustodianSettings | None = None) -> FastAPI:
     )
     def deposit_bar(body: BarIn, key: IdempotencyKey) -> Any:
         """Deposit a bar into the vault (optionally allocating it to `pool` at once)."""
-        return write(key, "POST /bars", body, lambda s: (201, _bar_out(vault.deposit(s, body))))
+        return write(key, "POST /bars", body, lambda s: (201, _json(_bar_out(vault.deposit(s, body)))))
 
     @router.post(
         "/bars/{serial}/release", response_model=BarOut, tags=["bars"], responses=problem_responses(404, 409)
@@ -439,7 +341,10 @@ def create_app(settings: CustodianSettings | None = None) -> FastAPI:
     def release_bar(serial: str, key: IdempotencyKey) -> Any:
         """The bar leaves the vault (deallocated first if it was allocated)."""
         return write(
-            key, "POST /bars/release", {"serial": serial}, lambda s: (200, _bar_out(vault.release(s, serial)))
+            key,
+            "POST /bars/release",
+            {"serial": serial},
+            lambda s: (200, _json(_bar_out(vault.release(s, serial)))),
         )
 
     @router.post(
@@ -450,7 +355,7 @@ def create_app(settings: CustodianSettings | None = None) -> FastAPI:
             key,
             "POST /bars/allocate",
             {"serial": serial, **body.model_dump()},
-            lambda s: (200, _bar_out(vault.allocate(s, serial, body.pool))),
+            lambda s: (200, _json(_bar_out(vault.allocate(s, serial, body.pool)))),
         )
 
     @router.post(
@@ -464,11 +369,11 @@ def create_app(settings: CustodianSettings | None = None) -> FastAPI:
             key,
             "POST /bars/deallocate",
             {"serial": serial},
-            lambda s: (200, _bar_out(vault.deallocate(s, serial))),
+            lambda s: (200, _json(_bar_out(vault.deallocate(s, serial)))),
         )
 
     @router.get("/bars", response_model=BarList, tags=["bars"])
-    def list_bars(pool: str | None = None, status: BarStatus | None = None) -> Any:
+    def list_bars(pool: str | None = None, status: BarStatus | None = None) -> BarList:
         """Every bar on record (released ones too), filtered by pool and/or status."""
         with db.transaction() as session:
             query = select(Bar).order_by(Bar.serial)
@@ -476,26 +381,26 @@ def create_app(settings: CustodianSettings | None = None) -> FastAPI:
                 query = query.where(Bar.pool == vault.check_pool(pool, "query.pool"))
             if status is not None:
                 query = query.where(Bar.status == status)
-            return {"bars": [_bar_out(b) for b in session.scalars(query)]}
+            return BarList(bars=[_bar_out(b) for b in session.scalars(query)])
 
     @router.get("/bars/{serial}", response_model=BarOut, tags=["bars"], responses=problem_responses(404))
-    def get_bar(serial: str) -> Any:
+    def get_bar(serial: str) -> BarOut:
         with db.transaction() as session:
             return _bar_out(vault.bar(session, serial))
 
     @router.get("/weight-list", response_model=WeightList, tags=["bars"])
-    def weight_list(pool: str | None = None) -> Any:
+    def weight_list(pool: str | None = None) -> WeightList:
         """The LBMA weight list: the bars allocated to `pool`, or every bar in the vault."""
         with db.transaction() as session:
             if pool is not None:
                 bars = vault.allocated(session, vault.check_pool(pool, "query.pool"))
             else:
-                query = select(Bar).where(Bar.status != "released").order_by(Bar.serial)
+                query = select(Bar).where(Bar.status != BarStatus.RELEASED).order_by(Bar.serial)
                 bars = list(session.scalars(query))
             return WeightList(
                 pool=pool,
                 as_of=_now(),
-                bars=[BarOut.model_validate(b, from_attributes=True) for b in bars],
+                bars=[_bar_out(b) for b in bars],
                 totals=vault.totals(bars),
             )
 
@@ -505,7 +410,7 @@ def create_app(settings: CustodianSettings | None = None) -> FastAPI:
     def publish_attestation(body: PoolIn, key: IdempotencyKey) -> Any:
         def handle(session: Session) -> tuple[int, dict[str, Any]]:
             vault.check_pool(body.pool, "body.pool")
-            return 201, _attestation_out(vault.attest(session, body.pool, "request"))
+            return 201, _json(_attestation_out(vault.attest(session, body.pool, "request")))
 
         return write(key, "POST /attestations", body, handle)
 
@@ -515,7 +420,7 @@ def create_app(settings: CustodianSettings | None = None) -> FastAPI:
         tags=["attestations"],
         responses=problem_responses(404),
     )
-    def latest_attestation(pool: Annotated[str, Query()]) -> Any:
+    def latest_attestation(pool: Annotated[str, Query()]) -> AttestationOut:
         with db.transaction() as session:
             att = vault.latest(session, vault.check_pool(pool, "query.pool"))
             if att is None:
@@ -528,7 +433,7 @@ def create_app(settings: CustodianSettings | None = None) -> FastAPI:
         tags=["attestations"],
         responses=problem_responses(404),
     )
-    def get_attestation(attestation_id: str) -> Any:
+    def get_attestation(attestation_id: str) -> AttestationOut:
         with db.transaction() as session:
             # Looked up by its public id, not its primary key (seq): not a get_or_404 case.
             att = session.scalars(select(Attestation).where(Attestation.id == attestation_id)).first()
@@ -539,7 +444,7 @@ def create_app(settings: CustodianSettings | None = None) -> FastAPI:
     # ---- price --------------------------------------------------------------------------------
 
     @router.get("/price", response_model=PriceOut, tags=["price"])
-    def get_price() -> Any:
+    def get_price() -> PriceOut:
         with db.transaction() as session:
             return _price_out(vault.price_state(session))
 
@@ -554,17 +459,17 @@ def create_app(settings: CustodianSettings | None = None) -> FastAPI:
         """Advance the price path by `ticks` ticks (admin; for deterministic tests)."""
         body = body or TickIn()
         ticks = body.ticks
-        return write(key, "POST /price/tick", body, lambda s: (200, _price_out(vault.tick(s, ticks))))
+        return write(key, "POST /price/tick", body, lambda s: (200, _json(_price_out(vault.tick(s, ticks)))))
 
     admin = ctx.admin_router()
 
     @admin.get("/price-path", response_model=PriceStateOut)
-    def get_price_path() -> Any:
+    def get_price_path() -> PriceStateOut:
         with db.transaction() as session:
             return _state_out(vault.price_state(session))
 
     @admin.put("/price-path", response_model=PriceStateOut)
-    def put_price_path(path: Annotated[AnyPath, Body(discriminator="path")]) -> Any:
+    def put_price_path(path: Annotated[AnyPath, Body(discriminator="path")]) -> PriceStateOut:
         """Replace the price path; the price restarts at the path's tick 0."""
         with db.transaction() as session:
             out = _state_out(vault.set_path(session, path))

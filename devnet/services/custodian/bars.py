@@ -1,15 +1,17 @@
 """LBMA Good Delivery rules for the weight list, in integers: weights in thousandths of a troy
-ounce (milli-oz), assay in tenths of a part per thousand (9950 = 995.0, 9999 = 999.9)."""
+ounce (milli-oz), assay in tenths of a part per thousand (9950 = 995.0, 9999 = 999.9). The bounds
+are part of the custodian's contract (`api`)."""
 
 from __future__ import annotations
 
-MIN_FINE_OZ_MILLI = 350_000
-MAX_FINE_OZ_MILLI = 430_000
-MIN_ASSAY_TENTHS = 9_950
-MAX_ASSAY_TENTHS = 9_999
-#: gross weights are recorded in 0.025 oz steps (rounded down)
-GROSS_STEP_MILLI = 25
-MIN_YEAR = 1900
+from devnet.services.custodian.api import (
+    GROSS_STEP_MILLI,
+    MAX_ASSAY_TENTHS,
+    MAX_FINE_OZ_MILLI,
+    MIN_ASSAY_TENTHS,
+    MIN_FINE_OZ_MILLI,
+    MIN_YEAR,
+)
 
 
 def fine_oz_milli(gross_oz_milli: int, assay_tenths: int) -> int:

@@ -1,4 +1,9 @@
-"""Client for the mock gold custodian, and `verify_attestation` for its signed attestations."""
+"""Client for the mock gold custodian: answers come back as the models of `api`, the custodian's
+contract; and `verify_attestation` for its signed attestations.
+
+Request bodies go out as given: the custodian judges them, so a refusal comes back as an
+`ApiError` naming the field, exactly as any other client would see it.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +12,27 @@ from typing import Any
 
 from devnet.core.attestation import attestation_message, recover_signer
 from devnet.core.http import ServiceClient
+from devnet.services.custodian.api import (
+    AnyPath,
+    AttestationOut,
+    BarList,
+    BarOut,
+    BarStatus,
+    CustodianInfo,
+    PriceOut,
+    PriceStateOut,
+    WeightList,
+)
 
 
-def verify_attestation(att: dict[str, Any]) -> str:
+def verify_attestation(att: AttestationOut) -> str:
     """The address that signed `att`'s message. Raises ValueError if the message is not the
     canonical message of the attested fields (pool, total_fine_oz_milli, bar_count, as_of), so
     a caller who compares the result with the custodian's signer has checked every field."""
-    expected = attestation_message(
-        str(att["pool"]), int(att["total_fine_oz_milli"]), int(att["bar_count"]), int(att["as_of"])
-    )
-    if att["message"] != expected:
+    expected = attestation_message(att.pool, att.total_fine_oz_milli, att.bar_count, att.as_of)
+    if att.message != expected:
         raise ValueError("attestation message does not match its fields")
-    return recover_signer(str(att["message"]), str(att["signature"]))
+    return recover_signer(att.message, att.signature)
 
 
 def _params(**params: Any) -> dict[str, Any]:
@@ -38,7 +52,7 @@ class CustodianClient(ServiceClient):
         *,
         pool: str | None = None,
         key: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> BarOut:
         body: dict[str, Any] = {
             "serial": serial,
             "brand": brand,
@@ -48,59 +62,61 @@ class CustodianClient(ServiceClient):
         }
         if pool is not None:
             body["pool"] = pool
-        return self.post("/bars", body, key)  # type: ignore[no-any-return]
+        return self.post_model("/bars", body, BarOut, key)
 
-    def release_bar(self, serial: str, key: str | None = None) -> dict[str, Any]:
-        return self.post(f"/bars/{serial}/release", {}, key)  # type: ignore[no-any-return]
+    def release_bar(self, serial: str, key: str | None = None) -> BarOut:
+        return self.post_model(f"/bars/{serial}/release", {}, BarOut, key)
 
-    def allocate_bar(self, serial: str, pool: str, key: str | None = None) -> dict[str, Any]:
-        return self.post(f"/bars/{serial}/allocate", {"pool": pool}, key)  # type: ignore[no-any-return]
+    def allocate_bar(self, serial: str, pool: str, key: str | None = None) -> BarOut:
+        return self.post_model(f"/bars/{serial}/allocate", {"pool": pool}, BarOut, key)
 
-    def deallocate_bar(self, serial: str, key: str | None = None) -> dict[str, Any]:
-        return self.post(f"/bars/{serial}/deallocate", {}, key)  # type: ignore[no-any-return]
+    def deallocate_bar(self, serial: str, key: str | None = None) -> BarOut:
+        return self.post_model(f"/bars/{serial}/deallocate", {}, BarOut, key)
 
-    def bars(self, pool: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
-        return self.get("/bars", **_params(pool=pool, status=status))["bars"]  # type: ignore[no-any-return]
+    def bars(self, pool: str | None = None, status: BarStatus | None = None) -> list[BarOut]:
+        return self.get_model("/bars", BarList, **_params(pool=pool, status=status)).bars
 
-    def bar(self, serial: str) -> dict[str, Any]:
-        return self.get(f"/bars/{serial}")  # type: ignore[no-any-return]
+    def bar(self, serial: str) -> BarOut:
+        return self.get_model(f"/bars/{serial}", BarOut)
 
-    def weight_list(self, pool: str | None = None) -> dict[str, Any]:
-        return self.get("/weight-list", **_params(pool=pool))  # type: ignore[no-any-return]
+    def weight_list(self, pool: str | None = None) -> WeightList:
+        return self.get_model("/weight-list", WeightList, **_params(pool=pool))
 
     # ---- attestations -------------------------------------------------------------------------
 
-    def publish_attestation(self, pool: str, key: str | None = None) -> dict[str, Any]:
-        return self.post("/attestations", {"pool": pool}, key)  # type: ignore[no-any-return]
+    def publish_attestation(self, pool: str, key: str | None = None) -> AttestationOut:
+        return self.post_model("/attestations", {"pool": pool}, AttestationOut, key)
 
-    def latest_attestation(self, pool: str) -> dict[str, Any]:
-        return self.get("/attestations/latest", pool=pool)  # type: ignore[no-any-return]
+    def latest_attestation(self, pool: str) -> AttestationOut:
+        return self.get_model("/attestations/latest", AttestationOut, pool=pool)
 
-    def attestation(self, attestation_id: str) -> dict[str, Any]:
-        return self.get(f"/attestations/{attestation_id}")  # type: ignore[no-any-return]
+    def attestation(self, attestation_id: str) -> AttestationOut:
+        return self.get_model(f"/attestations/{attestation_id}", AttestationOut)
 
     # ---- price --------------------------------------------------------------------------------
 
-    def price(self) -> dict[str, Any]:
-        return self.get("/price")  # type: ignore[no-any-return]
+    def price(self) -> PriceOut:
+        return self.get_model("/price", PriceOut)
 
-    def tick_price(self, ticks: int = 1, key: str | None = None) -> dict[str, Any]:
+    def tick_price(self, ticks: int = 1, key: str | None = None) -> PriceOut:
         """Advance the price path (admin)."""
         headers = {
             "Authorization": f"Bearer {self.admin_token}",
             "Idempotency-Key": key or str(uuid.uuid4()),
         }
-        return self._send("POST", "/price/tick", json={"ticks": ticks}, headers=headers)  # type: ignore[no-any-return]
+        return PriceOut.model_validate(
+            self._send("POST", "/price/tick", json={"ticks": ticks}, headers=headers)
+        )
 
-    def set_price_path(self, path: dict[str, Any]) -> dict[str, Any]:
-        """Replace the price path (admin): {"path": "constant", "price_e8": ...},
-        {"path": "random_walk", "seed", "start_price_e8", "step_bps", "floor_price_e8"} or
-        {"path": "shock", "start_price_e8", "steps": [{"at_tick" | "after_s", "price_e8"}]}."""
-        return self._admin("PUT", "/admin/price-path", path)  # type: ignore[no-any-return]
+    def set_price_path(self, path: AnyPath) -> PriceStateOut:
+        """Replace the price path (admin): a `ConstantPath`, `RandomWalkPath` or `ShockPath`."""
+        return PriceStateOut.model_validate(
+            self._admin("PUT", "/admin/price-path", path.model_dump(mode="json"))
+        )
 
-    def price_path(self) -> dict[str, Any]:
+    def price_path(self) -> PriceStateOut:
         """The path and where on it the price is: config, tick, price_e8, as_of, started_at."""
-        return self._admin("GET", "/admin/price-path")  # type: ignore[no-any-return]
+        return PriceStateOut.model_validate(self._admin("GET", "/admin/price-path"))
 
-    def info(self) -> dict[str, Any]:
-        return self.get("/info")  # type: ignore[no-any-return]
+    def info(self) -> CustodianInfo:
+        return self.get_model("/info", CustodianInfo)

@@ -23,7 +23,7 @@ class Bar(Base):
     gross_oz_milli: Mapped[int] = mapped_column(BigInteger)
     assay_tenths: Mapped[int] = mapped_column(Integer)
     fine_oz_milli: Mapped[int] = mapped_column(BigInteger)
-    #: "vaulted" (unallocated), "allocated" (to `pool`) or "released" (left the vault)
+    #: an `api.BarStatus`: "vaulted" (unallocated), "allocated" (to `pool`) or "released" (left the vault)
     status: Mapped[str] = mapped_column(String(16), index=True)
     pool: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
     deposited_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

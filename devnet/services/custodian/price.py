@@ -1,4 +1,6 @@
-"""XAU/USD price paths, in integers: USD x 1e8 per fine troy ounce (`price_e8`).
+"""XAU/USD price paths, in integers: USD x 1e8 per fine troy ounce (`price_e8`). The paths
+themselves (`ConstantPath`, `RandomWalkPath`, `ShockPath`) are part of the custodian's contract
+(`api`); this module moves the price along them.
 
 A path moves on ticks (a background worker and/or POST /price/tick):
 
@@ -13,71 +15,32 @@ A path moves on ticks (a background worker and/or POST /price/tick):
 from __future__ import annotations
 
 import random
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, TypeAdapter, model_validator
+from pydantic import TypeAdapter
 
-from devnet.services.common.params import MAX_DB_INT
+from devnet.services.custodian.api import (
+    MAX_PRICE_E8,
+    AnyPath,
+    ConstantPath,
+    PricePath,
+    RandomWalkPath,
+    ShockPath,
+)
 
-E8 = 10**8
 BPS = 10_000
-#: USD 2,650.00 per fine troy ounce
-DEFAULT_PRICE_E8 = 2_650 * E8
-PAIR = "XAU/USD"
-#: The highest price the store keeps (a 64-bit column); a random walk stops there.
-MAX_PRICE_E8 = MAX_DB_INT
+PATH_ADAPTER: TypeAdapter[AnyPath] = TypeAdapter(PricePath)
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ConstantPath(_In):
-    path: Literal["constant"] = "constant"
-    price_e8: StrictInt = Field(default=DEFAULT_PRICE_E8, gt=0, le=MAX_PRICE_E8)
-
-
-class RandomWalkPath(_In):
-    path: Literal["random_walk"]
-    seed: StrictInt = 0
-    start_price_e8: StrictInt = Field(default=DEFAULT_PRICE_E8, gt=0, le=MAX_PRICE_E8)
-    #: largest move per tick, in basis points
-    step_bps: StrictInt = Field(default=10, ge=0, le=1_000)
-    #: the walk never goes below this
-    floor_price_e8: StrictInt = Field(default=1, gt=0, le=MAX_PRICE_E8)
-
-
-class ShockStep(_In):
-    at_tick: StrictInt | None = Field(default=None, ge=0)
-    after_s: StrictInt | None = Field(default=None, ge=0)
-    price_e8: StrictInt = Field(gt=0, le=MAX_PRICE_E8)
-
-    @model_validator(mode="after")
-    def _one_trigger(self) -> ShockStep:
-        if (self.at_tick is None) == (self.after_s is None):
-            raise ValueError("a shock step has exactly one of at_tick and after_s")
-        return self
-
-
-class ShockPath(_In):
-    path: Literal["shock"]
-    start_price_e8: StrictInt = Field(default=DEFAULT_PRICE_E8, gt=0, le=MAX_PRICE_E8)
-    steps: list[ShockStep] = Field(min_length=1, max_length=1_000)
-
-
-PricePath = Annotated[ConstantPath | RandomWalkPath | ShockPath, Field(discriminator="path")]
-PATH_ADAPTER: TypeAdapter[ConstantPath | RandomWalkPath | ShockPath] = TypeAdapter(PricePath)
-
-
-def load_path(config: dict[str, Any]) -> ConstantPath | RandomWalkPath | ShockPath:
+def load_path(config: dict[str, Any]) -> AnyPath:
     return PATH_ADAPTER.validate_python(config)
 
 
-def dump_path(path: ConstantPath | RandomWalkPath | ShockPath) -> dict[str, Any]:
+def dump_path(path: AnyPath) -> dict[str, Any]:
     return path.model_dump(mode="json")
 
 
-def initial_price(path: ConstantPath | RandomWalkPath | ShockPath) -> int:
+def initial_price(path: AnyPath) -> int:
     """The price at tick 0, when the path is set."""
     if isinstance(path, ConstantPath):
         return path.price_e8
@@ -110,9 +73,7 @@ def shock_price(path: ShockPath, tick: int, elapsed_s: int) -> int:
     return price
 
 
-def next_price(
-    path: ConstantPath | RandomWalkPath | ShockPath, price_e8: int, tick: int, elapsed_s: int
-) -> int:
+def next_price(path: AnyPath, price_e8: int, tick: int, elapsed_s: int) -> int:
     """The price at tick number `tick`, one tick after it stood at `price_e8`."""
     if isinstance(path, ConstantPath):
         return path.price_e8

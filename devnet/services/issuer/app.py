@@ -20,6 +20,7 @@ from devnet.core.env import DevnetEnv
 from devnet.core.http import ApiError, ServiceClient
 from devnet.core.webhooks import SIGNATURE_HEADER, WebhookEvent
 from devnet.core.worker import PeriodicWorker
+from devnet.services.bank.api import Currency, KycTier
 from devnet.services.bank.client import BankClient
 from devnet.services.common.app import ServiceContext, create_service_app
 from devnet.services.common.db import get_or_404, short_id
@@ -34,6 +35,7 @@ from devnet.services.common.webhooks import (
     first_time,
     read_event,
 )
+from devnet.services.custodian.client import CustodianClient
 from devnet.services.issuer.core import Issuer, fiat_to_units, mint_out, redemption_out
 from devnet.services.issuer.models import Mint, MintRequest, Redemption, ScannedBlock
 
@@ -170,7 +172,7 @@ def create_app(settings: IssuerSettings | None = None) -> FastAPI:
     ctx = ServiceContext("issuer", settings)
     db = ctx.db
     bank = BankClient(settings.bank_url) if settings.bank_url else None
-    custodian = ServiceClient(settings.custodian_url) if settings.custodian_url else None
+    custodian = CustodianClient(settings.custodian_url) if settings.custodian_url else None
     issuer_box: dict[str, Issuer] = {}
 
     def issuer() -> Issuer:
@@ -293,14 +295,14 @@ def create_app(settings: IssuerSettings | None = None) -> FastAPI:
                 raise Problem(503, "No bank configured")
             try:
                 account = bank.account(body.customer_account)
-                customer = bank.get(f"/customers/{account['customer_id']}")
+                customer = bank.customer(account.customer_id)
             except ApiError as e:
                 if e.status >= 500:
                     raise Problem(502, "The bank failed", str(e), field="body.customer_account") from e
                 raise Problem(422, "Unknown bank account", str(e), field="body.customer_account") from e
             except httpx.HTTPError as e:
                 raise Problem(503, "Bank unreachable", f"{type(e).__name__}: {e}") from e
-            if customer["kyc_tier"] != "T3" or account["currency"] != "USD":
+            if customer.kyc_tier != KycTier.T3 or account.currency != Currency.USD:
                 raise Problem(
                     403,
                     "Not an institutional USD account",
@@ -332,10 +334,10 @@ def create_app(settings: IssuerSettings | None = None) -> FastAPI:
                     body.customer_account,
                     iss.reserve_account("USDKG"),
                     body.amount_cents,
-                    "USD",
+                    Currency.USD,
                     end_to_end_id=request_id,
                     remittance_info=f"USDKG mint to {body.wallet}",
-                    debtor_name=customer["name"],
+                    debtor_name=customer.name,
                     creditor_name=settings.issuer_name,
                     # Derived from the caller's key: a retry after a crash replays the same payment.
                     key=f"usdkg-mint:{key}",
@@ -355,7 +357,7 @@ def create_app(settings: IssuerSettings | None = None) -> FastAPI:
                     customer_account=body.customer_account,
                     wallet=body.wallet,
                     amount_cents=body.amount_cents,
-                    bank_payment_id=payment["id"],
+                    bank_payment_id=payment.id,
                     status="accepted",
                 )
             )
@@ -365,7 +367,7 @@ def create_app(settings: IssuerSettings | None = None) -> FastAPI:
                 wallet=to_checksum_address(body.wallet),
                 fiat_amount=body.amount_cents,
                 amount=str(units),
-                bank_payment_id=payment["id"],
+                bank_payment_id=payment.id,
                 status="queued",
             )
             session.add(mint)
@@ -374,7 +376,7 @@ def create_app(settings: IssuerSettings | None = None) -> FastAPI:
                 "id": request_id,
                 "status": "accepted",
                 "mint_id": mint.id,
-                "bank_payment_id": payment["id"],
+                "bank_payment_id": payment.id,
             }
 
         response = run_idempotent(db, key, "POST /usdkg/mint-requests", body, handle)

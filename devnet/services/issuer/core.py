@@ -12,6 +12,7 @@ from typing import Any
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_utils import to_checksum_address
+from pydantic import ValidationError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from web3.contract import Contract
@@ -28,15 +29,17 @@ from devnet.core.chainfollow import (
     read_headers,
 )
 from devnet.core.env import DevnetEnv
-from devnet.core.http import ApiError, ServiceClient
+from devnet.core.http import ApiError
 from devnet.core.rpc import RpcError
 from devnet.core.signing import SignedTx
 from devnet.core.tokens import StableCoinClient
 from devnet.core.wallets import Wallet
-from devnet.services.bank.accounts import account_number_problem
+from devnet.services.bank.api import CreditDebit, Currency, account_number_problem
 from devnet.services.bank.client import BankClient
 from devnet.services.common.cursors import get_cursor, set_cursor
 from devnet.services.common.db import Database
+from devnet.services.custodian.api import AttestationOut
+from devnet.services.custodian.client import CustodianClient
 from devnet.services.issuer.models import Mint, Redemption, ReserveReport, ScannedBlock
 
 log = logging.getLogger("devnet.issuer")
@@ -44,7 +47,7 @@ WALLET_IN_TEXT = re.compile(r"0x[0-9a-fA-F]{40}")
 REDEEMED_TOPIC = event_topic("Redeemed(uint256,address,bytes32,uint256)")
 #: Fiat minor units have 2 decimals (tyiyn, cents).
 FIAT_DECIMALS = 2
-CURRENCY = {"KGST": "KGS", "USDKG": "USD"}
+CURRENCY = {"KGST": Currency.KGS, "USDKG": Currency.USD}
 #: Mints signed and not final yet.
 IN_FLIGHT = ("sent", "included")
 SCAN_BLOCKS_PER_TICK = 500
@@ -67,7 +70,7 @@ class Issuer:
         env: DevnetEnv,
         *,
         bank: BankClient | None,
-        custodian: ServiceClient | None,
+        custodian: CustodianClient | None,
         minter_count: int,
         gas_per_mint: int,
         mint_batch: int,
@@ -146,12 +149,12 @@ class Issuer:
         statement = self.bank.statement(account, after_entry=after)
         booked = 0
         with self.db.transaction() as session:
-            for entry in statement["entries"]:
-                if entry["credit_debit"] == "CRDT" and self.record_credit(
-                    session, entry["payment_id"], entry["amount"], entry["remittance_info"]
+            for entry in statement.entries:
+                if entry.credit_debit == CreditDebit.CRDT and self.record_credit(
+                    session, entry.payment_id, entry.amount, entry.remittance_info
                 ):
                     booked += 1
-                set_cursor(session, "bank_entry", entry["entry_id"])
+                set_cursor(session, "bank_entry", entry.entry_id)
         return booked
 
     # ---- mints --------------------------------------------------------------------------------
@@ -419,41 +422,39 @@ class Issuer:
         if self.custodian is None:
             return
         token = self.tokens["USDKG"]
-        attestation = self.custodian.get("/attestations/latest", pool="USDKG")
+        try:
+            attestation = self.custodian.latest_attestation("USDKG")
+        except ValidationError as e:
+            log.error("attestation not reported: malformed attestation: %s", e)
+            return
         problem = self.attestation_problem(attestation, "USDKG")
         if problem:
-            log.error("attestation %s not reported: %s", attestation.get("id"), problem)
+            log.error("attestation %s not reported: %s", attestation.id, problem)
             return
-        price = self.custodian.get("/price")
+        price = self.custodian.price()
         for feed, answer, as_of in (
-            ("ounces", attestation["total_fine_oz_milli"], attestation["as_of"]),
-            ("price", price["price_e8"], price["as_of"]),
+            ("ounces", attestation.total_fine_oz_milli, attestation.as_of),
+            ("price", price.price_e8, price.as_of),
         ):
             state = self._feed_state(token, feed)
             # Report what is newer than the feed (or differs at the same time); never go back in time.
             if state is None or as_of > state[1] or (as_of == state[1] and answer != state[0]):
                 self._report(token, feed, answer, as_of)
 
-    def attestation_problem(self, attestation: dict[str, Any], pool: str) -> str | None:
+    def attestation_problem(self, attestation: AttestationOut, pool: str) -> str | None:
         """Why an attestation of `pool` must not be reported, or None. Only what was signed
         counts: the fields reported must be exactly the ones the signed message states, and the
         message must be signed by the custodian's key (when one is configured)."""
-        if attestation.get("pool") != pool:
-            return f"it attests pool {attestation.get('pool')!r}, not {pool!r}"
-        try:
-            signed = attestation_message(
-                attestation["pool"],
-                int(attestation["total_fine_oz_milli"]),
-                int(attestation["bar_count"]),
-                int(attestation["as_of"]),
-            )
-        except (KeyError, TypeError, ValueError) as e:
-            return f"malformed attestation: {e!r}"
-        if attestation.get("message") != signed:
-            return f"its fields differ from its signed message {attestation.get('message')!r}"
+        if attestation.pool != pool:
+            return f"it attests pool {attestation.pool!r}, not {pool!r}"
+        signed = attestation_message(
+            attestation.pool, attestation.total_fine_oz_milli, attestation.bar_count, attestation.as_of
+        )
+        if attestation.message != signed:
+            return f"its fields differ from its signed message {attestation.message!r}"
         if self.custodian_signer:
             signer = Account.recover_message(
-                encode_defunct(text=attestation["message"]), signature=attestation["signature"]
+                encode_defunct(text=attestation.message), signature=attestation.signature
             )
             if signer.lower() != self.custodian_signer.lower():
                 return f"signed by {signer}, not the custodian {self.custodian_signer}"
@@ -614,7 +615,7 @@ class Issuer:
                         # One key per on-chain event: a retry after a crash replays the same payment.
                         key=f"redeem:{tx_hash}:{log_index}",
                     )
-                    payment_id = payment["id"]
+                    payment_id = payment.id
                 except ApiError as e:
                     if e.status >= 500:
                         continue  # the bank is down: next tick
