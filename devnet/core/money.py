@@ -2,8 +2,8 @@
 
 A token with `decimals` d holds 10**(d - 2) base units per fiat minor unit: 1 KGST (18 decimals)
 is 100 tyiyn, so 1 tyiyn is 10**16 base units; 1 USDKG (6 decimals) is 100 cents, so 1 cent is
-10**4 base units. Converting back floors: a sub-minor remainder is never paid out. Every store keeps amounts in
-64-bit columns (SQLite's INTEGER, PostgreSQL's BIGINT), so that is their upper bound.
+10**4 base units. Converting back floors: a sub-minor remainder is never paid out. Every store
+keeps amounts in 64-bit columns (SQLite's INTEGER, PostgreSQL's BIGINT): that is their bound.
 """
 
 from __future__ import annotations
