@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from devnet.services.bank.accounts import account_number_problem, check_digits, make_account_number
+from devnet.services.bank.accounts import check_digits, make_account_number
+from devnet.services.bank.api import account_number_problem
 
 
 def test_made_numbers_are_16_digits_and_one_mod_97() -> None:
