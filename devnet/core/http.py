@@ -5,9 +5,23 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+from pydantic import BaseModel, TypeAdapter
+
+T = TypeVar("T")
+
+
+#: One validator per answer type, built once (`list[Model]` would otherwise build one per call).
+_adapters: dict[Any, TypeAdapter[Any]] = {}
+
+
+def _adapter(type_: Any) -> TypeAdapter[Any]:
+    adapter = _adapters.get(type_)
+    if adapter is None:
+        adapter = _adapters[type_] = TypeAdapter(type_)
+    return adapter
 
 
 class ApiError(RuntimeError):
@@ -69,6 +83,18 @@ class ServiceClient:
     def post(self, path: str, body: dict[str, Any], idempotency_key: str | None = None) -> Any:
         key = idempotency_key or str(uuid.uuid4())
         return self._send("POST", path, json=body, headers={"Idempotency-Key": key})
+
+    def get_model(self, type_: type[T], path: str, **params: Any) -> T:
+        """GET `path` and validate the answer as `type_` (a model, or e.g. `list[Model]`)."""
+        answer: T = _adapter(type_).validate_python(self.get(path, **params))
+        return answer
+
+    def post_model(self, type_: type[T], path: str, body: BaseModel, idempotency_key: str | None = None) -> T:
+        """POST the request model `body` (as its JSON) and validate the answer as `type_`."""
+        answer: T = _adapter(type_).validate_python(
+            self.post(path, body.model_dump(mode="json", by_alias=True), idempotency_key)
+        )
+        return answer
 
     def _admin(self, method: str, path: str, body: Any = None) -> Any:
         return self._send(method, path, json=body, headers={"Authorization": f"Bearer {self.admin_token}"})

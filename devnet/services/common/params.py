@@ -7,18 +7,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Path, Query
-from pydantic import Field, StrictInt
 
-#: The largest integer a 64-bit signed column holds.
-MAX_DB_INT = 2**63 - 1
+from devnet.core.wire import MAX_DB_INT, MinorUnits
+
+__all__ = ["MAX_DB_INT", "Limit", "MinorUnits", "RowId"]
 
 #: A row id in a path: 1 .. 2^63 - 1.
 RowId = Annotated[int, Path(ge=1, le=MAX_DB_INT, description="the record's numeric id")]
 
 #: How many records a list answers at most.
 Limit = Annotated[int, Query(ge=1, le=MAX_DB_INT, description="at most this many records, newest first")]
-
-#: A positive amount in minor units (tyiyn, cents) that fits the store.
-MinorUnits = Annotated[
-    StrictInt, Field(gt=0, le=MAX_DB_INT, description="minor units (tyiyn, cents); at most 2^63 - 1")
-]
