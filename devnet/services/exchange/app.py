@@ -29,7 +29,6 @@ from typing import Annotated, Any
 
 from eth_utils import is_checksum_address, to_checksum_address
 from fastapi import APIRouter, FastAPI, Query
-from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -75,6 +74,7 @@ from devnet.services.exchange.api import (
 )
 from devnet.services.exchange.core import (
     ExchangeCore,
+    as_json,
     deposit_out,
     transfer_out,
     withdraw_block_reasons,
@@ -97,11 +97,6 @@ from devnet.services.exchange.treasury import Treasury
 from devnet.services.exchange.watcher import LAST_BLOCK, Watcher
 
 __all__ = ["ExchangeSettings", "create_app"]
-
-
-def _json(answer: BaseModel) -> dict[str, Any]:
-    """An answer as JSON: for the idempotency store (replays) and webhook events."""
-    return answer.model_dump(mode="json", by_alias=True)
 
 
 # ---- the app -------------------------------------------------------------------------------
@@ -170,7 +165,7 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
             )
             session.add(row)
             session.flush()
-            return 201, _json(ReviewOut.model_validate(row, from_attributes=True))
+            return 201, as_json(ReviewOut.model_validate(row, from_attributes=True))
 
         return run_idempotent(db, key, scope, body, handle)
 
@@ -208,7 +203,7 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
             net.config = config.stored()
             after = core.network_out(net)
             if after != before:
-                emit(session, ExchangeEvent.NETWORK_UPDATED, _json(after))
+                emit(session, ExchangeEvent.NETWORK_UPDATED, as_json(after))
         ctx.dispatcher.poke()
         return after
 
@@ -220,7 +215,7 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
             row = User(id=short_id("usr"), name=body.name)
             session.add(row)
             session.flush()
-            return 201, _json(UserOut.model_validate(row, from_attributes=True))
+            return 201, as_json(UserOut.model_validate(row, from_attributes=True))
 
         return run_idempotent(db, key, "POST /users", body, handle)
 
@@ -260,7 +255,7 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
                 )
             ).first()
             if existing is not None:
-                return 200, _json(AddressOut.model_validate(existing, from_attributes=True))
+                return 200, as_json(AddressOut.model_validate(existing, from_attributes=True))
             config = NetworkConfig.model_validate(net.config)
             if not (config.deposit_enable and not net.paused):
                 reason = "token paused" if net.paused else "deposits disabled by admin"
@@ -276,7 +271,7 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
             row = DepositAddress(address=account.address, hd_index=index, user_id=user_id, token=body.token)
             session.add(row)
             session.flush()
-            return 201, _json(AddressOut.model_validate(row, from_attributes=True))
+            return 201, as_json(AddressOut.model_validate(row, from_attributes=True))
 
         return run_idempotent(db, key, scope, body, handle)
 
@@ -423,7 +418,7 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
             session.add(w)
             session.flush()
             ledger.post(session, body.user_id, body.token, "withdrawal", w.id, available=-amount)
-            answer = _json(withdrawal_out(w))
+            answer = as_json(withdrawal_out(w))
             emit(session, ExchangeEvent.WITHDRAWAL_PROCESSING, answer)
             return 201, answer
 
@@ -475,7 +470,7 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
             ledger.post(
                 session, body.to_user_id, body.token, "internal_transfer.in", t.id, available=body.amount
             )
-            answer = _json(transfer_out(t))
+            answer = as_json(transfer_out(t))
             emit(session, ExchangeEvent.INTERNAL_TRANSFER_COMPLETED, answer)
             return 201, answer
 
@@ -506,7 +501,7 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
         def handle(session: Session) -> tuple[int, dict[str, Any]]:
             created = treasury.create_sweeps(session, candidates)
             sweeps = [SweepOut.model_validate(s, from_attributes=True) for s in created]
-            return 201, _json(SweepsCreated(sweeps=sweeps, skipped=skipped))
+            return 201, as_json(SweepsCreated(sweeps=sweeps, skipped=skipped))
 
         return run_idempotent(db, key, scope, body, handle)
 
@@ -548,7 +543,7 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
                     422, "Nothing to rescan", f"the watcher is at block {last}", field="body.from_block"
                 )
             watcher.rewind(session, body.from_block)
-            return 200, _json(Rescan(from_block=body.from_block, previous_last_block=last))
+            return 200, as_json(Rescan(from_block=body.from_block, previous_last_block=last))
 
         return run_idempotent(db, key, "POST /admin/rescan", body, handle)
 

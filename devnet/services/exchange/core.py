@@ -13,6 +13,7 @@ from eth_abi import decode as abi_decode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
+from pydantic import BaseModel
 from sqlalchemy import select
 
 from devnet.core.accounts import derive_account
@@ -167,11 +168,7 @@ class ExchangeCore:
                 if before != (state.paused, state.hot_wallet_blacklisted):
                     out = self.network_out(net)
                     log.info("%s status: %s", symbol, out.status)
-                    emit(
-                        session,
-                        ExchangeEvent.NETWORK_STATUS_CHANGED,
-                        out.model_dump(mode="json", by_alias=True),
-                    )
+                    emit(session, ExchangeEvent.NETWORK_STATUS_CHANGED, as_json(out))
         self.ctx.dispatcher.poke()
 
     def network_out(self, net: Network) -> NetworkOut:
@@ -231,6 +228,12 @@ def withdraw_block_reasons(net: Network, config: NetworkConfig) -> list[str]:
 
 
 # ---- answers ------------------------------------------------------------------------------------
+
+
+def as_json(answer: BaseModel) -> dict[str, Any]:
+    """An answer as JSON, its members named as on the wire: for webhook events and the
+    idempotency store (which replays it)."""
+    return answer.model_dump(mode="json", by_alias=True)
 
 
 def deposit_out(d: Deposit, tip: int | None) -> DepositOut:

@@ -44,10 +44,9 @@ from devnet.services.exchange.api import (
     SweepOut,
     SweepSkipped,
     SweepStatus,
-    WithdrawalOut,
     WithdrawalStatus,
 )
-from devnet.services.exchange.core import ExchangeCore, withdrawal_out
+from devnet.services.exchange.core import ExchangeCore, as_json, withdrawal_out
 from devnet.services.exchange.erc20 import CallFailed, balance_of, calldata, parse_transfer
 from devnet.services.exchange.models import ChainTx, ChainTxStatus, DepositAddress, Network, Sweep, Withdrawal
 
@@ -65,11 +64,6 @@ BATCH = 20
 
 def _data(hex_data: str) -> bytes:
     return bytes.fromhex(hex_data.removeprefix("0x"))
-
-
-def _json(out: WithdrawalOut | SweepOut) -> dict[str, Any]:
-    """An answer as its webhook event carries it."""
-    return out.model_dump(mode="json")
 
 
 class Treasury:
@@ -241,7 +235,7 @@ class Treasury:
                         w.status = WithdrawalStatus.COMPLETED
                         w.block_number = block
                         w.finished_at = utcnow()
-                        emit(session, ExchangeEvent.WITHDRAWAL_COMPLETED, _json(withdrawal_out(w)))
+                        emit(session, ExchangeEvent.WITHDRAWAL_COMPLETED, as_json(withdrawal_out(w)))
                     else:
                         self._fail_withdrawal(session, w, reason or "reverted")
             elif tx.purpose == "sweep_gas":
@@ -266,7 +260,7 @@ class Treasury:
                         emit(
                             session,
                             ExchangeEvent.SWEEP_COMPLETED,
-                            _json(SweepOut.model_validate(s, from_attributes=True)),
+                            as_json(SweepOut.model_validate(s, from_attributes=True)),
                         )
                     else:
                         self._fail_sweep(session, s, reason or "reverted")
@@ -338,7 +332,7 @@ class Treasury:
         w.failure_reason = reason
         w.finished_at = utcnow()
         ledger.post(session, w.user_id, w.token, "withdrawal.failed", w.id, available=w.amount)
-        emit(session, ExchangeEvent.WITHDRAWAL_FAILED, _json(withdrawal_out(w)))
+        emit(session, ExchangeEvent.WITHDRAWAL_FAILED, as_json(withdrawal_out(w)))
 
     def _fail_withdrawal_by_id(self, withdrawal_id: str, reason: str) -> None:
         with self.db.transaction() as session:
@@ -451,7 +445,7 @@ class Treasury:
         s.status = SweepStatus.FAILED
         s.failure_reason = reason
         s.finished_at = utcnow()
-        emit(session, ExchangeEvent.SWEEP_FAILED, _json(SweepOut.model_validate(s, from_attributes=True)))
+        emit(session, ExchangeEvent.SWEEP_FAILED, as_json(SweepOut.model_validate(s, from_attributes=True)))
 
     def _fail_sweep_by_id(self, sweep_id: str, reason: str) -> None:
         with self.db.transaction() as session:

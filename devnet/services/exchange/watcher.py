@@ -40,7 +40,7 @@ from devnet.services.common.db import short_id, utcnow
 from devnet.services.common.webhooks import emit
 from devnet.services.exchange import ledger
 from devnet.services.exchange.api import DepositReversed, DepositStatus, ExchangeEvent
-from devnet.services.exchange.core import ExchangeCore, deposit_out
+from devnet.services.exchange.core import ExchangeCore, as_json, deposit_out
 from devnet.services.exchange.erc20 import (
     TRANSFER_TOPIC,
     CallFailed,
@@ -160,7 +160,7 @@ class Watcher:
                     emit(
                         session,
                         ExchangeEvent.DEPOSIT_REVERSED,
-                        reversed_.model_dump(mode="json", by_alias=True),
+                        as_json(reversed_),
                     )
             session.execute(delete(ProcessedBlock).where(ProcessedBlock.number >= fork))
             self.core.set_cursor(session, LAST_BLOCK, fork - 1)
@@ -329,7 +329,7 @@ class Watcher:
             emit(
                 session,
                 ExchangeEvent.DEPOSIT_PENDING,
-                deposit_out(deposit, t.block_number).model_dump(mode="json", by_alias=True),
+                as_json(deposit_out(deposit, t.block_number)),
             )
         else:
             log.info("dust deposit %s: %d < depositDust %d", deposit.id, amount, config.deposit_dust)
@@ -365,7 +365,7 @@ class Watcher:
                     emit(
                         session,
                         ExchangeEvent.DEPOSIT_CREDITED,
-                        deposit_out(d, tip).model_dump(mode="json", by_alias=True),
+                        as_json(deposit_out(d, tip)),
                     )
                     changed = True
                 if d.status == DepositStatus.CREDITED and confirmations >= config.unlock_confirm:
@@ -383,7 +383,7 @@ class Watcher:
                     emit(
                         session,
                         ExchangeEvent.DEPOSIT_UNLOCKED,
-                        deposit_out(d, tip).model_dump(mode="json", by_alias=True),
+                        as_json(deposit_out(d, tip)),
                     )
                     changed = True
         if changed:

@@ -5,8 +5,6 @@ A record not there (yet) raises `ApiError` with status 404, as every problem ans
 
 from __future__ import annotations
 
-from typing import Any
-
 from devnet.core.http import ServiceClient
 from devnet.services.issuer.api import (
     IssuerInfo,
@@ -20,9 +18,9 @@ from devnet.services.issuer.api import (
 )
 
 
-def _filters(status: str | None, limit: int | None) -> dict[str, Any]:
+def _filters(status: str | None, limit: int | None) -> dict[str, str | int]:
     """The query of a list: only what is asked (the service's own default limit otherwise)."""
-    params: dict[str, Any] = {}
+    params: dict[str, str | int] = {}
     if status is not None:
         params["status"] = status
     if limit is not None:
