@@ -601,16 +601,16 @@ def listing_check(
         raise _fail(str(e)) from e
     finally:
         devnet.close()
-    table = Table("check", "result", "detail", title=f"listing review of {token} ({result['token_address']})")
-    for c in result["checks"]:
-        table.add_row(c["name"], "[green]pass[/]" if c["passed"] else "[red]FAIL[/]", c["detail"])
+    table = Table("check", "result", "detail", title=f"listing review of {token} ({result.token_address})")
+    for c in result.checks:
+        table.add_row(c.name, "[green]pass[/]" if c.passed else "[red]FAIL[/]", c.detail)
     console.print(table)
     out.mkdir(parents=True, exist_ok=True)
     stem = out / f"listing-{token.lower()}"
-    stem.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+    stem.with_suffix(".json").write_text(json.dumps(result.model_dump(mode="json"), indent=2) + "\n")
     stem.with_suffix(".html").write_text(render_html(result, token))
     _progress(f"wrote {stem}.json and {stem}.html")
-    if not result["passed"]:
+    if not result.passed:
         raise typer.Exit(1)
 
 

@@ -19,11 +19,11 @@ from devnet.core.accounts import RoleKeys, derive_accounts
 from devnet.core.chain import Chain
 from devnet.core.deploy import Deployment, deploy_suite
 from devnet.core.env import DevnetEnv
-from devnet.core.http import ServiceClient
 from devnet.core.wallets import WalletPool
 from devnet.services.bank.client import BankClient
 from devnet.services.custodian.client import CustodianClient
 from devnet.services.exchange.client import ExchangeClient
+from devnet.services.issuer.client import IssuerClient
 from harness.connect import Devnet
 
 ENGINES = ("geth", "anvil")
@@ -215,7 +215,7 @@ def custodian(devnet: Devnet) -> CustodianClient:
 
 
 @pytest.fixture(scope="session")
-def issuer(devnet: Devnet) -> ServiceClient:
+def issuer(devnet: Devnet) -> IssuerClient:
     return devnet.issuer
 
 

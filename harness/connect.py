@@ -14,6 +14,7 @@ from devnet.core.wallets import Wallet, WalletPool
 from devnet.services.bank.client import BankClient
 from devnet.services.custodian.client import CustodianClient
 from devnet.services.exchange.client import ExchangeClient
+from devnet.services.issuer.client import IssuerClient
 from harness.node_control import Keep, NodeControl, Reorg
 
 C = TypeVar("C", bound=ServiceClient)
@@ -88,8 +89,8 @@ class Devnet:
         return self._client("custodian", CustodianClient)
 
     @property
-    def issuer(self) -> ServiceClient:
-        return self._client("issuer", ServiceClient)
+    def issuer(self) -> IssuerClient:
+        return self._client("issuer", IssuerClient)
 
     @property
     def exchange(self) -> ExchangeClient:

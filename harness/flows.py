@@ -8,13 +8,15 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import httpx
 
 from devnet.core.tokens import StableCoinClient
 from devnet.core.wallets import Wallet
 from devnet.services.bank.api import Currency
+from devnet.services.exchange.api import SweepStatus, TokenBalance, WithdrawalStatus
+from devnet.services.issuer.api import MintOut, MintStatus, RedemptionOut, RedemptionStatus
 from harness.connect import Devnet
 
 T = TypeVar("T")
@@ -101,16 +103,20 @@ def poll(probe: Callable[[], T | None], timeout: float, what: str, interval: flo
         time.sleep(interval)
 
 
-def _mint_for(devnet: Devnet, payment_id: str) -> dict[str, Any] | None:
+#: A mint in one of these is settled: its outcome is final.
+MINT_SETTLED = (MintStatus.MINTED, MintStatus.FAILED, MintStatus.HELD)
+
+
+def _mint_for(devnet: Devnet, payment_id: str) -> MintOut | None:
     from devnet.core.http import ApiError
 
     try:
-        mint: dict[str, Any] = devnet.issuer.get(f"/mints/by-payment/{payment_id}")
+        mint = devnet.issuer.mint_by_payment(payment_id)
     except ApiError as e:
         if e.status == 404:
             return None
         raise
-    if mint["status"] in ("minted", "failed", "held"):
+    if mint.status in MINT_SETTLED:
         return mint
     return None
 
@@ -133,9 +139,9 @@ def mint_kgst(
         step.detail = f"{fmt_minor(tyiyn)} KGS to the KGST reserve account"
     with trace.record("mint included") as step:
         mint = poll(lambda: _mint_for(devnet, payment.id), timeout, "mint")
-        if mint["status"] != "minted":
-            raise RuntimeError(f"mint {mint['status']}: {mint['reason']}")
-        step.tx_hash, step.block, step.bank_ref = mint["tx_hash"], mint["block_number"], payment.id
+        if mint.status != MintStatus.MINTED:
+            raise RuntimeError(f"mint {mint.status}: {mint.reason}")
+        step.tx_hash, step.block, step.bank_ref = mint.tx_hash, mint.block_number, payment.id
         step.detail = f"{fmt_minor(tyiyn)} KGST to {wallet.address}"
 
 
@@ -165,17 +171,17 @@ def redeem(
         event = token.events(result, "Redeemed")[0]
         step.detail = f"redemption #{event['redemptionId']} to account {bank_account}"
 
-    def paid() -> dict[str, Any] | None:
-        found: list[dict[str, Any]] = devnet.issuer.get(f"/redemptions/by-tx/{result.tx_hash}")
-        return next((r for r in found if r["status"] != "pending"), None)
+    def paid() -> RedemptionOut | None:
+        found = devnet.issuer.redemptions_by_tx(result.tx_hash)
+        return next((r for r in found if r.status != RedemptionStatus.PENDING), None)
 
     with trace.record("payout settled") as step:
         redemption = poll(paid, timeout, "payout")
-        if redemption["status"] != "paid":
-            raise RuntimeError(f"payout {redemption['status']}: {redemption['reason']}")
-        step.bank_ref = redemption["bank_payment_id"]
+        if redemption.status != RedemptionStatus.PAID:
+            raise RuntimeError(f"payout {redemption.status}: {redemption.reason}")
+        step.bank_ref = redemption.bank_payment_id
         currency = "KGS" if token.info.symbol == "KGST" else "USD"
-        step.detail = f"{fmt_minor(redemption['payout_amount'])} {currency} to {bank_account}"
+        step.detail = f"{fmt_minor(redemption.payout_amount)} {currency} to {bank_account}"
 
 
 def kgst_remittance_cycle(
@@ -195,21 +201,14 @@ def mint_usdkg(
 ) -> None:
     """An institutional (T3) customer buys USDKG with USD; refused unless gold covers it."""
     with trace.record("mint request accepted") as step:
-        accepted = devnet.issuer.post(
-            "/usdkg/mint-requests",
-            {"customer_account": customer_account, "wallet": wallet.address, "amount_cents": cents},
-        )
-        step.bank_ref = accepted["bank_payment_id"]
+        accepted = devnet.issuer.request_usdkg_mint(customer_account, wallet.address, cents)
+        step.bank_ref = accepted.bank_payment_id
         step.detail = f"{fmt_minor(cents)} USD paid into the USDKG reserve account"
     with trace.record("mint included") as step:
-        mint = poll(lambda: _mint_for(devnet, accepted["bank_payment_id"]), timeout, "mint")
-        if mint["status"] != "minted":
-            raise RuntimeError(f"mint {mint['status']}: {mint['reason']}")
-        step.tx_hash, step.block, step.bank_ref = (
-            mint["tx_hash"],
-            mint["block_number"],
-            accepted["bank_payment_id"],
-        )
+        mint = poll(lambda: _mint_for(devnet, accepted.bank_payment_id), timeout, "mint")
+        if mint.status != MintStatus.MINTED:
+            raise RuntimeError(f"mint {mint.status}: {mint.reason}")
+        step.tx_hash, step.block, step.bank_ref = mint.tx_hash, mint.block_number, accepted.bank_payment_id
         step.detail = f"{fmt_minor(cents)} USDKG to {wallet.address}"
 
 
@@ -247,34 +246,40 @@ def remit_via_exchange(
         step.tx_hash, step.block = result.tx_hash, result.block_number
         step.detail = f"{fmt_units(amount, token.info.decimals)} {symbol} to deposit address {address}"
 
-    def balance_reaches(kind: str) -> bool:
+    def balance_reaches(kind: Callable[[TokenBalance], int]) -> bool:
         devnet.mine(1)  # confirmations need blocks
-        return ex.balance(sender_user, symbol)[kind] >= amount
+        return kind(ex.balance(sender_user, symbol)) >= amount
+
+    def locked(balance: TokenBalance) -> int:
+        return balance.locked
+
+    def available(balance: TokenBalance) -> int:
+        return balance.available
 
     with trace.record("deposit credited") as step:
-        poll(lambda: balance_reaches("locked") or balance_reaches("available"), timeout, "credit")
-        step.detail = f"after {network['minConfirm']} confirmations"
+        poll(lambda: balance_reaches(locked) or balance_reaches(available), timeout, "credit")
+        step.detail = f"after {network.min_confirm} confirmations"
     with trace.record("deposit unlocked") as step:
-        poll(lambda: balance_reaches("available"), timeout, "unlock")
-        step.detail = f"after {network['unLockConfirm']} confirmations"
+        poll(lambda: balance_reaches(available), timeout, "unlock")
+        step.detail = f"after {network.unlock_confirm} confirmations"
     with trace.record("swept to hot wallet") as step:
-        sweeps = ex.sweep(symbol)["sweeps"]
+        sweeps = ex.sweep(symbol).sweeps
         for sweep in sweeps:
-            done = ex.wait_sweep(sweep["id"], timeout=timeout)
-            if done["status"] != "completed":
-                raise RuntimeError(f"sweep {done['status']}: {done.get('failure_reason')}")
-            step.tx_hash = done.get("tx_hash")
+            swept = ex.wait_sweep(sweep.id, timeout=timeout)
+            if swept.status != SweepStatus.COMPLETED:
+                raise RuntimeError(f"sweep {swept.status}: {swept.failure_reason}")
+            step.tx_hash = swept.tx_hash
         step.detail = f"{len(sweeps)} deposit address(es) swept"
     with trace.record("internal transfer") as step:
         transfer = ex.internal_transfer(sender_user, recipient_user, symbol, amount)
-        step.detail = f"exchange transfer {transfer['id']}"
+        step.detail = f"exchange transfer {transfer.id}"
     with trace.record("withdrawal completed") as step:
         withdrawal = ex.withdraw(recipient_user, symbol, recipient.address, amount)
-        done = ex.wait_withdrawal(withdrawal["id"], timeout=timeout)
-        if done["status"] != "completed":
-            raise RuntimeError(f"withdrawal {done['status']}: {done.get('failure_reason')}")
-        step.tx_hash = done["tx_hash"]
-        step.detail = f"to {recipient.address}, fee {network['withdrawFee']}"
+        done = ex.wait_withdrawal(withdrawal.id, timeout=timeout)
+        if done.status != WithdrawalStatus.COMPLETED:
+            raise RuntimeError(f"withdrawal {done.status}: {done.failure_reason}")
+        step.tx_hash = done.tx_hash
+        step.detail = f"to {recipient.address}, fee {network.withdraw_fee}"
 
 
 def kgst_exchange_cycle(
@@ -285,6 +290,6 @@ def kgst_exchange_cycle(
     amount = tyiyn * 10 ** (devnet.kgst.info.decimals - 2)
     mint_kgst(devnet, migrant_account, migrant, tyiyn, trace)
     remit_via_exchange(devnet, devnet.kgst, migrant, family, amount, trace)
-    received = amount - int(devnet.exchange.network("KGST")["withdrawFee"])
+    received = amount - devnet.exchange.network("KGST").withdraw_fee
     redeem(devnet, devnet.kgst, family, received, family_account, trace)
     return trace

@@ -16,12 +16,15 @@ from pydantic import BaseModel
 from devnet.core.artifacts import event_topic
 from devnet.core.tokens import StableCoinClient
 from devnet.services.bank.api import CreditDebit
+from devnet.services.issuer.api import MintOut, MintStatus, RedemptionOut, RedemptionStatus
 from harness.connect import Devnet, ServiceNotRunning
 
 TRANSFER = event_topic("Transfer(address,address,uint256)")
 MINT = event_topic("Mint(address,address,uint256)")
 REDEEMED = event_topic("Redeemed(uint256,address,bytes32,uint256)")
 ZERO = "0x" + "00" * 32
+#: Mints not final yet.
+IN_FLIGHT = (MintStatus.QUEUED, MintStatus.SENT, MintStatus.INCLUDED)
 
 
 class Check(BaseModel):
@@ -116,10 +119,8 @@ def _check_usdkg_floor(devnet: Devnet) -> Check:
     )
 
 
-def _issuer_books(devnet: Devnet) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    mints: list[dict[str, Any]] = devnet.issuer.get("/mints", limit=1_000_000)
-    redemptions: list[dict[str, Any]] = devnet.issuer.get("/redemptions", limit=1_000_000)
-    return mints, redemptions
+def _issuer_books(devnet: Devnet) -> tuple[list[MintOut], list[RedemptionOut]]:
+    return devnet.issuer.mints(limit=1_000_000), devnet.issuer.redemptions(limit=1_000_000)
 
 
 def one_to_one(name: str, onchain: Counter[str], booked: Counter[str]) -> Check:
@@ -139,12 +140,12 @@ def one_to_one(name: str, onchain: Counter[str], booked: Counter[str]) -> Check:
     )
 
 
-def _check_mints(devnet: Devnet, mints: list[dict[str, Any]]) -> list[Check]:
+def _check_mints(devnet: Devnet, mints: list[MintOut]) -> list[Check]:
     checks = []
     for symbol in ("KGST", "USDKG"):
         token = devnet.token(symbol)
         onchain = Counter(log["transactionHash"] for log in _logs(devnet, token, MINT))
-        booked = Counter(m["tx_hash"] for m in mints if m["token"] == symbol and m["status"] == "minted")
+        booked = Counter(str(m.tx_hash) for m in mints if m.token == symbol and m.status == MintStatus.MINTED)
         checks.append(one_to_one(f"{symbol} mints: each on-chain mint is one issuer mint", onchain, booked))
         reserve = devnet.bank.reserve_accounts()[symbol]
         credits = {
@@ -152,14 +153,15 @@ def _check_mints(devnet: Devnet, mints: list[dict[str, Any]]) -> list[Check]:
             for e in devnet.bank.statement(reserve).entries
             if e.credit_debit == CreditDebit.CRDT
         }
-        by_payment = Counter(m["bank_payment_id"] for m in mints if m["token"] == symbol)
-        unpaired = [m["id"] for m in mints if m["token"] == symbol and m["bank_payment_id"] not in credits]
+        by_payment = Counter(m.bank_payment_id for m in mints if m.token == symbol)
+        unpaired = [m.id for m in mints if m.token == symbol and m.bank_payment_id not in credits]
         wrong = [
-            m["id"]
+            m.id
             for m in mints
-            if m["token"] == symbol
-            and m["bank_payment_id"] in credits
-            and credits[m["bank_payment_id"]].amount != m["fiat_amount"]
+            if m.token == symbol
+            and m.bank_payment_id is not None
+            and m.bank_payment_id in credits
+            and credits[m.bank_payment_id].amount != m.fiat_amount
         ]
         twice = [p for p, n in by_payment.items() if n > 1]
         no_mint = [p for p in credits if p not in by_payment]
@@ -174,7 +176,7 @@ def _check_mints(devnet: Devnet, mints: list[dict[str, Any]]) -> list[Check]:
                 + (f"; credit with no mint: {no_mint[:3]}" if no_mint else ""),
             )
         )
-    held = [m for m in mints if m["status"] == "held"]
+    held = [m for m in mints if m.status == MintStatus.HELD]
     if held:
         checks.append(
             Check(name="held credits (no wallet named) are listed", ok=True, detail=f"{len(held)} held")
@@ -182,7 +184,7 @@ def _check_mints(devnet: Devnet, mints: list[dict[str, Any]]) -> list[Check]:
     return checks
 
 
-def _check_redemptions(devnet: Devnet, redemptions: list[dict[str, Any]]) -> list[Check]:
+def _check_redemptions(devnet: Devnet, redemptions: list[RedemptionOut]) -> list[Check]:
     checks = []
     for symbol in ("KGST", "USDKG"):
         token = devnet.token(symbol)
@@ -191,9 +193,9 @@ def _check_redemptions(devnet: Devnet, redemptions: list[dict[str, Any]]) -> lis
         }
         # A redemption whose block left the chain before its payout is void ("reorged").
         booked = Counter(
-            (r["tx_hash"], r["log_index"])
+            (r.tx_hash, r.log_index)
             for r in redemptions
-            if r["token"] == symbol and r["status"] != "reorged"
+            if r.token == symbol and r.status != RedemptionStatus.REORGED
         )
         reserve = devnet.bank.reserve_accounts()[symbol]
         debits = {
@@ -201,9 +203,9 @@ def _check_redemptions(devnet: Devnet, redemptions: list[dict[str, Any]]) -> lis
             for e in devnet.bank.statement(reserve).entries
             if e.credit_debit == CreditDebit.DBIT
         }
-        mine = [r for r in redemptions if r["token"] == symbol]
-        paid = [r for r in mine if r["status"] == "paid"]
-        payouts = Counter(r["bank_payment_id"] for r in paid)
+        mine = [r for r in redemptions if r.token == symbol]
+        paid = [r for r in mine if r.status == RedemptionStatus.PAID]
+        payouts = Counter(r.bank_payment_id for r in paid)
         problems = []
         if missing := sorted(events - set(booked)):
             problems.append(f"redeemed on chain, not booked: {missing[:3]}")
@@ -211,15 +213,15 @@ def _check_redemptions(devnet: Devnet, redemptions: list[dict[str, Any]]) -> lis
             problems.append(f"booked, not on chain: {ghosts[:3]}")
         if twice := [k for k, n in booked.items() if n > 1]:
             problems.append(f"booked twice: {twice[:3]}")
-        if unpaid := [r["id"] for r in paid if r["bank_payment_id"] not in debits]:
+        if unpaid := [r.id for r in paid if r.bank_payment_id not in debits]:
             problems.append(f"paid with no bank debit: {unpaid[:3]}")
         if doubled := [p for p, n in payouts.items() if n > 1]:
             problems.append(f"one payout for two redemptions: {doubled[:3]}")
         if stray := sorted(set(debits) - set(payouts)):
             problems.append(f"reserve debits with no redemption: {stray[:3]}")
-        if pending := [r["id"] for r in mine if r["status"] == "pending"]:
+        if pending := [r.id for r in mine if r.status == RedemptionStatus.PENDING]:
             problems.append(f"still unpaid: {pending[:3]}")
-        failed = [r for r in mine if r["status"] == "failed"]
+        failed = [r for r in mine if r.status == RedemptionStatus.FAILED]
         checks.append(
             Check(
                 name=f"{symbol} redemptions: each paid out once",
@@ -233,12 +235,12 @@ def _check_redemptions(devnet: Devnet, redemptions: list[dict[str, Any]]) -> lis
 
 def _check_exchange(devnet: Devnet) -> list[Check]:
     try:
-        summary: dict[str, Any] = devnet.exchange.get("/reconciliation")
+        summary = devnet.exchange.reconciliation()
     except ServiceNotRunning:
         return []
     checks = []
-    for symbol, row in summary.get("tokens", {}).items():
-        liabilities, holdings = int(row["liabilities"]), int(row["holdings"])
+    for symbol, row in summary.tokens.items():
+        liabilities, holdings = row.liabilities, row.holdings
         checks.append(
             Check(
                 name=f"exchange {symbol}: liabilities <= on-chain holdings",
@@ -246,12 +248,12 @@ def _check_exchange(devnet: Devnet) -> list[Check]:
                 detail=f"owed to users {liabilities}, held on chain {holdings}",
             )
         )
-    duplicates = summary.get("duplicate_deposits", [])
+    duplicates = summary.duplicate_deposits
     checks.append(
         Check(
             name="exchange: no deposit credited twice",
             ok=not duplicates,
-            detail=f"{summary.get('credited_deposits', 0)} deposits credited"
+            detail=f"{summary.credited_deposits} deposits credited"
             + (f"; twice: {duplicates[:3]}" if duplicates else ""),
         )
     )
@@ -278,7 +280,7 @@ def _reconcile_once(devnet: Devnet) -> Report:
     checks += _check_kgst_reserve(devnet)
     if "issuer" in devnet.env.services and "bank" in devnet.env.services:
         mints, redemptions = _issuer_books(devnet)
-        in_flight = [m["id"] for m in mints if m["status"] in ("queued", "sent", "included")]
+        in_flight = [m.id for m in mints if m.status in IN_FLIGHT]
         checks.append(
             Check(
                 name="no mint left in flight",

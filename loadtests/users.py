@@ -16,6 +16,7 @@ from devnet.core.accounts import ROLE_LAYOUT, derive_account
 from devnet.core.chain import Chain
 from devnet.core.wallets import Wallet, WalletPool
 from devnet.services.bank.api import Currency, KycTier
+from devnet.services.exchange.api import WithdrawalStatus
 from harness.flood import fund_senders
 from harness.flows import FlowError, Trace, kgst_remittance_cycle, mint_kgst, poll, redeem
 from loadtests.common import FUNDED_LANES, WALLETS_PER_USER, all_accounts, devnet, lane, report, report_trace
@@ -203,16 +204,16 @@ class ExchangeUser(_FlowUser):
                 step.tx_hash = kgst.transfer(self.migrant, self.address, unit).tx_hash
             with trace.record("deposit unlocked"):
                 poll(
-                    lambda: self.devnet.mine(1) and ex.balance(self.user_id, "KGST")["available"] >= unit,
+                    lambda: self.devnet.mine(1) and ex.balance(self.user_id, "KGST").available >= unit,
                     60,
                     "unlock",
                 )
             with trace.record("withdrawal completed") as step:
                 done = ex.wait_withdrawal(
-                    ex.withdraw(self.user_id, "KGST", self.migrant.address, unit)["id"], timeout=60
+                    ex.withdraw(self.user_id, "KGST", self.migrant.address, unit).id, timeout=60
                 )
-                if done["status"] != "completed":
-                    raise RuntimeError(f"withdrawal {done['status']}: {done.get('failure_reason')}")
-                step.tx_hash = done["tx_hash"]
+                if done.status != WithdrawalStatus.COMPLETED:
+                    raise RuntimeError(f"withdrawal {done.status}: {done.failure_reason}")
+                step.tx_hash = done.tx_hash
 
         self.run_flow("exchange deposit and withdrawal", flow)

@@ -94,7 +94,7 @@ def test_remittance_through_the_exchange(
         "redeem included",
         "payout settled",
     ]
-    fee = int(devnet.exchange.network("KGST")["withdrawFee"]) // 10**16
+    fee = devnet.exchange.network("KGST").withdraw_fee // 10**16
     assert bank.balance(family_account) == USD_200_IN_TYIYN - fee
 
 

@@ -13,10 +13,10 @@ from harness.listing import render_html, review
 @pytest.mark.parametrize("symbol", ["KGST", "USDKG"])
 def test_the_devnet_tokens_pass_the_listing_review(devnet: Devnet, symbol: str) -> None:
     result = review(devnet, symbol)
-    failed = [c["name"] for c in result["checks"] if not c["passed"]]
-    assert result["passed"], failed
+    failed = [c.name for c in result.checks if not c.passed]
+    assert result.passed, failed
     assert {"bep20_metadata", "runtime_bytecode", "transfer_events", "fee_on_transfer", "paused"} <= {
-        c["name"] for c in result["checks"]
+        c.name for c in result.checks
     }
 
 
@@ -28,8 +28,8 @@ def test_a_quirky_token_fails_each_check_that_should_catch_it(devnet: Devnet, wo
     chain.transact(admin, token, "mint", holder.address, 1_000_000_000)  # no Transfer event
     chain.transact(holder, token, "transfer", other.address, 1_000_000)  # logs 1,000,000, delivers 990,000
     result = review(devnet, address)
-    verdicts = {c["name"]: c["passed"] for c in result["checks"]}
-    assert not result["passed"]
+    verdicts = {c.name: c.passed for c in result.checks}
+    assert not result.passed
     assert verdicts["bep20_metadata"] is False  # no getOwner()
     assert verdicts["runtime_bytecode"] is False  # not the audited contract
     assert verdicts["transfer_events"] is False  # supply minted without Transfer(0x0, ...)

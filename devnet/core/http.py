@@ -8,9 +8,20 @@ import uuid
 from typing import Any, TypeVar
 
 import httpx
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
-M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
+
+
+#: One validator per answer type, built once (`list[Model]` would otherwise build one per call).
+_adapters: dict[Any, TypeAdapter[Any]] = {}
+
+
+def _adapter(type_: Any) -> TypeAdapter[Any]:
+    adapter = _adapters.get(type_)
+    if adapter is None:
+        adapter = _adapters[type_] = TypeAdapter(type_)
+    return adapter
 
 
 class ApiError(RuntimeError):
@@ -73,15 +84,19 @@ class ServiceClient:
         key = idempotency_key or str(uuid.uuid4())
         return self._send("POST", path, json=body, headers={"Idempotency-Key": key})
 
-    def get_model(self, path: str, model: type[M], **params: Any) -> M:
-        """GET `path` and read the answer as `model` (a pydantic ValidationError if it is not one)."""
-        return model.model_validate(self.get(path, **params))
+    def get_model(self, type_: type[T], path: str, **params: Any) -> T:
+        """GET `path` and validate the answer as `type_` (a model, or e.g. `list[Model]`)."""
+        answer: T = _adapter(type_).validate_python(self.get(path, **params))
+        return answer
 
     def post_model(
-        self, path: str, body: dict[str, Any], model: type[M], idempotency_key: str | None = None
-    ) -> M:
-        """POST `body` to `path` (see `post`) and read the answer as `model`."""
-        return model.model_validate(self.post(path, body, idempotency_key))
+        self, type_: type[T], path: str, body: BaseModel | dict[str, Any], idempotency_key: str | None = None
+    ) -> T:
+        """POST `body` (a request model as its JSON, or a JSON object sent as given, for the
+        service to judge) and validate the answer as `type_`."""
+        payload = body.model_dump(mode="json", by_alias=True) if isinstance(body, BaseModel) else body
+        answer: T = _adapter(type_).validate_python(self.post(path, payload, idempotency_key))
+        return answer
 
     def _admin(self, method: str, path: str, body: Any = None) -> Any:
         return self._send(method, path, json=body, headers={"Authorization": f"Bearer {self.admin_token}"})

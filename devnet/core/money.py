@@ -2,25 +2,14 @@
 
 A token with `decimals` d holds 10**(d - 2) base units per fiat minor unit: 1 KGST (18 decimals)
 is 100 tyiyn, so 1 tyiyn is 10**16 base units; 1 USDKG (6 decimals) is 100 cents, so 1 cent is
-10**4 base units. Converting back floors: a sub-minor remainder is never paid out. Every store
-keeps amounts in 64-bit columns (SQLite's INTEGER, PostgreSQL's BIGINT): that is their bound.
+10**4 base units. Converting back floors: a sub-minor remainder is never paid out. How amounts
+travel as JSON is `devnet.core.wire`.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from pydantic import Field, StrictInt
-
 #: KGS (ISO 4217 417) and USD both have 2 minor units.
 FIAT_DECIMALS = 2
-#: The largest integer a 64-bit signed column holds.
-MAX_DB_INT = 2**63 - 1
-
-#: A positive amount in minor units (tyiyn, cents) that fits the store.
-MinorUnits = Annotated[
-    StrictInt, Field(gt=0, le=MAX_DB_INT, description="minor units (tyiyn, cents); at most 2^63 - 1")
-]
 
 
 def units_per_minor(decimals: int) -> int:

@@ -27,6 +27,18 @@ from devnet.core.tokens import StableCoinClient
 from devnet.core.wallets import Wallet
 from devnet.node.process import pid_alive
 from devnet.profile import BscProfile
+from devnet.services.exchange.api import (
+    ConfiguredSwitches,
+    DepositStatus,
+    ReviewCheck,
+    ReviewOut,
+    SweepOut,
+    SweepSkipped,
+    SweepStatus,
+    TokenBalance,
+    TransferStatus,
+    WithdrawalStatus,
+)
 from devnet.services.exchange.client import ExchangeClient
 from devnet.services.exchange.erc20 import TRANSFER_TOPIC, TransferLog, get_logs, parse_transfer
 from devnet.services.exchange.watcher import Watcher
@@ -154,9 +166,9 @@ class Exchanges:
         self.clients.append(client)
         # Ready: the watcher has a cursor and the funder's BNB top-up of the hot wallet is mined,
         # so no block of the exchange's own lands in the middle of a test.
-        wait(lambda: client.info()["last_block"] is not None, what="watcher started")
+        wait(lambda: client.info().last_block is not None, what="watcher started")
         if settings.get("gas_funder_key"):
-            hot = client.info()["hot_wallet"]
+            hot = client.info().hot_wallet
             wait(lambda: self.world.chain.balance(hot) > 0, what="hot wallet topped up")
         return client, handle
 
@@ -205,10 +217,10 @@ def wait(probe: Callable[[], Any], timeout: float = 30.0, what: str = "condition
 
 def caught_up(world: World, ex: ExchangeClient) -> None:
     head = world.chain.block_number()
-    wait(lambda: (ex.info()["last_block"] or 0) >= head, what=f"watcher at block {head}")
+    wait(lambda: (ex.info().last_block or 0) >= head, what=f"watcher at block {head}")
 
 
-def kgst_balance(ex: ExchangeClient, user_id: str) -> dict[str, int]:
+def kgst_balance(ex: ExchangeClient, user_id: str) -> TokenBalance:
     return ex.balance(user_id, "KGST")
 
 
@@ -218,7 +230,7 @@ def funded_user(world: World, ex: ExchangeClient, name: str, amount: int) -> tup
     address = ex.deposit_address(user, "KGST")
     world.deposit(address, amount)
     world.mine(UNLOCK_CONFIRM)
-    wait(lambda: kgst_balance(ex, user)["available"] == amount, what=f"{name} funded")
+    wait(lambda: kgst_balance(ex, user).available == amount, what=f"{name} funded")
     return user, address
 
 
@@ -228,9 +240,9 @@ def problem(call: Callable[[], Any]) -> ApiError:
     return info.value
 
 
-def sweep_all(ex: ExchangeClient) -> list[dict[str, Any]]:
+def sweep_all(ex: ExchangeClient) -> list[SweepOut]:
     started = ex.sweep("KGST")
-    return [ex.wait_sweep(s["id"], timeout=30) for s in started["sweeps"]]
+    return [ex.wait_sweep(s.id, timeout=30) for s in started.sweeps]
 
 
 def hook_for(world: World, type_: str, object_id: str) -> dict[str, Any]:
@@ -240,8 +252,8 @@ def hook_for(world: World, type_: str, object_id: str) -> dict[str, Any]:
     return next(e for e in events if e["type"] == type_ and e["data"]["id"] == object_id)
 
 
-def checks(review: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {c["name"]: c for c in review["checks"]}
+def checks(review: ReviewOut) -> dict[str, ReviewCheck]:
+    return {c.name: c for c in review.checks}
 
 
 # ---- listing review ------------------------------------------------------------------------
@@ -250,7 +262,7 @@ def checks(review: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def test_listing_review_passes_for_kgst_and_usdkg(world: World, exchange: ExchangeClient) -> None:
     for token in (world.kgst, world.usdkg):
         review = exchange.review(token.address)
-        assert review["passed"], review
+        assert review.passed, review
         assert set(checks(review)) == {
             "contract_code",
             "bep20_metadata",
@@ -260,13 +272,13 @@ def test_listing_review_passes_for_kgst_and_usdkg(world: World, exchange: Exchan
             "paused",
             "blacklist",
         }
-        assert all(c["passed"] for c in review["checks"])
-        assert f"symbol='{token.info.symbol}'" in checks(review)["bep20_metadata"]["detail"]
-        assert review["capabilities"]["blacklist"] and review["capabilities"]["pause"]
-        assert exchange.get_review(review["id"]) == review
+        assert all(c.passed for c in review.checks)
+        assert f"symbol='{token.info.symbol}'" in checks(review)["bep20_metadata"].detail
+        assert review.capabilities.blacklist and review.capabilities.pause
+        assert exchange.get_review(review.id) == review
     kgst_review = checks(exchange.review(world.kgst.address))
-    assert "2 Mint, 1 Burn, 1 Redeemed" in kgst_review["transfer_events"]["detail"]
-    assert "delivered it in full" in kgst_review["fee_on_transfer"]["detail"]
+    assert "2 Mint, 1 Burn, 1 Redeemed" in kgst_review["transfer_events"].detail
+    assert "delivered it in full" in kgst_review["fee_on_transfer"].detail
 
 
 def test_listing_review_flags_fee_on_transfer(world: World, exchange: ExchangeClient) -> None:
@@ -276,12 +288,12 @@ def test_listing_review_flags_fee_on_transfer(world: World, exchange: ExchangeCl
         review = exchange.review(world.kgst.address)
     finally:
         world.kgst.set_transfer_fee(owner, 0, world.role(ROLE_LAYOUT.fee_collector))
-    assert not review["passed"]
+    assert not review.passed
     fee = checks(review)["fee_on_transfer"]
-    assert not fee["passed"]
-    assert "transferFeeBps=10" in fee["detail"]
-    assert "credit the balance change" in fee["detail"]  # the simulated transfer delivered less
-    assert checks(review)["runtime_bytecode"]["passed"]  # same code: the fee is configuration
+    assert not fee.passed
+    assert "transferFeeBps=10" in fee.detail
+    assert "credit the balance change" in fee.detail  # the simulated transfer delivered less
+    assert checks(review)["runtime_bytecode"].passed  # same code: the fee is configuration
 
 
 def test_listing_review_flags_a_paused_token(world: World, exchange: ExchangeClient) -> None:
@@ -292,27 +304,27 @@ def test_listing_review_flags_a_paused_token(world: World, exchange: ExchangeCli
     finally:
         world.kgst.unpause(pauser)
         # The exchange saw the pause (its watcher reads it every tick): leave once it saw the end.
-        wait(lambda: exchange.network("KGST")["status"] == "normal", what="unpause seen")
-    assert not review["passed"]
+        wait(lambda: exchange.network("KGST").status == "normal", what="unpause seen")
+    assert not review.passed
     paused = checks(review)["paused"]
-    assert not paused["passed"]
-    assert "paused() is true" in paused["detail"] and "Pausable: paused" in paused["detail"]
+    assert not paused.passed
+    assert "paused() is true" in paused.detail and "Pausable: paused" in paused.detail
 
 
 def test_listing_review_flags_other_code_and_accounts(world: World, exchange: ExchangeClient) -> None:
     feed = exchange.review(world.env.contracts["KGST.feed.reserve"])
-    assert not feed["passed"]
-    assert checks(feed)["contract_code"]["passed"]
-    assert not checks(feed)["runtime_bytecode"]["passed"]
-    assert "differs from the committed StableCoin artifact" in checks(feed)["runtime_bytecode"]["detail"]
-    assert not checks(feed)["bep20_metadata"]["passed"]
+    assert not feed.passed
+    assert checks(feed)["contract_code"].passed
+    assert not checks(feed)["runtime_bytecode"].passed
+    assert "differs from the committed StableCoin artifact" in checks(feed)["runtime_bytecode"].detail
+    assert not checks(feed)["bep20_metadata"].passed
 
     eoa = exchange.review(world.whale.address)
-    assert not eoa["passed"]
-    assert not checks(eoa)["contract_code"]["passed"]
-    assert "externally owned account" in checks(eoa)["contract_code"]["detail"]
+    assert not eoa.passed
+    assert not checks(eoa)["contract_code"].passed
+    assert "externally owned account" in checks(eoa)["contract_code"].detail
 
-    bad = problem(lambda: exchange.review("0x1234"))
+    bad = problem(lambda: exchange.post("/listings/reviews", {"token_address": "0x1234"}))
     assert (bad.status, bad.field) == (422, "body.token_address")
 
 
@@ -322,12 +334,12 @@ def test_listing_review_flags_other_code_and_accounts(world: World, exchange: Ex
 def test_networks_show_binance_fields_and_admin_changes_them(world: World, exchange: ExchangeClient) -> None:
     networks = exchange.networks()
     kgst = networks["KGST"]
-    assert kgst["contractAddress"] == world.kgst.address
-    assert kgst["withdrawFee"] == str(KGST_UNIT) and kgst["withdrawMin"] == str(2 * KGST_UNIT)
-    assert (kgst["minConfirm"], kgst["unLockConfirm"]) == (MIN_CONFIRM, UNLOCK_CONFIRM)
-    assert kgst["addressRegex"] == "^(0x)[0-9A-Fa-f]{40}$"
-    assert kgst["depositEnable"] and kgst["withdrawEnable"] and kgst["status"] == "normal"
-    assert networks["USDKG"]["decimals"] == 6
+    assert kgst.contract_address == world.kgst.address
+    assert kgst.withdraw_fee == KGST_UNIT and kgst.withdraw_min == 2 * KGST_UNIT
+    assert (kgst.min_confirm, kgst.unlock_confirm) == (MIN_CONFIRM, UNLOCK_CONFIRM)
+    assert kgst.address_regex == "^(0x)[0-9A-Fa-f]{40}$"
+    assert kgst.deposit_enable and kgst.withdraw_enable and kgst.status == "normal"
+    assert networks["USDKG"].decimals == 6
 
     unauthorized = problem(
         lambda: ExchangeClient(exchange.base_url, admin_token="wrong").update_network("USDKG")
@@ -337,18 +349,16 @@ def test_networks_show_binance_fields_and_admin_changes_them(world: World, excha
     assert (inconsistent.status, inconsistent.field) == (422, "body.unLockConfirm")
 
     changed = exchange.update_network("USDKG", withdrawFee=5, withdrawMin=10, depositEnable=False)
-    assert changed["withdrawFee"] == "5" and changed["withdrawMin"] == "10"
-    assert not changed["depositEnable"] and changed["status"] == "deposits disabled by admin"
-    volatile = ("stateBlock", "stateCheckedAt")  # the watcher re-reads the status every tick
+    assert changed.withdraw_fee == 5 and changed.withdraw_min == 10
+    assert not changed.deposit_enable and changed.status == "deposits disabled by admin"
+    volatile = {"state_block", "state_checked_at"}  # the watcher re-reads the status every tick
     one, listed = exchange.network("USDKG"), exchange.networks()["USDKG"]
-    assert {k: v for k, v in one.items() if k not in volatile} == {
-        k: v for k, v in listed.items() if k not in volatile
-    }
+    assert one.model_dump(exclude=volatile) == listed.model_dump(exclude=volatile)
     user = exchange.create_user("usdkg-depositor")
     disabled = problem(lambda: exchange.deposit_address(user, "USDKG"))
     assert (disabled.status, disabled.field) == (409, "body.token")
     restored = exchange.update_network("USDKG", depositEnable=True)
-    assert restored["depositEnable"] and restored["status"] == "normal"
+    assert restored.deposit_enable and restored.status == "normal"
 
 
 # ---- deposits ------------------------------------------------------------------------------
@@ -362,29 +372,29 @@ def test_deposit_is_pending_then_credited_then_unlocked_once(world: World, excha
     amount = world.kgst.units(100)
 
     tx_hash = world.deposit(address, amount)
-    assert wait(lambda: kgst_balance(exchange, user)["pending"] == amount, what="pending")
-    assert kgst_balance(exchange, user) == {"available": 0, "locked": 0, "pending": amount}
+    assert wait(lambda: kgst_balance(exchange, user).pending == amount, what="pending")
+    assert kgst_balance(exchange, user) == TokenBalance(available=0, locked=0, pending=amount)
     [deposit] = exchange.deposits(user)
-    assert (deposit["tx_hash"], deposit["status"], deposit["amount"]) == (tx_hash, "pending", str(amount))
+    assert (deposit.tx_hash, deposit.status, deposit.amount) == (tx_hash, DepositStatus.PENDING, amount)
 
     world.mine(MIN_CONFIRM - 1)
-    wait(lambda: kgst_balance(exchange, user)["locked"] == amount, what="credited")
-    assert kgst_balance(exchange, user) == {"available": 0, "locked": amount, "pending": 0}
+    wait(lambda: kgst_balance(exchange, user).locked == amount, what="credited")
+    assert kgst_balance(exchange, user) == TokenBalance(available=0, locked=amount, pending=0)
     world.mine(UNLOCK_CONFIRM - MIN_CONFIRM)
-    wait(lambda: kgst_balance(exchange, user)["available"] == amount, what="unlocked")
-    assert kgst_balance(exchange, user) == {"available": amount, "locked": 0, "pending": 0}
+    wait(lambda: kgst_balance(exchange, user).available == amount, what="unlocked")
+    assert kgst_balance(exchange, user) == TokenBalance(available=amount, locked=0, pending=0)
 
     for type_ in ("deposit.pending", "deposit.credited", "deposit.unlocked"):
-        event = hook_for(world, type_, deposit["id"])
+        event = hook_for(world, type_, deposit.id)
         assert event["data"]["amount"] == str(amount) and event["data"]["tx_hash"] == tx_hash
 
     # Scanning the same blocks again finds the deposit recorded: nothing is credited twice.
-    exchange.rescan(deposit["block_number"] - 1)
+    exchange.rescan(deposit.block_number - 1)
     world.mine(1)
     caught_up(world, exchange)
-    assert kgst_balance(exchange, user) == {"available": amount, "locked": 0, "pending": 0}
-    assert [d["id"] for d in exchange.deposits_of_tx(tx_hash)] == [deposit["id"]]
-    assert exchange.deposits(user)[0]["status"] == "unlocked"
+    assert kgst_balance(exchange, user) == TokenBalance(available=amount, locked=0, pending=0)
+    assert [d.id for d in exchange.deposits_of_tx(tx_hash)] == [deposit.id]
+    assert exchange.deposits(user)[0].status == DepositStatus.UNLOCKED
 
 
 def test_dust_deposit_is_recorded_not_credited(world: World, exchange: ExchangeClient) -> None:
@@ -394,10 +404,10 @@ def test_dust_deposit_is_recorded_not_credited(world: World, exchange: ExchangeC
     world.deposit(address, dust)
     world.deposit(address, KGST_UNIT)
     world.mine(UNLOCK_CONFIRM)
-    wait(lambda: kgst_balance(exchange, user)["available"] == KGST_UNIT, what="the real deposit unlocked")
-    statuses = sorted((d["status"], int(d["amount"])) for d in exchange.deposits(user))
-    assert statuses == [("dust", dust), ("unlocked", KGST_UNIT)]
-    assert kgst_balance(exchange, user) == {"available": KGST_UNIT, "locked": 0, "pending": 0}
+    wait(lambda: kgst_balance(exchange, user).available == KGST_UNIT, what="the real deposit unlocked")
+    statuses = sorted((d.status, d.amount) for d in exchange.deposits(user))
+    assert statuses == [(DepositStatus.DUST, dust), (DepositStatus.UNLOCKED, KGST_UNIT)]
+    assert kgst_balance(exchange, user) == TokenBalance(available=KGST_UNIT, locked=0, pending=0)
 
 
 def test_fee_on_transfer_deposit_credits_what_arrived(world: World, exchange: ExchangeClient) -> None:
@@ -413,9 +423,9 @@ def test_fee_on_transfer_deposit_credits_what_arrived(world: World, exchange: Ex
     arrived = world.kgst.balance_of(address)
     assert arrived == value - value * 20 // 10_000
     world.mine(UNLOCK_CONFIRM)
-    wait(lambda: kgst_balance(exchange, user)["available"] == arrived, what="fee-on-transfer credit")
+    wait(lambda: kgst_balance(exchange, user).available == arrived, what="fee-on-transfer credit")
     [deposit] = exchange.deposits(user)
-    assert int(deposit["amount"]) == arrived < value
+    assert deposit.amount == arrived < value
 
 
 def test_credit_is_the_balance_change_when_logs_overstate_it() -> None:
@@ -450,35 +460,35 @@ def test_reorg_reverses_a_credited_locked_deposit(world: World, exchange: Exchan
     data = world.chain.encode_call(world.kgst.contract, "transfer", address, amount)
     signed = world.chain.sign(world.whale, world.kgst.address, data, gas=200_000)
     world.chain.submit(world.whale, signed)
-    wait(lambda: kgst_balance(exchange, user)["pending"] == amount, what="pending")
+    wait(lambda: kgst_balance(exchange, user).pending == amount, what="pending")
     world.mine(MIN_CONFIRM - 1)
-    wait(lambda: kgst_balance(exchange, user)["locked"] == amount, what="credited")
+    wait(lambda: kgst_balance(exchange, user).locked == amount, what="credited")
     [deposit] = exchange.deposits(user)
-    assert deposit["status"] == "credited"
+    assert deposit.status == DepositStatus.CREDITED
 
     # The deposit's block and the one on top are replaced by a branch without it (fork choice
     # on geth; their parent is the finalized block, so fast finality allows it).
     reorg = world.node.reorg(MIN_CONFIRM)
-    assert signed.hash_hex in reorg.dropped and deposit["block_hash"] in reorg.replaced
+    assert signed.hash_hex in reorg.dropped and deposit.block_hash in reorg.replaced
     world.whale.resync(rpc)
     world.mine(1)
     assert rpc.call("eth_getTransactionReceipt", signed.hash_hex) is None
-    wait(lambda: exchange.deposits(user)[0]["status"] == "reversed", what="reversed")
-    assert kgst_balance(exchange, user) == {"available": 0, "locked": 0, "pending": 0}
-    assert hook_for(world, "deposit.reversed", deposit["id"])["data"]["previous_status"] == "credited"
+    wait(lambda: exchange.deposits(user)[0].status == DepositStatus.REVERSED, what="reversed")
+    assert kgst_balance(exchange, user) == TokenBalance(available=0, locked=0, pending=0)
+    assert hook_for(world, "deposit.reversed", deposit.id)["data"]["previous_status"] == "credited"
     world.mine(UNLOCK_CONFIRM)
     caught_up(world, exchange)
-    assert kgst_balance(exchange, user)["available"] == 0  # never unlocked
+    assert kgst_balance(exchange, user).available == 0  # never unlocked
 
     # The same transaction mined again later: the deposit comes back, credited once.
     world.chain.submit(world.whale, signed)
     world.whale.resync(rpc)
     world.mine(UNLOCK_CONFIRM)
-    wait(lambda: kgst_balance(exchange, user)["available"] == amount, what="re-mined deposit unlocked")
+    wait(lambda: kgst_balance(exchange, user).available == amount, what="re-mined deposit unlocked")
     [again] = exchange.deposits(user)
-    assert (again["id"], again["status"], again["reversals"]) == (deposit["id"], "unlocked", 1)
-    assert again["block_hash"] != deposit["block_hash"]
-    assert kgst_balance(exchange, user) == {"available": amount, "locked": 0, "pending": 0}
+    assert (again.id, again.status, again.reversals) == (deposit.id, DepositStatus.UNLOCKED, 1)
+    assert again.block_hash != deposit.block_hash
+    assert kgst_balance(exchange, user) == TokenBalance(available=amount, locked=0, pending=0)
 
 
 # ---- sweeps, withdrawals, internal transfers ------------------------------------------------
@@ -486,18 +496,18 @@ def test_reorg_reverses_a_credited_locked_deposit(world: World, exchange: Exchan
 
 def test_sweep_tops_up_gas_and_moves_tokens_to_the_hot_wallet(world: World, exchange: ExchangeClient) -> None:
     user, address = funded_user(world, exchange, "swept", world.kgst.units(50))
-    hot = exchange.info()["hot_wallet"]
+    hot = exchange.info().hot_wallet
     assert world.chain.balance(address) == 0  # a fresh deposit address has no BNB for gas
     hot_before = world.kgst.balance_of(hot)
     sweeps = sweep_all(exchange)
-    mine = next(s for s in sweeps if s["address"] == address)
-    assert mine["status"] == "completed", mine
-    assert int(mine["amount"]) == int(mine["received"]) == world.kgst.units(50)
-    assert int(mine["gas_topup_wei"]) > 0 and mine["gas_tx_hash"] and mine["tx_hash"]
+    mine = next(s for s in sweeps if s.address == address)
+    assert mine.status == SweepStatus.COMPLETED, mine
+    assert mine.amount == mine.received == world.kgst.units(50)
+    assert mine.gas_topup_wei > 0 and mine.gas_tx_hash and mine.tx_hash
     assert world.kgst.balance_of(address) == 0
-    assert world.kgst.balance_of(hot) - hot_before == sum(int(s["received"] or 0) for s in sweeps)
-    assert kgst_balance(exchange, user)["available"] == world.kgst.units(50)  # the ledger is unchanged
-    assert hook_for(world, "sweep.completed", mine["id"])["data"]["tx_hash"] == mine["tx_hash"]
+    assert world.kgst.balance_of(hot) - hot_before == sum(s.received or 0 for s in sweeps)
+    assert kgst_balance(exchange, user).available == world.kgst.units(50)  # the ledger is unchanged
+    assert hook_for(world, "sweep.completed", mine.id)["data"]["tx_hash"] == mine.tx_hash
 
 
 def test_withdrawal_sends_amount_minus_fee_and_replays_idempotently(
@@ -509,21 +519,21 @@ def test_withdrawal_sends_amount_minus_fee_and_replays_idempotently(
     before = world.kgst.balance_of(recipient)
     key = str(uuid.uuid4())
     first = exchange.withdraw(user, "KGST", recipient, world.kgst.units(12), key=key)
-    assert first["status"] == "processing" and first["fee"] == str(KGST_UNIT)
+    assert first.status == WithdrawalStatus.PROCESSING and first.fee == KGST_UNIT
     replay = httpx.post(
         f"{exchange.base_url}/withdrawals",
         json={"user_id": user, "token": "KGST", "address": recipient, "amount": str(world.kgst.units(12))},
         headers={"Idempotency-Key": key},
     )
     assert replay.headers.get("Idempotent-Replayed") == "true"
-    assert replay.json()["id"] == first["id"]
-    done = exchange.wait_withdrawal(first["id"])
-    assert done["status"] == "completed" and done["tx_hash"], done
+    assert replay.json()["id"] == first.id
+    done = exchange.wait_withdrawal(first.id)
+    assert done.status == WithdrawalStatus.COMPLETED and done.tx_hash, done
     assert world.kgst.balance_of(recipient) - before == world.kgst.units(11)  # amount - withdrawFee
-    assert kgst_balance(exchange, user) == {"available": world.kgst.units(18), "locked": 0, "pending": 0}
-    receipt = world.chain.rpc.call("eth_getTransactionReceipt", done["tx_hash"])
+    assert kgst_balance(exchange, user) == TokenBalance(available=world.kgst.units(18), locked=0, pending=0)
+    receipt = world.chain.rpc.call("eth_getTransactionReceipt", done.tx_hash)
     assert receipt["status"] == "0x1"
-    assert hook_for(world, "withdrawal.completed", first["id"])["data"]["tx_hash"] == done["tx_hash"]
+    assert hook_for(world, "withdrawal.completed", first.id)["data"]["tx_hash"] == done.tx_hash
     reused = problem(lambda: exchange.withdraw(user, "KGST", recipient, world.kgst.units(13), key=key))
     assert (reused.status, reused.field) == (422, "header.Idempotency-Key")
 
@@ -538,48 +548,46 @@ def test_a_withdrawal_reorganised_away_is_sent_again_and_paid_once(
     w = exchange.withdraw(user, "KGST", recipient, world.kgst.units(12))
     rpc = world.chain.rpc
     # In a block, not final (this chain moves only when mined): still processing.
-    tx_hash = wait(
-        lambda: (x := exchange.withdrawal(w["id"])["tx_hash"]) and rpc.receipt(x) and x, what="included"
-    )
+    tx_hash = wait(lambda: (x := exchange.withdrawal(w.id).tx_hash) and rpc.receipt(x) and x, what="included")
     first_block = rpc.receipt(tx_hash)["blockHash"]
     if depth == 2:
         world.mine(1)
-    assert exchange.withdrawal(w["id"])["status"] == "processing"
+    assert exchange.withdrawal(w.id).status == WithdrawalStatus.PROCESSING
     reorg = world.node.reorg(depth)
     assert first_block in reorg.replaced
-    done = exchange.wait_withdrawal(w["id"])  # mines until final
-    assert (done["status"], done["tx_hash"]) == ("completed", tx_hash)  # the same bytes, sent again
+    done = exchange.wait_withdrawal(w.id)  # mines until final
+    assert (done.status, done.tx_hash) == (WithdrawalStatus.COMPLETED, tx_hash)  # the same bytes, sent again
     assert rpc.receipt(tx_hash)["blockHash"] != first_block
     world.mine(3)
     assert world.kgst.balance_of(recipient) == world.kgst.units(11)  # paid once: amount - withdrawFee
-    assert kgst_balance(exchange, user) == {"available": world.kgst.units(18), "locked": 0, "pending": 0}
+    assert kgst_balance(exchange, user) == TokenBalance(available=world.kgst.units(18), locked=0, pending=0)
     completed = [
-        e for e in world.sink.events if e["type"] == "withdrawal.completed" and e["data"]["id"] == w["id"]
+        e for e in world.sink.events if e["type"] == "withdrawal.completed" and e["data"]["id"] == w.id
     ]
     assert {e["id"] for e in completed} == {completed[0]["id"]}  # one event (a retry repeats its id)
 
 
 def test_a_sweep_reorganised_away_completes_once(world: World, exchange: ExchangeClient) -> None:
     _, address = funded_user(world, exchange, "reorged sweep", world.kgst.units(25))
-    hot = exchange.info()["hot_wallet"]
+    hot = exchange.info().hot_wallet
     hot_before = world.kgst.balance_of(hot)
     started = exchange.sweep("KGST")
-    [mine] = [s for s in started["sweeps"] if s["address"] == address]
+    [mine] = [s for s in started.sweeps if s.address == address]
     rpc = world.chain.rpc
     # The gas top-up goes first, then the token transfer: hold the transfer's block unfinalized.
     tx_hash = wait(
-        lambda: (world.mine(1), (x := exchange.get_sweep(mine["id"])["tx_hash"]) and rpc.receipt(x) and x)[1],
+        lambda: (world.mine(1), (x := exchange.get_sweep(mine.id).tx_hash) and rpc.receipt(x) and x)[1],
         what="token transfer included",
     )
     receipt = rpc.receipt(tx_hash)
     first_block = receipt["blockHash"]
     reorg = world.node.reorg(world.node.head() - int(receipt["blockNumber"], 16) + 1)
     assert first_block in reorg.replaced
-    done = exchange.wait_sweep(mine["id"], timeout=30)
-    assert (done["status"], done["tx_hash"]) == ("completed", tx_hash)
+    done = exchange.wait_sweep(mine.id, timeout=30)
+    assert (done.status, done.tx_hash) == (SweepStatus.COMPLETED, tx_hash)
     world.mine(3)
     assert world.kgst.balance_of(address) == 0
-    assert world.kgst.balance_of(hot) - hot_before == world.kgst.units(25) == int(done["received"])
+    assert world.kgst.balance_of(hot) - hot_before == world.kgst.units(25) == done.received
 
 
 def test_withdrawal_bad_input_names_the_field(world: World, exchange: ExchangeClient) -> None:
@@ -615,24 +623,24 @@ def test_withdrawal_bad_input_names_the_field(world: World, exchange: ExchangeCl
 def test_failed_withdrawal_restores_the_balance(world: World, exchanges: Exchanges) -> None:
     """No gas funder: the hot wallet pays its own gas (funded here), but holds no tokens yet."""
     ex, _, _ = exchanges.new("exchange-unswept", gas_funder_key="")
-    hot = ex.info()["hot_wallet"]
+    hot = ex.info().hot_wallet
     world.chain.wait(world.chain.send(world.whale, hot, value=10**18))
     user, _ = funded_user(world, ex, "unlucky", world.kgst.units(10))
     w = ex.withdraw(user, "KGST", world.whale.address, world.kgst.units(5))
-    done = ex.wait_withdrawal(w["id"])
-    assert done["status"] == "failed"
-    assert done["failure_reason"].startswith("ERC20InsufficientBalance"), done
-    assert kgst_balance(ex, user) == {"available": world.kgst.units(10), "locked": 0, "pending": 0}
-    assert hook_for(world, "withdrawal.failed", w["id"])["data"]["failure_reason"] == done["failure_reason"]
+    done = ex.wait_withdrawal(w.id)
+    assert done.status == WithdrawalStatus.FAILED
+    assert done.failure_reason.startswith("ERC20InsufficientBalance"), done
+    assert kgst_balance(ex, user) == TokenBalance(available=world.kgst.units(10), locked=0, pending=0)
+    assert hook_for(world, "withdrawal.failed", w.id)["data"]["failure_reason"] == done.failure_reason
 
     # Swept (the hot wallet pays the deposit address's gas itself), the same request succeeds.
     hot_bnb = world.chain.balance(hot)
     [sweep] = sweep_all(ex)
-    assert sweep["status"] == "completed" and int(sweep["gas_topup_wei"]) > 0
-    assert world.chain.balance(hot) <= hot_bnb - int(sweep["gas_topup_wei"])  # paid by the hot wallet
-    retry = ex.wait_withdrawal(ex.withdraw(user, "KGST", world.whale.address, world.kgst.units(5))["id"])
-    assert retry["status"] == "completed", retry
-    assert kgst_balance(ex, user) == {"available": world.kgst.units(5), "locked": 0, "pending": 0}
+    assert sweep.status == SweepStatus.COMPLETED and sweep.gas_topup_wei > 0
+    assert world.chain.balance(hot) <= hot_bnb - sweep.gas_topup_wei  # paid by the hot wallet
+    retry = ex.wait_withdrawal(ex.withdraw(user, "KGST", world.whale.address, world.kgst.units(5)).id)
+    assert retry.status == WithdrawalStatus.COMPLETED, retry
+    assert kgst_balance(ex, user) == TokenBalance(available=world.kgst.units(5), locked=0, pending=0)
 
 
 def test_internal_transfer_moves_available_balance_off_chain(world: World, exchange: ExchangeClient) -> None:
@@ -640,11 +648,11 @@ def test_internal_transfer_moves_available_balance_off_chain(world: World, excha
     bob = exchange.create_user("payee")
     head = world.chain.block_number()
     transfer = exchange.internal_transfer(alice, bob, "KGST", world.kgst.units(7))
-    assert transfer["status"] == "completed" and transfer["amount"] == str(world.kgst.units(7))
+    assert transfer.status == TransferStatus.COMPLETED and transfer.amount == world.kgst.units(7)
     assert world.chain.block_number() == head  # nothing on chain
-    assert kgst_balance(exchange, alice)["available"] == world.kgst.units(13)
-    assert kgst_balance(exchange, bob)["available"] == world.kgst.units(7)
-    assert exchange.get(f"/internal-transfers/{transfer['id']}") == transfer
+    assert kgst_balance(exchange, alice).available == world.kgst.units(13)
+    assert kgst_balance(exchange, bob).available == world.kgst.units(7)
+    assert exchange.get_internal_transfer(transfer.id) == transfer
     too_much = problem(lambda: exchange.internal_transfer(alice, bob, "KGST", world.kgst.units(100)))
     assert (too_much.status, too_much.field) == (422, "body.amount")
     to_self = problem(lambda: exchange.internal_transfer(alice, alice, "KGST", 1))
@@ -660,44 +668,40 @@ def test_pause_and_blacklisted_hot_wallet_disable_withdrawals(world: World, exch
     user = exchange.create_user("blocked")
     recipient = derive_account(world.env.mnemonic, 62).address
     pauser, blacklister = world.role(ROLE_LAYOUT.pauser), world.role(ROLE_LAYOUT.blacklister)
-    hot = exchange.info()["hot_wallet"]
+    hot = exchange.info().hot_wallet
     holding = exchange.deposit_address(user, "KGST")
     world.deposit(holding, KGST_UNIT)
 
     world.kgst.pause(pauser)
     try:
-        kgst = wait(lambda: (n := exchange.network("KGST"))["paused"] and n, what="pause seen")
-        assert kgst["status"] == "token paused"
-        assert not kgst["withdrawEnable"] and not kgst["depositEnable"]
-        assert kgst["configured"] == {"depositEnable": True, "withdrawEnable": True}
+        kgst = wait(lambda: (n := exchange.network("KGST")).paused and n, what="pause seen")
+        assert kgst.status == "token paused"
+        assert not kgst.withdraw_enable and not kgst.deposit_enable
+        assert kgst.configured == ConfiguredSwitches(deposit_enable=True, withdraw_enable=True)
         refused = problem(lambda: exchange.withdraw(user, "KGST", recipient, world.kgst.units(5)))
         assert (refused.status, refused.field) == (409, "body.token")
         assert "token paused" in str(refused) and refused.problem["status_reason"] == "token paused"
         new_address = problem(lambda: exchange.deposit_address(exchange.create_user("late"), "KGST"))
         assert new_address.status == 409
-        skipped = exchange.sweep("KGST")["skipped"]  # sweeps would revert: not even tried
-        assert {"address": holding, "token": "KGST", "reason": "token paused"} in skipped
+        skipped = exchange.sweep("KGST").skipped  # sweeps would revert: not even tried
+        assert SweepSkipped(address=holding, token="KGST", reason="token paused") in skipped
     finally:
         world.kgst.unpause(pauser)
-    assert wait(lambda: exchange.network("KGST")["status"] == "normal", what="unpause seen")
+    assert wait(lambda: exchange.network("KGST").status == "normal", what="unpause seen")
 
     world.kgst.blacklist(blacklister, hot)
     try:
         kgst = wait(
-            lambda: (n := exchange.network("KGST"))["hotWalletBlacklisted"] and n, what="blacklist seen"
+            lambda: (n := exchange.network("KGST")).hot_wallet_blacklisted and n, what="blacklist seen"
         )
-        assert (
-            kgst["status"] == "hot wallet blacklisted"
-            and not kgst["withdrawEnable"]
-            and kgst["depositEnable"]
-        )
+        assert kgst.status == "hot wallet blacklisted" and not kgst.withdraw_enable and kgst.deposit_enable
         refused = problem(lambda: exchange.withdraw(user, "KGST", recipient, world.kgst.units(5)))
         assert (refused.status, refused.field) == (409, "body.token")
         assert "hot wallet blacklisted" in str(refused)
     finally:
         world.kgst.un_blacklist(blacklister, hot)
-    kgst = wait(lambda: (n := exchange.network("KGST"))["status"] == "normal" and n, what="un-blacklist seen")
-    assert kgst["withdrawEnable"]
+    kgst = wait(lambda: (n := exchange.network("KGST")).status == "normal" and n, what="un-blacklist seen")
+    assert kgst.withdraw_enable
 
 
 # ---- idempotency and crashes ---------------------------------------------------------------
@@ -730,31 +734,31 @@ def test_sigkill_and_restart_lose_nothing_and_never_double_credit(world: World, 
 
     tx1 = world.deposit(address, 10 * unit)
     world.mine(MIN_CONFIRM - 1)
-    wait(lambda: kgst_balance(ex, user)["locked"] == 10 * unit, what="first deposit credited")
+    wait(lambda: kgst_balance(ex, user).locked == 10 * unit, what="first deposit credited")
     tx2 = world.deposit(address, 20 * unit)
-    wait(lambda: kgst_balance(ex, user)["pending"] == 20 * unit, what="second deposit seen")
+    wait(lambda: kgst_balance(ex, user).pending == 20 * unit, what="second deposit seen")
     handle.kill()
 
     tx3 = world.deposit(address, 30 * unit)  # while the exchange is down
     world.mine(UNLOCK_CONFIRM)
     ex, handle = exchanges.start(workdir, settings)
-    wait(lambda: kgst_balance(ex, user)["available"] == 60 * unit, what="all three unlocked after restart")
+    wait(lambda: kgst_balance(ex, user).available == 60 * unit, what="all three unlocked after restart")
     deposits = ex.deposits(user)
-    assert sorted(d["tx_hash"] for d in deposits) == sorted([tx1, tx2, tx3])
-    assert {d["status"] for d in deposits} == {"unlocked"}
-    assert kgst_balance(ex, user) == {"available": 60 * unit, "locked": 0, "pending": 0}
+    assert sorted(d.tx_hash for d in deposits) == sorted([tx1, tx2, tx3])
+    assert {d.status for d in deposits} == {DepositStatus.UNLOCKED}
+    assert kgst_balance(ex, user) == TokenBalance(available=60 * unit, locked=0, pending=0)
 
     # A SIGKILL mid-scan, again: the restarted watcher resumes from its stored block.
     handle.kill()
     ex, handle = exchanges.start(workdir, settings)
     world.mine(2)
     caught_up(world, ex)
-    assert kgst_balance(ex, user) == {"available": 60 * unit, "locked": 0, "pending": 0}
+    assert kgst_balance(ex, user) == TokenBalance(available=60 * unit, locked=0, pending=0)
     assert len(ex.deposits(user)) == 3
 
     # A withdrawal whose signed transaction is stored, then the process dies before sending it.
     [sweep] = sweep_all(ex)
-    assert sweep["status"] == "completed"
+    assert sweep.status == SweepStatus.COMPLETED
     handle.stop()
     ex, handle = exchanges.start(workdir, {**settings, "crash_point": "withdrawal.signed"})
     recipient = derive_account(world.env.mnemonic, 63).address
@@ -770,9 +774,9 @@ def test_sigkill_and_restart_lose_nothing_and_never_double_credit(world: World, 
     replay = httpx.post(f"{ex.base_url}/withdrawals", json=body, headers={"Idempotency-Key": key})
     assert replay.status_code == 201 and replay.headers["Idempotent-Replayed"] == "true"
     done = ex.wait_withdrawal(replay.json()["id"])
-    assert done["status"] == "completed", done
+    assert done.status == WithdrawalStatus.COMPLETED, done
     assert world.kgst.balance_of(recipient) == 24 * unit  # once: 25 - 1 fee
-    hot = ex.info()["hot_wallet"]
+    hot = ex.info().hot_wallet
     head = world.chain.block_number()
     sent = [
         t
@@ -782,10 +786,10 @@ def test_sigkill_and_restart_lose_nothing_and_never_double_credit(world: World, 
         )
         if t and t.sender == hot and t.recipient == recipient
     ]
-    assert len(sent) == 1 and sent[0].tx_hash == done["tx_hash"]
-    assert kgst_balance(ex, user) == {"available": 35 * unit, "locked": 0, "pending": 0}
+    assert len(sent) == 1 and sent[0].tx_hash == done.tx_hash
+    assert kgst_balance(ex, user) == TokenBalance(available=35 * unit, locked=0, pending=0)
 
     books = ex.reconciliation()
-    assert books["duplicate_deposits"] == [] and books["credited_deposits"] == 3
-    assert books["tokens"]["KGST"]["liabilities"] == str(35 * unit)  # the user's balance
-    assert books["tokens"]["KGST"]["holdings"] == str(36 * unit)  # + the 1 KGST withdrawal fee
+    assert books.duplicate_deposits == [] and books.credited_deposits == 3
+    assert books.tokens["KGST"].liabilities == 35 * unit  # the user's balance
+    assert books.tokens["KGST"].holdings == 36 * unit  # + the 1 KGST withdrawal fee

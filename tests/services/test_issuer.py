@@ -5,15 +5,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import pytest
 
 from devnet.core.accounts import ROLE_LAYOUT, derive_account
-from devnet.core.http import ServiceClient
 from devnet.core.wallets import Wallet
 from devnet.services.bank.api import PaymentOut
 from devnet.services.bank.client import BankClient
+from devnet.services.issuer.api import MintOut, MintStatus, RedemptionStatus
+from devnet.services.issuer.client import IssuerClient
 from tests.services.worldkit import World, customer_account, wait_until
 
 # One module, one world: xdist keeps these tests on one worker (--dist loadgroup).
@@ -37,8 +37,8 @@ def bank(world: World) -> BankClient:
 
 
 @pytest.fixture
-def issuer(world: World) -> ServiceClient:
-    return ServiceClient(world.services["issuer"].url)
+def issuer(world: World) -> IssuerClient:
+    return IssuerClient(world.services["issuer"].url)
 
 
 def _buy(bank: BankClient, reserve: str, wallet: str, tyiyn: int, payer: str | None = None) -> PaymentOut:
@@ -48,27 +48,29 @@ def _buy(bank: BankClient, reserve: str, wallet: str, tyiyn: int, payer: str | N
     )
 
 
-def _settled_mint(issuer: ServiceClient, payment_id: str) -> dict[str, Any]:
+def _settled_mint(issuer: IssuerClient, payment_id: str) -> MintOut:
     return wait_until(
-        lambda: (m := issuer.get(f"/mints/by-payment/{payment_id}"))["status"] in ("minted", "failed") and m,
+        lambda: (
+            (m := issuer.mint_by_payment(payment_id)).status in (MintStatus.MINTED, MintStatus.FAILED) and m
+        ),
         what=f"mint for {payment_id}",
     )
 
 
 def test_a_bank_credit_mints_that_amount_to_the_named_wallet(
-    world: World, bank: BankClient, issuer: ServiceClient
+    world: World, bank: BankClient, issuer: IssuerClient
 ) -> None:
     kgst = world.token("KGST")
     wallet = world.wallet()
     payment = _buy(bank, bank.reserve_accounts()["KGST"], wallet.address, 17_480_00)
     mint = _settled_mint(issuer, payment.id)
-    assert mint["status"] == "minted" and mint["wallet"] == wallet.address
+    assert mint.status == MintStatus.MINTED and mint.wallet == wallet.address
     assert kgst.balance_of(wallet) == 17_480_00 * KGS
-    assert int(mint["amount"]) == 17_480_00 * KGS and mint["fiat_amount"] == 17_480_00
+    assert mint.amount == 17_480_00 * KGS and mint.fiat_amount == 17_480_00
 
 
 def test_a_credit_without_a_wallet_is_held_not_lost(
-    world: World, bank: BankClient, issuer: ServiceClient
+    world: World, bank: BankClient, issuer: IssuerClient
 ) -> None:
     payer = customer_account(bank, funds=500_00)
     payment = bank.pay(
@@ -79,13 +81,13 @@ def test_a_credit_without_a_wallet_is_held_not_lost(
         end_to_end_id="no-wallet",
         remittance_info="for tokens",
     )
-    held = wait_until(lambda: (m := issuer.get(f"/mints/by-payment/{payment.id}"))["status"] == "held" and m)
-    assert "no wallet address" in held["reason"]
-    assert any(m["bank_payment_id"] == payment.id for m in issuer.get("/mints", status="held"))
+    held = wait_until(lambda: (m := issuer.mint_by_payment(payment.id)).status == MintStatus.HELD and m)
+    assert "no wallet address" in held.reason
+    assert any(m.bank_payment_id == payment.id for m in issuer.mints(status=MintStatus.HELD))
 
 
 def test_many_parallel_credits_mint_once_each_across_minter_keys(
-    world: World, bank: BankClient, issuer: ServiceClient
+    world: World, bank: BankClient, issuer: IssuerClient
 ) -> None:
     kgst = world.token("KGST")
     reserve = bank.reserve_accounts()["KGST"]
@@ -99,15 +101,15 @@ def test_many_parallel_credits_mint_once_each_across_minter_keys(
             )
         )
     mints = [_settled_mint(issuer, p.id) for p in payments]
-    assert all(m["status"] == "minted" for m in mints)
+    assert all(m.status == MintStatus.MINTED for m in mints)
     for i, w in enumerate(wallets):
         assert kgst.balance_of(w) == (1_000_00 + i) * KGS
-    minters = {world.chain.rpc.call("eth_getTransactionByHash", m["tx_hash"])["from"] for m in mints}
+    minters = {world.chain.rpc.call("eth_getTransactionByHash", m.tx_hash)["from"] for m in mints}
     assert len(minters) > 1  # mints do not queue behind one key's nonce
 
 
 def test_duplicated_and_lost_bank_webhooks_still_mint_exactly_once(
-    world: World, bank: BankClient, issuer: ServiceClient
+    world: World, bank: BankClient, issuer: IssuerClient
 ) -> None:
     kgst = world.token("KGST")
     reserve = bank.reserve_accounts()["KGST"]
@@ -115,14 +117,14 @@ def test_duplicated_and_lost_bank_webhooks_still_mint_exactly_once(
     try:
         wallet = world.wallet()
         payment = _buy(bank, reserve, wallet.address, 300_00)
-        assert _settled_mint(issuer, payment.id)["status"] == "minted"
+        assert _settled_mint(issuer, payment.id).status == MintStatus.MINTED
     finally:
         bank.clear_faults()
     bank.set_faults(webhook_drop_bps=10_000)  # every notification lost: the statement poll finds it
     try:
         lost = world.wallet()
         payment = _buy(bank, reserve, lost.address, 400_00)
-        assert _settled_mint(issuer, payment.id)["status"] == "minted"
+        assert _settled_mint(issuer, payment.id).status == MintStatus.MINTED
     finally:
         bank.clear_faults()
     assert kgst.balance_of(wallet) == 300_00 * KGS
@@ -130,7 +132,7 @@ def test_duplicated_and_lost_bank_webhooks_still_mint_exactly_once(
 
 
 def test_redemption_is_paid_once_to_the_referenced_account(
-    world: World, bank: BankClient, issuer: ServiceClient
+    world: World, bank: BankClient, issuer: IssuerClient
 ) -> None:
     kgst = world.token("KGST")
     holder = world.wallet()
@@ -142,21 +144,21 @@ def test_redemption_is_paid_once_to_the_referenced_account(
         lambda: next(
             (
                 r
-                for r in issuer.get("/redemptions")
-                if r["tx_hash"] == result.tx_hash and r["status"] != "pending"
+                for r in issuer.redemptions()
+                if r.tx_hash == result.tx_hash and r.status != RedemptionStatus.PENDING
             ),
             None,
         )
     )
-    assert paid["status"] == "paid" and paid["payout_amount"] == 1_500_00
-    assert paid["redemption_id"] == event["redemptionId"]
+    assert paid.status == RedemptionStatus.PAID and paid.payout_amount == 1_500_00
+    assert paid.redemption_id == event["redemptionId"]
     assert bank.balance(family) == 1_500_00
-    payment = bank.payment(paid["bank_payment_id"])
+    payment = bank.payment(paid.bank_payment_id)
     assert payment.debtor_account == bank.reserve_accounts()["KGST"]
 
 
 def test_redemption_to_a_bad_reference_is_reported_not_paid(
-    world: World, bank: BankClient, issuer: ServiceClient
+    world: World, bank: BankClient, issuer: IssuerClient
 ) -> None:
     kgst = world.token("KGST")
     holder = world.wallet()
@@ -164,10 +166,11 @@ def test_redemption_to_a_bad_reference_is_reported_not_paid(
     result = kgst.redeem(holder, 100_00 * KGS, "1234567890123456")
     failed = wait_until(
         lambda: next(
-            (r for r in issuer.get("/redemptions", status="failed") if r["tx_hash"] == result.tx_hash), None
+            (r for r in issuer.redemptions(status=RedemptionStatus.FAILED) if r.tx_hash == result.tx_hash),
+            None,
         )
     )
-    assert "check digits" in failed["reason"]
+    assert "check digits" in failed.reason
 
 
 def test_reserve_report_follows_the_bank_reserve(world: World, bank: BankClient) -> None:
@@ -182,7 +185,7 @@ def test_reserve_report_follows_the_bank_reserve(world: World, bank: BankClient)
 
 
 def test_issuer_killed_mid_mint_neither_loses_nor_doubles(
-    world: World, bank: BankClient, issuer: ServiceClient
+    world: World, bank: BankClient, issuer: IssuerClient
 ) -> None:
     kgst = world.token("KGST")
     reserve = bank.reserve_accounts()["KGST"]
@@ -190,15 +193,15 @@ def test_issuer_killed_mid_mint_neither_loses_nor_doubles(
     payers = [customer_account(bank, funds=100_00) for _ in wallets]
     payments = [_buy(bank, reserve, w.address, 100_00, p) for w, p in zip(wallets, payers, strict=True)]
     world.restart("issuer", kill=True)
-    restarted = ServiceClient(world.services["issuer"].url)
+    restarted = IssuerClient(world.services["issuer"].url)
     mints = [_settled_mint(restarted, p.id) for p in payments]
-    assert [m["status"] for m in mints] == ["minted"] * len(mints)
+    assert [m.status for m in mints] == [MintStatus.MINTED] * len(mints)
     for w in wallets:
         assert kgst.balance_of(w) == 100_00 * KGS
 
 
 def test_mints_wait_while_the_token_is_paused_and_complete_after(
-    world: World, bank: BankClient, issuer: ServiceClient
+    world: World, bank: BankClient, issuer: IssuerClient
 ) -> None:
     kgst = world.token("KGST")
     pauser = Wallet.of(derive_account(world.env.mnemonic, ROLE_LAYOUT.pauser))
@@ -207,42 +210,38 @@ def test_mints_wait_while_the_token_is_paused_and_complete_after(
         wallet = world.wallet()
         payment = _buy(bank, bank.reserve_accounts()["KGST"], wallet.address, 250_00)
         waiting = wait_until(
-            lambda: (
-                (m := issuer.get(f"/mints/by-payment/{payment.id}"))["reason"]
-                and "paused" in m["reason"]
-                and m
-            )
+            lambda: (m := issuer.mint_by_payment(payment.id)).reason and "paused" in m.reason and m
         )
-        assert waiting["status"] == "queued"  # waiting, not failed
+        assert waiting.status == MintStatus.QUEUED  # waiting, not failed
     finally:
         kgst.unpause(pauser)
-    assert _settled_mint(issuer, payment.id)["status"] == "minted"
+    assert _settled_mint(issuer, payment.id).status == MintStatus.MINTED
     assert kgst.balance_of(wallet) == 250_00 * KGS
 
 
 def test_a_credit_for_a_blacklisted_wallet_is_held_with_the_reason(
-    world: World, bank: BankClient, issuer: ServiceClient
+    world: World, bank: BankClient, issuer: IssuerClient
 ) -> None:
     kgst = world.token("KGST")
     sanctioned = world.wallet()  # e.g. the A7A5 issuer's address
     kgst.blacklist(Wallet.of(derive_account(world.env.mnemonic, ROLE_LAYOUT.blacklister)), sanctioned)
     payment = _buy(bank, bank.reserve_accounts()["KGST"], sanctioned.address, 100_00)
-    held = wait_until(lambda: (m := issuer.get(f"/mints/by-payment/{payment.id}"))["status"] == "held" and m)
-    assert "blacklisted" in held["reason"]
+    held = wait_until(lambda: (m := issuer.mint_by_payment(payment.id)).status == MintStatus.HELD and m)
+    assert "blacklisted" in held.reason
     assert kgst.balance_of(sanctioned) == 0
 
 
 def test_an_issuer_started_while_the_bank_is_down_comes_up_and_mints_once_the_bank_is_back(
-    world: World, issuer: ServiceClient
+    world: World, issuer: IssuerClient
 ) -> None:
     kgst = world.token("KGST")
     world.services["bank"].kill()
     world.restart("issuer", kill=True)  # up without its bank: it subscribes later
-    restarted = ServiceClient(world.services["issuer"].url)
+    restarted = IssuerClient(world.services["issuer"].url)
     assert restarted.get("/health")["status"] == "ok"
     world.restart("bank", kill=False)
     bank = BankClient(world.services["bank"].url)
     wallet = world.wallet()
     payment = _buy(bank, bank.reserve_accounts()["KGST"], wallet.address, 150_00)
-    assert _settled_mint(restarted, payment.id)["status"] == "minted"
+    assert _settled_mint(restarted, payment.id).status == MintStatus.MINTED
     assert kgst.balance_of(wallet) == 150_00 * KGS

@@ -13,11 +13,12 @@ from typing import Any
 import pytest
 
 from devnet.core.chain import TxResult
-from devnet.core.http import ServiceClient
 from devnet.core.rpc import RpcError
 from devnet.core.wallets import Wallet
 from devnet.profile import BscProfile
 from devnet.services.bank.client import BankClient
+from devnet.services.issuer.api import MintOut, MintStatus, RedemptionOut, RedemptionStatus
+from devnet.services.issuer.client import IssuerClient
 from harness.connect import Devnet
 from harness.node_control import NodeControl
 from harness.reconcile import reconcile
@@ -48,8 +49,8 @@ def bank(world: World) -> BankClient:
 
 
 @pytest.fixture
-def issuer(world: World) -> ServiceClient:
-    return ServiceClient(world.services["issuer"].url)
+def issuer(world: World) -> IssuerClient:
+    return IssuerClient(world.services["issuer"].url)
 
 
 @pytest.fixture
@@ -80,20 +81,19 @@ def _buy(bank: BankClient, wallet: Wallet, tyiyn: int) -> str:
     return payment.id
 
 
-def _mint(issuer: ServiceClient, payment_id: str) -> dict[str, Any]:
-    mint: dict[str, Any] = issuer.get(f"/mints/by-payment/{payment_id}")
-    return mint
+def _mint(issuer: IssuerClient, payment_id: str) -> MintOut:
+    return issuer.mint_by_payment(payment_id)
 
 
-def _minted(world: World, node: NodeControl, bank: BankClient, issuer: ServiceClient, tyiyn: int) -> Wallet:
+def _minted(world: World, node: NodeControl, bank: BankClient, issuer: IssuerClient, tyiyn: int) -> Wallet:
     holder = world.wallet()
     payment = _buy(bank, holder, tyiyn)
-    _mining_until(node, lambda: _mint(issuer, payment)["status"] == "minted", "mint final")
+    _mining_until(node, lambda: _mint(issuer, payment).status == MintStatus.MINTED, "mint final")
     return holder
 
 
 def _redeem(
-    world: World, node: NodeControl, bank: BankClient, issuer: ServiceClient, tyiyn: int
+    world: World, node: NodeControl, bank: BankClient, issuer: IssuerClient, tyiyn: int
 ) -> tuple[Wallet, str, TxResult]:
     """A holder with `tyiyn` worth of final KGST redeems all of it to a new family account."""
     holder = _minted(world, node, bank, issuer, tyiyn)
@@ -101,12 +101,11 @@ def _redeem(
     return holder, family, world.token("KGST").redeem(holder, tyiyn * KGS, family)
 
 
-def _redemptions(issuer: ServiceClient, tx_hash: str) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = issuer.get(f"/redemptions/by-tx/{tx_hash}")
-    return found
+def _redemptions(issuer: IssuerClient, tx_hash: str) -> list[RedemptionOut]:
+    return issuer.redemptions_by_tx(tx_hash)
 
 
-def _reconciled(world: World, bank: BankClient, issuer: ServiceClient) -> None:
+def _reconciled(world: World, bank: BankClient, issuer: IssuerClient) -> None:
     world.env.services.update(bank=bank.base_url, issuer=issuer.base_url)
     devnet = Devnet(world.env)
     try:
@@ -117,7 +116,7 @@ def _reconciled(world: World, bank: BankClient, issuer: ServiceClient) -> None:
 
 
 def test_a_redemption_is_paid_only_once_its_block_is_final(
-    world: World, node: NodeControl, bank: BankClient, issuer: ServiceClient
+    world: World, node: NodeControl, bank: BankClient, issuer: IssuerClient
 ) -> None:
     _, family, result = _redeem(world, node, bank, issuer, 300_00)
     node.mine(1)  # one confirmation: safe, not final
@@ -128,13 +127,13 @@ def test_a_redemption_is_paid_only_once_its_block_is_final(
         lambda: _paid(issuer, result.tx_hash),
         "payout",
     )
-    assert paid["block_number"] == result.block_number and bank.balance(family) == 300_00
+    assert paid.block_number == result.block_number and bank.balance(family) == 300_00
     assert node.finality().finalized >= result.block_number
 
 
 @pytest.mark.parametrize("depth", [1, 2])
 def test_a_redemption_reorganised_away_before_finality_is_never_paid(
-    world: World, node: NodeControl, bank: BankClient, issuer: ServiceClient, depth: int
+    world: World, node: NodeControl, bank: BankClient, issuer: IssuerClient, depth: int
 ) -> None:
     kgst = world.token("KGST")
     holder, family, result = _redeem(world, node, bank, issuer, 500_00)
@@ -153,17 +152,16 @@ def test_a_redemption_reorganised_away_before_finality_is_never_paid(
     _reconciled(world, bank, issuer)
 
 
-def _paid(issuer: ServiceClient, tx_hash: str) -> dict[str, Any] | None:
-    return next((r for r in _redemptions(issuer, tx_hash) if r["status"] == "paid"), None)
+def _paid(issuer: IssuerClient, tx_hash: str) -> RedemptionOut | None:
+    return next((r for r in _redemptions(issuer, tx_hash) if r.status == RedemptionStatus.PAID), None)
 
 
-def _scanned_past(issuer: ServiceClient, height: int) -> bool:
-    info: dict[str, Any] = issuer.get("/info")
-    return int(info["scanned_block"]) >= height
+def _scanned_past(issuer: IssuerClient, height: int) -> bool:
+    return issuer.info().scanned_block >= height
 
 
 def test_a_redemption_reorganised_and_included_again_is_paid_once(
-    world: World, node: NodeControl, bank: BankClient, issuer: ServiceClient
+    world: World, node: NodeControl, bank: BankClient, issuer: IssuerClient
 ) -> None:
     _, family, result = _redeem(world, node, bank, issuer, 200_00)
     node.mine(1)
@@ -176,14 +174,14 @@ def test_a_redemption_reorganised_and_included_again_is_paid_once(
         lambda: _paid(issuer, result.tx_hash),
         "payout",
     )
-    assert paid["block_hash"] == receipt["blockHash"]
+    assert paid.block_hash == receipt["blockHash"]
     node.mine(3)
     assert len(_redemptions(issuer, result.tx_hash)) == 1 and bank.balance(family) == 200_00
     _reconciled(world, bank, issuer)
 
 
 def test_after_the_payout_a_reorg_cannot_undo_the_burn_and_nothing_is_paid_twice(
-    world: World, node: NodeControl, bank: BankClient, issuer: ServiceClient
+    world: World, node: NodeControl, bank: BankClient, issuer: IssuerClient
 ) -> None:
     kgst = world.token("KGST")
     holder, family, result = _redeem(world, node, bank, issuer, 100_00)
@@ -195,36 +193,38 @@ def test_after_the_payout_a_reorg_cannot_undo_the_burn_and_nothing_is_paid_twice
         node.reorg(depth)
         node.mine(3)
     assert kgst.balance_of(holder) == 0
-    assert [r["status"] for r in _redemptions(issuer, result.tx_hash)] == ["paid"]
+    assert [r.status for r in _redemptions(issuer, result.tx_hash)] == [RedemptionStatus.PAID]
     assert bank.balance(family) == 100_00
     _reconciled(world, bank, issuer)
 
 
 @pytest.mark.parametrize("depth", [1, 2])
 def test_a_mint_reorganised_away_is_sent_again_and_minted_exactly_once(
-    world: World, node: NodeControl, bank: BankClient, issuer: ServiceClient, depth: int
+    world: World, node: NodeControl, bank: BankClient, issuer: IssuerClient, depth: int
 ) -> None:
     kgst = world.token("KGST")
     wallet = world.wallet()
     payment = _buy(bank, wallet, 700_00)
     included = wait_until(
-        lambda: (m := _mint(issuer, payment))["status"] == "included" and m, what="included"
+        lambda: (m := _mint(issuer, payment)).status == MintStatus.INCLUDED and m, what="included"
     )
-    receipt = world.chain.rpc.call("eth_getTransactionReceipt", included["tx_hash"])
-    assert receipt["status"] == "0x1", world.chain.revert_reason(included["tx_hash"], receipt)
+    receipt = world.chain.rpc.call("eth_getTransactionReceipt", included.tx_hash)
+    assert receipt["status"] == "0x1", world.chain.revert_reason(included.tx_hash, receipt)
     assert kgst.balance_of(wallet) == 700_00 * KGS  # in a block, but not final: not `minted`
     if depth == 2:
         node.mine(1)
         included = wait_until(
-            lambda: (m := _mint(issuer, payment))["status"] == "included" and m, what="seen"
+            lambda: (m := _mint(issuer, payment)).status == MintStatus.INCLUDED and m, what="seen"
         )
     reorg = node.reorg(depth)
     # Its block is gone (the issuer may already have resent it into the new branch).
-    assert included["block_hash"] in reorg.replaced
+    assert included.block_hash in reorg.replaced
     # The issuer sees the mint leave the chain, sends the same transaction again, and books it
     # once its new block is final.
-    minted = _mining_until(node, lambda: (m := _mint(issuer, payment))["status"] == "minted" and m, "minted")
-    assert minted["tx_hash"] == included["tx_hash"] and minted["block_hash"] != included["block_hash"]
+    minted = _mining_until(
+        node, lambda: (m := _mint(issuer, payment)).status == MintStatus.MINTED and m, "minted"
+    )
+    assert minted.tx_hash == included.tx_hash and minted.block_hash != included.block_hash
     assert kgst.balance_of(wallet) == 700_00 * KGS
     _reconciled(world, bank, issuer)
 
@@ -233,20 +233,22 @@ def test_a_mint_reorganised_away_while_the_issuer_is_down_is_minted_once_after_r
     world: World, node: NodeControl, bank: BankClient
 ) -> None:
     kgst = world.token("KGST")
-    issuer = ServiceClient(world.services["issuer"].url)
+    issuer = IssuerClient(world.services["issuer"].url)
     wallet = world.wallet()
     payment = _buy(bank, wallet, 900_00)
     included = wait_until(
-        lambda: (m := _mint(issuer, payment))["status"] == "included" and m, what="included"
+        lambda: (m := _mint(issuer, payment)).status == MintStatus.INCLUDED and m, what="included"
     )
     old = world.services["issuer"]
     old.kill()
     node.reorg(1)  # while nobody watches
     node.mine(3)
     restarted = world.restart("issuer", kill=False)  # already dead: start it again
-    issuer = ServiceClient(restarted.url)
-    minted = _mining_until(node, lambda: (m := _mint(issuer, payment))["status"] == "minted" and m, "minted")
-    assert minted["tx_hash"] == included["tx_hash"]
+    issuer = IssuerClient(restarted.url)
+    minted = _mining_until(
+        node, lambda: (m := _mint(issuer, payment)).status == MintStatus.MINTED and m, "minted"
+    )
+    assert minted.tx_hash == included.tx_hash
     assert kgst.balance_of(wallet) == 900_00 * KGS
     _reconciled(world, bank, issuer)
 
@@ -266,7 +268,7 @@ def test_a_reorg_below_the_confirmations_voids_an_unpaid_redemption_and_a_re_inc
     shallow: World, keep: str
 ) -> None:
     world = shallow
-    bank, issuer = BankClient(world.services["bank"].url), ServiceClient(world.services["issuer"].url)
+    bank, issuer = BankClient(world.services["bank"].url), IssuerClient(world.services["issuer"].url)
     node = NodeControl(world.chain.rpc, "geth")
     kgst = world.token("KGST")
     holder = _minted(world, node, bank, issuer, 400_00)
@@ -275,21 +277,25 @@ def test_a_reorg_below_the_confirmations_voids_an_unpaid_redemption_and_a_re_inc
     try:
         result = kgst.redeem(holder, 400_00 * KGS, family)
         seen = wait_until(lambda: _redemptions(issuer, result.tx_hash), what="recorded at one confirmation")
-        assert seen[0]["status"] == "pending"
+        assert seen[0].status == RedemptionStatus.PENDING
         reorg = node.reorg(1, keep="all" if keep == "all" else "none")
         if keep == "none":
             # The scanner finds that the block it took as final is gone: the redemption is void.
             voided = wait_until(
-                lambda: (r := _redemptions(issuer, result.tx_hash)) and r[0]["status"] == "reorged" and r,
+                lambda: (
+                    (r := _redemptions(issuer, result.tx_hash))
+                    and r[0].status == RedemptionStatus.REORGED
+                    and r
+                ),
                 what="voided",
             )
-            assert "reorganised away" in voided[0]["reason"]
+            assert "reorganised away" in voided[0].reason
         else:
             # Found again in the new block: payable again, once.
             wait_until(
                 lambda: (
                     (r := _redemptions(issuer, result.tx_hash))
-                    and (r[0]["status"], r[0]["block_hash"]) == ("pending", reorg.blocks[-1])
+                    and (r[0].status, r[0].block_hash) == (RedemptionStatus.PENDING, reorg.blocks[-1])
                 ),
                 what="found again in the new block",
             )
@@ -299,14 +305,16 @@ def test_a_reorg_below_the_confirmations_voids_an_unpaid_redemption_and_a_re_inc
     if keep == "none":
         holder.resync(world.chain.rpc)
         wait_until(lambda: _scanned_past(issuer, node.head()), what="scanned on")
-        assert [r["status"] for r in _redemptions(issuer, result.tx_hash)] == ["reorged"]
+        assert [r.status for r in _redemptions(issuer, result.tx_hash)] == [RedemptionStatus.REORGED]
         assert bank.balance(family) == 0 and kgst.balance_of(holder) == 400_00 * KGS
     else:
         paid = wait_until(
-            lambda: (r := _redemptions(issuer, result.tx_hash)) and r[0]["status"] == "paid" and r[0],
+            lambda: (
+                (r := _redemptions(issuer, result.tx_hash)) and r[0].status == RedemptionStatus.PAID and r[0]
+            ),
             what="paid after re-inclusion",
         )
         receipt = world.chain.rpc.call("eth_getTransactionReceipt", result.tx_hash)
-        assert paid["block_hash"] == receipt["blockHash"] != result.receipt["blockHash"]
+        assert paid.block_hash == receipt["blockHash"] != result.receipt["blockHash"]
         assert bank.balance(family) == 400_00 and kgst.balance_of(holder) == 0
     _reconciled(world, bank, issuer)

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from eth_account import Account
 
 from devnet.core.attestation import DEFAULT_SIGNING_KEY
-from devnet.core.http import ApiError, ServiceClient
+from devnet.core.http import ApiError
 from devnet.services.bank.client import BankClient
 from devnet.services.custodian.api import ConstantPath
 from devnet.services.custodian.client import CustodianClient
+from devnet.services.issuer.api import MintRequestAccepted, MintRequestStatus
+from devnet.services.issuer.client import IssuerClient
 from tests.services.worldkit import World, customer_account, wait_until
 
 pytestmark = pytest.mark.xdist_group("usdkg-world")
@@ -43,8 +44,8 @@ def bank(world: World) -> BankClient:
 
 
 @pytest.fixture(scope="module")
-def issuer(world: World) -> ServiceClient:
-    return ServiceClient(world.services["issuer"].url)
+def issuer(world: World) -> IssuerClient:
+    return IssuerClient(world.services["issuer"].url)
 
 
 @pytest.fixture(scope="module")
@@ -78,14 +79,12 @@ def _gold_reported(world: World, fine_milli: int, price_e8: int) -> None:
     )
 
 
-def _request(issuer: ServiceClient, account: str, wallet: str, cents: int) -> dict[str, Any]:
-    return issuer.post(
-        "/usdkg/mint-requests", {"customer_account": account, "wallet": wallet, "amount_cents": cents}
-    )  # type: ignore[no-any-return]
+def _request(issuer: IssuerClient, account: str, wallet: str, cents: int) -> MintRequestAccepted:
+    return issuer.request_usdkg_mint(account, wallet, cents)
 
 
 def test_usdkg_mints_within_gold_and_halts_after_a_price_shock(
-    world: World, vault: CustodianClient, bank: BankClient, issuer: ServiceClient, institution: str
+    world: World, vault: CustodianClient, bank: BankClient, issuer: IssuerClient, institution: str
 ) -> None:
     usdkg = world.token("USDKG")
     _add_bars(vault, 3)  # 1,199.88 fine oz
@@ -94,7 +93,7 @@ def test_usdkg_mints_within_gold_and_halts_after_a_price_shock(
 
     wallet = world.wallet()
     accepted = _request(issuer, institution, wallet.address, 1_000_000_00)
-    assert accepted["status"] == "accepted"
+    assert accepted.status == MintRequestStatus.ACCEPTED
     wait_until(lambda: usdkg.balance_of(wallet) == 1_000_000_00 * USD, what="USDKG minted")
     assert bank.balance(bank.reserve_accounts()["USDKG"]) == 1_000_000_00  # the USD came in
 
@@ -117,7 +116,7 @@ def test_usdkg_mints_within_gold_and_halts_after_a_price_shock(
 
 
 def test_only_institutional_usd_accounts_mint_usdkg(
-    world: World, bank: BankClient, issuer: ServiceClient
+    world: World, bank: BankClient, issuer: IssuerClient
 ) -> None:
     retail = customer_account(bank, tier="T2", currency="USD", funds=1_000_00)
     with pytest.raises(ApiError) as e:
@@ -131,15 +130,14 @@ def test_only_institutional_usd_accounts_mint_usdkg(
 
 
 def test_a_retried_request_pays_and_mints_once(
-    world: World, vault: CustodianClient, bank: BankClient, issuer: ServiceClient, institution: str
+    world: World, vault: CustodianClient, bank: BankClient, issuer: IssuerClient, institution: str
 ) -> None:
     usdkg = world.token("USDKG")
     _with_gold(world, vault, bars=3, price_usd=2_650)  # whatever other tests left: enough for this one
     wallet = world.wallet()
     before = bank.balance(institution)
-    body = {"customer_account": institution, "wallet": wallet.address, "amount_cents": 5_000_00}
-    first = issuer.post("/usdkg/mint-requests", body, idempotency_key="fund-order-77")
-    again = issuer.post("/usdkg/mint-requests", body, idempotency_key="fund-order-77")
+    first = issuer.request_usdkg_mint(institution, wallet.address, 5_000_00, key="fund-order-77")
+    again = issuer.request_usdkg_mint(institution, wallet.address, 5_000_00, key="fund-order-77")
     assert again == first
     wait_until(lambda: usdkg.balance_of(wallet) == 5_000_00 * USD, what="minted")
     assert bank.balance(institution) == before - 5_000_00

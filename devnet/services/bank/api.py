@@ -18,7 +18,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, StrictInt, field_validator
 
-from devnet.core.money import MinorUnits
+from devnet.core.wire import MinorUnits
 
 # ---- enumerations -------------------------------------------------------------------------------
 

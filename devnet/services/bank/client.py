@@ -25,28 +25,28 @@ class BankClient(ServiceClient):
         self, name: str, kyc_tier: KycTier, country: str = "KG", key: str | None = None
     ) -> CustomerOut:
         body = {"name": name, "kyc_tier": kyc_tier, "country": country}
-        return self.post_model("/customers", body, CustomerOut, key)
+        return self.post_model(CustomerOut, "/customers", body, key)
 
     def customer(self, customer_id: str) -> CustomerOut:
-        return self.get_model(f"/customers/{customer_id}", CustomerOut)
+        return self.get_model(CustomerOut, f"/customers/{customer_id}")
 
     def open_account(self, customer_id: str, currency: Currency, key: str | None = None) -> AccountOut:
         return self.post_model(
-            "/accounts", {"customer_id": customer_id, "currency": currency}, AccountOut, key
+            AccountOut, "/accounts", {"customer_id": customer_id, "currency": currency}, key
         )
 
     def account(self, number: str) -> AccountOut:
-        return self.get_model(f"/accounts/{number}", AccountOut)
+        return self.get_model(AccountOut, f"/accounts/{number}")
 
     def balance(self, number: str) -> int:
         return self.account(number).balance
 
     def statement(self, number: str, after_entry: int = 0) -> Statement:
-        return self.get_model(f"/accounts/{number}/statement", Statement, after_entry=after_entry)
+        return self.get_model(Statement, f"/accounts/{number}/statement", after_entry=after_entry)
 
     def deposit(self, account: str, amount: int, currency: Currency, key: str | None = None) -> PaymentOut:
         body = {"account": account, "amount": amount, "currency": currency}
-        return self.post_model("/deposits", body, PaymentOut, key)
+        return self.post_model(PaymentOut, "/deposits", body, key)
 
     def pay(
         self,
@@ -75,11 +75,11 @@ class BankClient(ServiceClient):
         }
         if creditor_reference is not None:
             body["creditor_reference"] = creditor_reference
-        return self.post_model("/payments", body, PaymentOut, key)
+        return self.post_model(PaymentOut, "/payments", body, key)
 
     def payment(self, payment_id: str) -> PaymentOut:
-        return self.get_model(f"/payments/{payment_id}", PaymentOut)
+        return self.get_model(PaymentOut, f"/payments/{payment_id}")
 
     def reserve_accounts(self) -> dict[str, str]:
         """token -> the issuer's reserve account number at this bank."""
-        return self.get_model("/reserve-accounts", ReserveAccounts).root
+        return self.get_model(ReserveAccounts, "/reserve-accounts").root

@@ -1,7 +1,7 @@
 """Bounded integer inputs. The store keeps integers in 64-bit columns (SQLite's INTEGER,
 PostgreSQL's BIGINT), so a larger number in a path, a query or a body is refused up front as a
 422 naming the field, and the schema says where the bound is. The bound and `MinorUnits` are
-part of the services' published contracts, so they live in `devnet.core.money`."""
+part of the services' published contracts, so they live in `devnet.core.wire`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import Path, Query
 
-from devnet.core.money import MAX_DB_INT, MinorUnits
+from devnet.core.wire import MAX_DB_INT, MinorUnits
 
 __all__ = ["MAX_DB_INT", "Limit", "MinorUnits", "RowId"]
 

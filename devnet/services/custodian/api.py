@@ -20,7 +20,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
-from devnet.core.money import MAX_DB_INT
+from devnet.core.wire import MAX_DB_INT
 
 # ---- LBMA Good Delivery bounds -----------------------------------------------------------------
 

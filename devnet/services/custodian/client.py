@@ -62,41 +62,41 @@ class CustodianClient(ServiceClient):
         }
         if pool is not None:
             body["pool"] = pool
-        return self.post_model("/bars", body, BarOut, key)
+        return self.post_model(BarOut, "/bars", body, key)
 
     def release_bar(self, serial: str, key: str | None = None) -> BarOut:
-        return self.post_model(f"/bars/{serial}/release", {}, BarOut, key)
+        return self.post_model(BarOut, f"/bars/{serial}/release", {}, key)
 
     def allocate_bar(self, serial: str, pool: str, key: str | None = None) -> BarOut:
-        return self.post_model(f"/bars/{serial}/allocate", {"pool": pool}, BarOut, key)
+        return self.post_model(BarOut, f"/bars/{serial}/allocate", {"pool": pool}, key)
 
     def deallocate_bar(self, serial: str, key: str | None = None) -> BarOut:
-        return self.post_model(f"/bars/{serial}/deallocate", {}, BarOut, key)
+        return self.post_model(BarOut, f"/bars/{serial}/deallocate", {}, key)
 
     def bars(self, pool: str | None = None, status: BarStatus | None = None) -> list[BarOut]:
-        return self.get_model("/bars", BarList, **_params(pool=pool, status=status)).bars
+        return self.get_model(BarList, "/bars", **_params(pool=pool, status=status)).bars
 
     def bar(self, serial: str) -> BarOut:
-        return self.get_model(f"/bars/{serial}", BarOut)
+        return self.get_model(BarOut, f"/bars/{serial}")
 
     def weight_list(self, pool: str | None = None) -> WeightList:
-        return self.get_model("/weight-list", WeightList, **_params(pool=pool))
+        return self.get_model(WeightList, "/weight-list", **_params(pool=pool))
 
     # ---- attestations -------------------------------------------------------------------------
 
     def publish_attestation(self, pool: str, key: str | None = None) -> AttestationOut:
-        return self.post_model("/attestations", {"pool": pool}, AttestationOut, key)
+        return self.post_model(AttestationOut, "/attestations", {"pool": pool}, key)
 
     def latest_attestation(self, pool: str) -> AttestationOut:
-        return self.get_model("/attestations/latest", AttestationOut, pool=pool)
+        return self.get_model(AttestationOut, "/attestations/latest", pool=pool)
 
     def attestation(self, attestation_id: str) -> AttestationOut:
-        return self.get_model(f"/attestations/{attestation_id}", AttestationOut)
+        return self.get_model(AttestationOut, f"/attestations/{attestation_id}")
 
     # ---- price --------------------------------------------------------------------------------
 
     def price(self) -> PriceOut:
-        return self.get_model("/price", PriceOut)
+        return self.get_model(PriceOut, "/price")
 
     def tick_price(self, ticks: int = 1, key: str | None = None) -> PriceOut:
         """Advance the price path (admin)."""
@@ -119,4 +119,4 @@ class CustodianClient(ServiceClient):
         return PriceStateOut.model_validate(self._admin("GET", "/admin/price-path"))
 
     def info(self) -> CustodianInfo:
-        return self.get_model("/info", CustodianInfo)
+        return self.get_model(CustodianInfo, "/info")

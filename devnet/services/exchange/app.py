@@ -29,7 +29,6 @@ from typing import Annotated, Any
 
 from eth_utils import is_checksum_address, to_checksum_address
 from fastapi import APIRouter, FastAPI, Query
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -37,7 +36,6 @@ from devnet.core.worker import PeriodicWorker
 from devnet.services.common.app import ServiceContext, create_service_app
 from devnet.services.common.db import get_or_404, short_id
 from devnet.services.common.idempotency import IdempotencyKey, IdempotencyRecord, run_idempotent
-from devnet.services.common.params import MAX_DB_INT
 from devnet.services.common.problems import Problem, problem_responses
 from devnet.services.common.webhooks import emit
 from devnet.services.exchange import ledger
@@ -45,33 +43,42 @@ from devnet.services.exchange.api import (
     AddressList,
     AddressOut,
     Balances,
+    DepositAddressIn,
     DepositList,
     DepositOut,
+    ExchangeEvent,
     ExchangeInfo,
+    InternalTransferIn,
     NetworkList,
     NetworkOut,
+    NetworkPatch,
     Reconciliation,
     Rescan,
+    RescanIn,
+    ReviewIn,
     ReviewOut,
+    SweepIn,
     SweepList,
     SweepOut,
     SweepsCreated,
+    SweepSkipped,
+    TokenBalance,
     TransferOut,
     UserDeposits,
     UserDetail,
+    UserIn,
     UserOut,
+    WithdrawalIn,
     WithdrawalOut,
+    WithdrawalStatus,
 )
 from devnet.services.exchange.core import (
     ExchangeCore,
-    address_view,
-    deposit_view,
-    iso,
-    review_view,
-    sweep_view,
-    transfer_view,
+    as_json,
+    deposit_out,
+    transfer_out,
     withdraw_block_reasons,
-    withdrawal_view,
+    withdrawal_out,
 )
 from devnet.services.exchange.listing import review_token
 from devnet.services.exchange.models import (
@@ -85,62 +92,11 @@ from devnet.services.exchange.models import (
     Withdrawal,
 )
 from devnet.services.exchange.reconcile import reconcile_books
-from devnet.services.exchange.settings import (
-    ADDRESS_REGEX,
-    Amount,
-    ExchangeSettings,
-    NetworkConfig,
-    NetworkPatch,
-)
+from devnet.services.exchange.settings import ExchangeSettings, NetworkConfig
 from devnet.services.exchange.treasury import Treasury
 from devnet.services.exchange.watcher import LAST_BLOCK, Watcher
 
 __all__ = ["ExchangeSettings", "create_app"]
-
-
-# ---- request bodies ------------------------------------------------------------------------
-
-
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ReviewIn(_In):
-    token_address: str = Field(pattern=ADDRESS_REGEX, description="the BEP-20 contract to review")
-
-
-class UserIn(_In):
-    name: str = Field(min_length=1, max_length=140)
-
-
-class DepositAddressIn(_In):
-    token: str = Field(min_length=1, max_length=20)
-
-
-class WithdrawalIn(_In):
-    user_id: str
-    token: str = Field(min_length=1, max_length=20)
-    address: str = Field(max_length=200)
-    amount: Amount = Field(
-        description="base units debited from the user; the recipient gets amount - withdrawFee"
-    )
-
-
-class InternalTransferIn(_In):
-    from_user_id: str
-    to_user_id: str
-    token: str = Field(min_length=1, max_length=20)
-    amount: Amount
-
-
-class RescanIn(_In):
-    from_block: int = Field(
-        ge=0, le=MAX_DB_INT, description="scan again from this block (deposits already seen are kept)"
-    )
-
-
-class SweepIn(_In):
-    token: str | None = Field(default=None, description="only this token's deposit addresses")
 
 
 # ---- the app -------------------------------------------------------------------------------
@@ -209,39 +165,32 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
             )
             session.add(row)
             session.flush()
-            return 201, review_view(row)
+            return 201, as_json(ReviewOut.model_validate(row, from_attributes=True))
 
         return run_idempotent(db, key, scope, body, handle)
 
-    @router.get(
-        "/listings/reviews/{review_id}",
-        tags=["listing"],
-        response_model=ReviewOut,
-        responses=problem_responses(404),
-    )
-    def get_review(review_id: str) -> dict[str, Any]:
+    @router.get("/listings/reviews/{review_id}", tags=["listing"], responses=problem_responses(404))
+    def get_review(review_id: str) -> ReviewOut:
         with db.transaction() as session:
             row = get_or_404(session, ListingReview, review_id, "path.review_id", "review")
-            return review_view(row)
+            return ReviewOut.model_validate(row, from_attributes=True)
 
     # ---- networks --------------------------------------------------------------------------
 
-    @router.get("/networks", tags=["networks"], response_model=NetworkList)
-    def networks() -> dict[str, Any]:
+    @router.get("/networks", tags=["networks"])
+    def networks() -> NetworkList:
         with db.transaction() as session:
             rows = session.scalars(select(Network).order_by(Network.symbol))
-            return {"chainId": core.chain_id, "networks": [core.network_view(n) for n in rows]}
+            return NetworkList(chain_id=core.chain_id, networks=[core.network_out(n) for n in rows])
 
-    @router.get(
-        "/networks/{symbol}", tags=["networks"], response_model=NetworkOut, responses=problem_responses(404)
-    )
-    def get_network(symbol: str) -> dict[str, Any]:
+    @router.get("/networks/{symbol}", tags=["networks"], responses=problem_responses(404))
+    def get_network(symbol: str) -> NetworkOut:
         with db.transaction() as session:
             net = get_or_404(session, Network, symbol, "path.symbol", "network", f"{symbol} is not listed")
-            return core.network_view(net)
+            return core.network_out(net)
 
-    @admin.put("/networks/{symbol}", response_model=NetworkOut, responses=problem_responses(404))
-    def put_network(symbol: str, body: NetworkPatch) -> dict[str, Any]:
+    @admin.put("/networks/{symbol}", responses=problem_responses(404))
+    def put_network(symbol: str, body: NetworkPatch) -> NetworkOut:
         """Change some of a token's network config fields (camelCase, amounts in base units)."""
         with db.transaction() as session:
             net = get_or_404(session, Network, symbol, "path.symbol", "network", f"{symbol} is not listed")
@@ -250,13 +199,13 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
             if problems:
                 alias, why = problems[0]
                 raise Problem(422, "Invalid network config", f"{alias} {why}", field=f"body.{alias}")
-            before = core.network_view(net)
+            before = core.network_out(net)
             net.config = config.stored()
-            view = core.network_view(net)
-            if view != before:
-                emit(session, "network.updated", view)
+            after = core.network_out(net)
+            if after != before:
+                emit(session, ExchangeEvent.NETWORK_UPDATED, as_json(after))
         ctx.dispatcher.poke()
-        return view
+        return after
 
     # ---- users and deposit addresses -------------------------------------------------------
 
@@ -266,23 +215,21 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
             row = User(id=short_id("usr"), name=body.name)
             session.add(row)
             session.flush()
-            return 201, {"id": row.id, "name": row.name, "created_at": iso(row.created_at)}
+            return 201, as_json(UserOut.model_validate(row, from_attributes=True))
 
         return run_idempotent(db, key, "POST /users", body, handle)
 
-    @router.get(
-        "/users/{user_id}", tags=["users"], response_model=UserDetail, responses=problem_responses(404)
-    )
-    def get_user(user_id: str) -> dict[str, Any]:
+    @router.get("/users/{user_id}", tags=["users"], responses=problem_responses(404))
+    def get_user(user_id: str) -> UserDetail:
         with db.transaction() as session:
             row = user(session, user_id, "path.user_id", 404)
             addresses = session.scalars(select(DepositAddress).where(DepositAddress.user_id == user_id))
-            return {
-                "id": row.id,
-                "name": row.name,
-                "created_at": iso(row.created_at),
-                "deposit_addresses": {a.token: a.address for a in addresses},
-            }
+            return UserDetail(
+                id=row.id,
+                name=row.name,
+                created_at=row.created_at,
+                deposit_addresses={a.token: a.address for a in addresses},
+            )
 
     @router.post(
         "/users/{user_id}/deposit-addresses",
@@ -308,7 +255,7 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
                 )
             ).first()
             if existing is not None:
-                return 200, address_view(existing)
+                return 200, as_json(AddressOut.model_validate(existing, from_attributes=True))
             config = NetworkConfig.model_validate(net.config)
             if not (config.deposit_enable and not net.paused):
                 reason = "token paused" if net.paused else "deposits disabled by admin"
@@ -324,50 +271,40 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
             row = DepositAddress(address=account.address, hd_index=index, user_id=user_id, token=body.token)
             session.add(row)
             session.flush()
-            return 201, address_view(row)
+            return 201, as_json(AddressOut.model_validate(row, from_attributes=True))
 
         return run_idempotent(db, key, scope, body, handle)
 
-    @router.get(
-        "/users/{user_id}/deposit-addresses",
-        tags=["users"],
-        response_model=AddressList,
-        responses=problem_responses(404),
-    )
-    def list_deposit_addresses(user_id: str) -> dict[str, Any]:
+    @router.get("/users/{user_id}/deposit-addresses", tags=["users"], responses=problem_responses(404))
+    def list_deposit_addresses(user_id: str) -> AddressList:
         with db.transaction() as session:
             user(session, user_id, "path.user_id", 404)
             rows = session.scalars(select(DepositAddress).where(DepositAddress.user_id == user_id))
-            return {"user_id": user_id, "addresses": [address_view(a) for a in rows]}
+            return AddressList(
+                user_id=user_id, addresses=[AddressOut.model_validate(a, from_attributes=True) for a in rows]
+            )
 
-    @router.get(
-        "/users/{user_id}/balances", tags=["users"], response_model=Balances, responses=problem_responses(404)
-    )
-    def balances(user_id: str) -> dict[str, Any]:
+    @router.get("/users/{user_id}/balances", tags=["users"], responses=problem_responses(404))
+    def balances(user_id: str) -> Balances:
         with db.transaction() as session:
             user(session, user_id, "path.user_id", 404)
             pending = ledger.pending(session, user_id)
-            out: dict[str, dict[str, str]] = {}
+            out: dict[str, TokenBalance] = {}
             symbols = [n.symbol for n in session.scalars(select(Network).order_by(Network.symbol))]
             rows = ledger.peek(session, user_id)
             for symbol in symbols:
                 row = rows.get(symbol)
-                out[symbol] = {
-                    "available": str(row.available if row else 0),
-                    "locked": str(row.locked if row else 0),
-                    "pending": str(pending.get(symbol, 0)),
-                }
-            return {"user_id": user_id, "balances": out}
+                out[symbol] = TokenBalance(
+                    available=row.available if row else 0,
+                    locked=row.locked if row else 0,
+                    pending=pending.get(symbol, 0),
+                )
+            return Balances(user_id=user_id, balances=out)
 
     # ---- deposits --------------------------------------------------------------------------
 
-    @router.get(
-        "/users/{user_id}/deposits",
-        tags=["deposits"],
-        response_model=UserDeposits,
-        responses=problem_responses(404),
-    )
-    def user_deposits(user_id: str) -> dict[str, Any]:
+    @router.get("/users/{user_id}/deposits", tags=["deposits"], responses=problem_responses(404))
+    def user_deposits(user_id: str) -> UserDeposits:
         with db.transaction() as session:
             user(session, user_id, "path.user_id", 404)
             rows = session.scalars(
@@ -376,27 +313,22 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
                 .order_by(Deposit.block_number, Deposit.log_index)
             )
             at = tip(session)
-            return {"user_id": user_id, "deposits": [deposit_view(d, at) for d in rows]}
+            return UserDeposits(user_id=user_id, deposits=[deposit_out(d, at) for d in rows])
 
-    @router.get("/deposits", tags=["deposits"], response_model=DepositList)
-    def find_deposits(tx_hash: Annotated[str, Query(pattern=r"^0x[0-9a-fA-F]{64}$")]) -> dict[str, Any]:
+    @router.get("/deposits", tags=["deposits"])
+    def find_deposits(tx_hash: Annotated[str, Query(pattern=r"^0x[0-9a-fA-F]{64}$")]) -> DepositList:
         with db.transaction() as session:
             rows = session.scalars(
                 select(Deposit).where(Deposit.tx_hash == tx_hash.lower()).order_by(Deposit.log_index)
             )
             at = tip(session)
-            return {"deposits": [deposit_view(d, at) for d in rows]}
+            return DepositList(deposits=[deposit_out(d, at) for d in rows])
 
-    @router.get(
-        "/deposits/{deposit_id}",
-        tags=["deposits"],
-        response_model=DepositOut,
-        responses=problem_responses(404),
-    )
-    def get_deposit(deposit_id: str) -> dict[str, Any]:
+    @router.get("/deposits/{deposit_id}", tags=["deposits"], responses=problem_responses(404))
+    def get_deposit(deposit_id: str) -> DepositOut:
         with db.transaction() as session:
             row = get_or_404(session, Deposit, deposit_id, "path.deposit_id", "deposit")
-            return deposit_view(row, tip(session))
+            return deposit_out(row, tip(session))
 
     # ---- withdrawals -----------------------------------------------------------------------
 
@@ -481,29 +413,25 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
                 address=to_checksum_address(body.address),
                 amount=amount,
                 fee=config.withdraw_fee,
-                status="processing",
+                status=WithdrawalStatus.PROCESSING,
             )
             session.add(w)
             session.flush()
             ledger.post(session, body.user_id, body.token, "withdrawal", w.id, available=-amount)
-            emit(session, "withdrawal.processing", withdrawal_view(w))
-            return 201, withdrawal_view(w)
+            answer = as_json(withdrawal_out(w))
+            emit(session, ExchangeEvent.WITHDRAWAL_PROCESSING, answer)
+            return 201, answer
 
         response = run_idempotent(db, key, scope, body, handle)
         core.wake_treasury()
         ctx.dispatcher.poke()
         return response
 
-    @router.get(
-        "/withdrawals/{withdrawal_id}",
-        tags=["withdrawals"],
-        response_model=WithdrawalOut,
-        responses=problem_responses(404),
-    )
-    def get_withdrawal(withdrawal_id: str) -> dict[str, Any]:
+    @router.get("/withdrawals/{withdrawal_id}", tags=["withdrawals"], responses=problem_responses(404))
+    def get_withdrawal(withdrawal_id: str) -> WithdrawalOut:
         with db.transaction() as session:
             row = get_or_404(session, Withdrawal, withdrawal_id, "path.withdrawal_id", "withdrawal")
-            return withdrawal_view(row)
+            return withdrawal_out(row)
 
     # ---- internal transfers ----------------------------------------------------------------
 
@@ -542,23 +470,19 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
             ledger.post(
                 session, body.to_user_id, body.token, "internal_transfer.in", t.id, available=body.amount
             )
-            emit(session, "internal_transfer.completed", transfer_view(t))
-            return 201, transfer_view(t)
+            answer = as_json(transfer_out(t))
+            emit(session, ExchangeEvent.INTERNAL_TRANSFER_COMPLETED, answer)
+            return 201, answer
 
         response = run_idempotent(db, key, "POST /internal-transfers", body, handle)
         ctx.dispatcher.poke()
         return response
 
-    @router.get(
-        "/internal-transfers/{transfer_id}",
-        tags=["transfers"],
-        response_model=TransferOut,
-        responses=problem_responses(404),
-    )
-    def get_internal_transfer(transfer_id: str) -> dict[str, Any]:
+    @router.get("/internal-transfers/{transfer_id}", tags=["transfers"], responses=problem_responses(404))
+    def get_internal_transfer(transfer_id: str) -> TransferOut:
         with db.transaction() as session:
             row = get_or_404(session, InternalTransfer, transfer_id, "path.transfer_id", "internal transfer")
-            return transfer_view(row)
+            return transfer_out(row)
 
     # ---- sweeps ----------------------------------------------------------------------------
 
@@ -569,35 +493,38 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
         if body.token is not None and body.token not in settings.tokens:
             raise Problem(422, "Unknown token", f"{body.token} is not listed", field="body.token")
         candidates: list[tuple[str, str, int]] = []
-        skipped: list[dict[str, Any]] = []
+        skipped: list[SweepSkipped] = []
         if not replayable(key, scope):
             core.refresh_network_state(body.token)  # a pause as of now, not the last tick
             candidates, skipped = treasury.sweep_candidates(body.token)
 
         def handle(session: Session) -> tuple[int, dict[str, Any]]:
             created = treasury.create_sweeps(session, candidates)
-            return 201, {"sweeps": [sweep_view(s) for s in created], "skipped": skipped}
+            sweeps = [SweepOut.model_validate(s, from_attributes=True) for s in created]
+            return 201, as_json(SweepsCreated(sweeps=sweeps, skipped=skipped))
 
         return run_idempotent(db, key, scope, body, handle)
 
-    @admin.get("/sweeps", response_model=SweepList)
-    def list_sweeps(status: Annotated[str | None, Query(max_length=20)] = None) -> dict[str, Any]:
+    @admin.get("/sweeps")
+    def list_sweeps(status: Annotated[str | None, Query(max_length=20)] = None) -> SweepList:
         with db.transaction() as session:
             query = select(Sweep).order_by(Sweep.created_at)
             if status:
                 query = query.where(Sweep.status == status)
-            return {"sweeps": [sweep_view(s) for s in session.scalars(query)]}
+            return SweepList(
+                sweeps=[SweepOut.model_validate(s, from_attributes=True) for s in session.scalars(query)]
+            )
 
-    @admin.get("/sweeps/{sweep_id}", response_model=SweepOut, responses=problem_responses(404))
-    def get_sweep(sweep_id: str) -> dict[str, Any]:
+    @admin.get("/sweeps/{sweep_id}", responses=problem_responses(404))
+    def get_sweep(sweep_id: str) -> SweepOut:
         with db.transaction() as session:
             row = get_or_404(session, Sweep, sweep_id, "path.sweep_id", "sweep")
-            return sweep_view(row)
+            return SweepOut.model_validate(row, from_attributes=True)
 
     # ---- reconciliation --------------------------------------------------------------------
 
-    @router.get("/reconciliation", tags=["ops"], response_model=Reconciliation)
-    def reconciliation() -> dict[str, Any]:
+    @router.get("/reconciliation", tags=["ops"])
+    def reconciliation() -> Reconciliation:
         """What the exchange owes its users per token against what its addresses hold on chain,
         and the deposits whose ledger does not add up to one credit (harness.reconcile)."""
         return reconcile_books(core)
@@ -616,23 +543,23 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
                     422, "Nothing to rescan", f"the watcher is at block {last}", field="body.from_block"
                 )
             watcher.rewind(session, body.from_block)
-            return 200, {"from_block": body.from_block, "previous_last_block": last}
+            return 200, as_json(Rescan(from_block=body.from_block, previous_last_block=last))
 
         return run_idempotent(db, key, "POST /admin/rescan", body, handle)
 
-    @router.get("/info", tags=["ops"], response_model=ExchangeInfo)
-    def info() -> dict[str, Any]:
+    @router.get("/info", tags=["ops"])
+    def info() -> ExchangeInfo:
         with db.transaction() as session:
             last = tip(session)
-        return {
-            "chain_id": core.chain_id,
-            "network": settings.network_name,
-            "hot_wallet": core.hot.address,
-            "gas_funder": core.gas_payer().address,
-            "last_block": last,
-            "watcher_ticks": watcher.ticks,
-            "tokens": {s: a for s, a in core.token_addresses().items()},
-        }
+        return ExchangeInfo(
+            chain_id=core.chain_id,
+            network=settings.network_name,
+            hot_wallet=core.hot.address,
+            gas_funder=core.gas_payer().address,
+            last_block=last,
+            watcher_ticks=watcher.ticks,
+            tokens=core.token_addresses(),
+        )
 
     def seed(_ctx: ServiceContext) -> None:
         core.seed_networks()

@@ -1,111 +1,154 @@
-"""Client for the exchange-listing simulator. Amounts go out as decimal strings (exact for any
-size) and balances come back as ints."""
+"""Client for the exchange-listing simulator: its answers as the models of
+`devnet.services.exchange.api` (amounts as `int` base units, timestamps as `datetime`).
+Amounts go out as decimal strings (exact for any size)."""
 
 from __future__ import annotations
 
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from devnet.core.http import ServiceClient
+from devnet.services.exchange.api import (
+    AddressOut,
+    Balances,
+    DepositAddressIn,
+    DepositList,
+    DepositOut,
+    ExchangeInfo,
+    InternalTransferIn,
+    NetworkList,
+    NetworkOut,
+    Reconciliation,
+    Rescan,
+    RescanIn,
+    ReviewIn,
+    ReviewOut,
+    SweepIn,
+    SweepOut,
+    SweepsCreated,
+    SweepStatus,
+    TokenBalance,
+    TransferOut,
+    UserDeposits,
+    UserDetail,
+    UserIn,
+    UserOut,
+    WithdrawalIn,
+    WithdrawalOut,
+    WithdrawalStatus,
+)
+
+T = TypeVar("T")
 
 AMOUNT_FIELDS = frozenset(
     {"withdrawFee", "withdrawMin", "withdrawMax", "withdrawIntegerMultiple", "depositDust"}
 )
+#: A sweep in one of these is done.
+SWEEP_DONE = (SweepStatus.COMPLETED, SweepStatus.FAILED)
 
 
 class ExchangeClient(ServiceClient):
     # ---- listing -----------------------------------------------------------------------------
 
-    def review(self, token_address: str, key: str | None = None) -> dict[str, Any]:
-        return self.post("/listings/reviews", {"token_address": token_address}, key)  # type: ignore[no-any-return]
+    def review(self, token_address: str, key: str | None = None) -> ReviewOut:
+        return self.post_model(ReviewOut, "/listings/reviews", ReviewIn(token_address=token_address), key)
 
-    def get_review(self, review_id: str) -> dict[str, Any]:
-        return self.get(f"/listings/reviews/{review_id}")  # type: ignore[no-any-return]
+    def get_review(self, review_id: str) -> ReviewOut:
+        return self.get_model(ReviewOut, f"/listings/reviews/{review_id}")
 
     # ---- networks ----------------------------------------------------------------------------
 
-    def networks(self) -> dict[str, dict[str, Any]]:
+    def networks(self) -> dict[str, NetworkOut]:
         """symbol -> network entry (Binance capital config fields, plus status)."""
-        return {n["coin"]: n for n in self.get("/networks")["networks"]}
+        return {n.coin: n for n in self.get_model(NetworkList, "/networks").networks}
 
-    def network(self, symbol: str) -> dict[str, Any]:
-        return self.get(f"/networks/{symbol}")  # type: ignore[no-any-return]
+    def network(self, symbol: str) -> NetworkOut:
+        return self.get_model(NetworkOut, f"/networks/{symbol}")
 
-    def update_network(self, symbol: str, **fields: Any) -> dict[str, Any]:
+    def update_network(self, symbol: str, **fields: Any) -> NetworkOut:
         """camelCase fields, e.g. withdrawFee=10**15, minConfirm=3 (amounts sent as strings)."""
         body = {k: str(v) if k in AMOUNT_FIELDS else v for k, v in fields.items()}
-        return self._admin("PUT", f"/admin/networks/{symbol}", body)  # type: ignore[no-any-return]
+        return NetworkOut.model_validate(self._admin("PUT", f"/admin/networks/{symbol}", body))
 
-    def info(self) -> dict[str, Any]:
-        return self.get("/info")  # type: ignore[no-any-return]
+    def info(self) -> ExchangeInfo:
+        return self.get_model(ExchangeInfo, "/info")
 
     # ---- users -------------------------------------------------------------------------------
 
     def create_user(self, name: str, key: str | None = None) -> str:
-        return str(self.post("/users", {"name": name}, key)["id"])
+        """The new user's id."""
+        return self.post_model(UserOut, "/users", UserIn(name=name), key).id
 
-    def user(self, user_id: str) -> dict[str, Any]:
-        return self.get(f"/users/{user_id}")  # type: ignore[no-any-return]
+    def user(self, user_id: str) -> UserDetail:
+        return self.get_model(UserDetail, f"/users/{user_id}")
 
     def deposit_address(self, user_id: str, token: str, key: str | None = None) -> str:
-        return str(self.post(f"/users/{user_id}/deposit-addresses", {"token": token}, key)["address"])
+        """The user's deposit address for `token` (the same one when asked again)."""
+        path = f"/users/{user_id}/deposit-addresses"
+        return self.post_model(AddressOut, path, DepositAddressIn(token=token), key).address
 
-    def balances(self, user_id: str) -> dict[str, dict[str, int]]:
-        """symbol -> {"available", "locked", "pending"} in base units."""
-        raw = self.get(f"/users/{user_id}/balances")["balances"]
-        return {symbol: {k: int(v) for k, v in b.items()} for symbol, b in raw.items()}
+    def balances(self, user_id: str) -> dict[str, TokenBalance]:
+        """symbol -> available, locked and pending base units."""
+        return self.get_model(Balances, f"/users/{user_id}/balances").balances
 
-    def balance(self, user_id: str, token: str) -> dict[str, int]:
+    def balance(self, user_id: str, token: str) -> TokenBalance:
         return self.balances(user_id)[token]
 
-    def deposits(self, user_id: str) -> list[dict[str, Any]]:
-        return self.get(f"/users/{user_id}/deposits")["deposits"]  # type: ignore[no-any-return]
+    def deposits(self, user_id: str) -> list[DepositOut]:
+        return self.get_model(UserDeposits, f"/users/{user_id}/deposits").deposits
 
-    def deposits_of_tx(self, tx_hash: str) -> list[dict[str, Any]]:
-        return self.get("/deposits", tx_hash=tx_hash)["deposits"]  # type: ignore[no-any-return]
+    def deposits_of_tx(self, tx_hash: str) -> list[DepositOut]:
+        return self.get_model(DepositList, "/deposits", tx_hash=tx_hash).deposits
 
     # ---- money out ---------------------------------------------------------------------------
 
     def withdraw(
         self, user_id: str, token: str, address: str, amount: int, key: str | None = None
-    ) -> dict[str, Any]:
-        body = {"user_id": user_id, "token": token, "address": address, "amount": str(amount)}
-        return self.post("/withdrawals", body, key)  # type: ignore[no-any-return]
+    ) -> WithdrawalOut:
+        body = WithdrawalIn(user_id=user_id, token=token, address=address, amount=amount)
+        return self.post_model(WithdrawalOut, "/withdrawals", body, key)
 
-    def withdrawal(self, withdrawal_id: str) -> dict[str, Any]:
-        return self.get(f"/withdrawals/{withdrawal_id}")  # type: ignore[no-any-return]
+    def withdrawal(self, withdrawal_id: str) -> WithdrawalOut:
+        return self.get_model(WithdrawalOut, f"/withdrawals/{withdrawal_id}")
 
     def internal_transfer(
         self, from_user_id: str, to_user_id: str, token: str, amount: int, key: str | None = None
-    ) -> dict[str, Any]:
-        body = {"from_user_id": from_user_id, "to_user_id": to_user_id, "token": token, "amount": str(amount)}
-        return self.post("/internal-transfers", body, key)  # type: ignore[no-any-return]
+    ) -> TransferOut:
+        body = InternalTransferIn(
+            from_user_id=from_user_id, to_user_id=to_user_id, token=token, amount=amount
+        )
+        return self.post_model(TransferOut, "/internal-transfers", body, key)
 
-    def sweep(self, token: str | None = None, key: str | None = None) -> dict[str, Any]:
+    def get_internal_transfer(self, transfer_id: str) -> TransferOut:
+        return self.get_model(TransferOut, f"/internal-transfers/{transfer_id}")
+
+    def sweep(self, token: str | None = None, key: str | None = None) -> SweepsCreated:
         """Admin: sweep every deposit address holding tokens to the hot wallet."""
-        headers = {"Authorization": f"Bearer {self.admin_token}", "Idempotency-Key": key or str(uuid.uuid4())}
-        return self._send("POST", "/admin/sweeps", json={"token": token}, headers=headers)  # type: ignore[no-any-return]
+        return SweepsCreated.model_validate(self._admin_write("/admin/sweeps", SweepIn(token=token), key))
 
-    def rescan(self, from_block: int, key: str | None = None) -> dict[str, Any]:
+    def rescan(self, from_block: int, key: str | None = None) -> Rescan:
         """Admin: move the watcher back to `from_block`."""
-        headers = {"Authorization": f"Bearer {self.admin_token}", "Idempotency-Key": key or str(uuid.uuid4())}
-        return self._send("POST", "/admin/rescan", json={"from_block": from_block}, headers=headers)  # type: ignore[no-any-return]
+        return Rescan.model_validate(self._admin_write("/admin/rescan", RescanIn(from_block=from_block), key))
 
-    def get_sweep(self, sweep_id: str) -> dict[str, Any]:
-        return self._admin("GET", f"/admin/sweeps/{sweep_id}")  # type: ignore[no-any-return]
+    def get_sweep(self, sweep_id: str) -> SweepOut:
+        return SweepOut.model_validate(self._admin("GET", f"/admin/sweeps/{sweep_id}"))
 
-    def reconciliation(self) -> dict[str, Any]:
+    def reconciliation(self) -> Reconciliation:
         """Per token liabilities vs on-chain holdings, and deposits whose ledger is off."""
-        return self.get("/reconciliation")  # type: ignore[no-any-return]
+        return self.get_model(Reconciliation, "/reconciliation")
+
+    def _admin_write(self, path: str, body: SweepIn | RescanIn, key: str | None) -> Any:
+        headers = {"Authorization": f"Bearer {self.admin_token}", "Idempotency-Key": key or str(uuid.uuid4())}
+        return self._send("POST", path, json=body.model_dump(mode="json"), headers=headers)
 
     # ---- waiting -----------------------------------------------------------------------------
 
-    def wait_for(self, probe: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05) -> Any:
-        """Poll `probe` until it returns something truthy; TimeoutError with the last value."""
+    def wait_for(self, probe: Callable[[], T | None], timeout: float = 20.0, interval: float = 0.05) -> T:
+        """Poll `probe` until it returns something; TimeoutError with the last answer."""
         deadline = time.monotonic() + timeout
-        last: Any = None
+        last: T | None = None
         while time.monotonic() < deadline:
             last = probe()
             if last:
@@ -113,13 +156,20 @@ class ExchangeClient(ServiceClient):
             time.sleep(interval)
         raise TimeoutError(f"not as expected after {timeout} s; last: {last!r}")
 
-    def wait_withdrawal(self, withdrawal_id: str, timeout: float = 20.0) -> dict[str, Any]:
+    def wait_withdrawal(self, withdrawal_id: str, timeout: float = 20.0) -> WithdrawalOut:
         """Until it is completed or failed."""
-        return self.wait_for(  # type: ignore[no-any-return]
-            lambda: (w := self.withdrawal(withdrawal_id))["status"] != "processing" and w, timeout
-        )
 
-    def wait_sweep(self, sweep_id: str, timeout: float = 20.0) -> dict[str, Any]:
-        return self.wait_for(  # type: ignore[no-any-return]
-            lambda: (s := self.get_sweep(sweep_id))["status"] in ("completed", "failed") and s, timeout
-        )
+        def finished() -> WithdrawalOut | None:
+            w = self.withdrawal(withdrawal_id)
+            return w if w.status != WithdrawalStatus.PROCESSING else None
+
+        return self.wait_for(finished, timeout)
+
+    def wait_sweep(self, sweep_id: str, timeout: float = 20.0) -> SweepOut:
+        """Until it is completed or failed."""
+
+        def finished() -> SweepOut | None:
+            s = self.get_sweep(sweep_id)
+            return s if s.status in SWEEP_DONE else None
+
+        return self.wait_for(finished, timeout)

@@ -1,5 +1,5 @@
 """What the exchange's routes and workers share: settings, store, chain client, its keys, the
-listed networks with their on-chain status, and the JSON views of its records."""
+listed networks with their on-chain status, and its records as the API answers them."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ import contextlib
 import logging
 import os
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from eth_abi import decode as abi_decode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
+from pydantic import BaseModel
 from sqlalchemy import select
 
 from devnet.core.accounts import derive_account
@@ -23,17 +23,20 @@ from devnet.services.common.app import ServiceContext
 from devnet.services.common.cursors import get_cursor, set_cursor
 from devnet.services.common.db import utcnow
 from devnet.services.common.webhooks import emit
+from devnet.services.exchange.api import (
+    ConfiguredSwitches,
+    DepositOut,
+    DepositStatus,
+    ExchangeEvent,
+    NetworkOut,
+    TransferOut,
+    TransferStatus,
+    WithdrawalOut,
+    WithdrawalStatus,
+)
 from devnet.services.exchange.erc20 import calldata
 from devnet.services.exchange.erc20 import read as erc20_read
-from devnet.services.exchange.models import (
-    Deposit,
-    DepositAddress,
-    InternalTransfer,
-    ListingReview,
-    Network,
-    Sweep,
-    Withdrawal,
-)
+from devnet.services.exchange.models import Deposit, InternalTransfer, Network, Withdrawal
 from devnet.services.exchange.settings import ExchangeSettings, NetworkConfig
 
 log = logging.getLogger("devnet.exchange")
@@ -163,34 +166,41 @@ class ExchangeCore:
                 net.state_checked_at = utcnow()
                 net.state_block = block
                 if before != (state.paused, state.hot_wallet_blacklisted):
-                    view = self.network_view(net)
-                    log.info("%s status: %s", symbol, view["status"])
-                    emit(session, "network.status_changed", view)
+                    out = self.network_out(net)
+                    log.info("%s status: %s", symbol, out.status)
+                    emit(session, ExchangeEvent.NETWORK_STATUS_CHANGED, as_json(out))
         self.ctx.dispatcher.poke()
 
-    def network_view(self, net: Network) -> dict[str, Any]:
-        """One entry of GET /networks: Binance's capital config fields (amounts as decimal
-        strings) with depositEnable/withdrawEnable as they are in effect, and why."""
+    def network_out(self, net: Network) -> NetworkOut:
+        """One entry of GET /networks: Binance's capital config fields with depositEnable and
+        withdrawEnable as they are in effect, and why (`status`)."""
         config = NetworkConfig.model_validate(net.config)
-        deposit_enable = config.deposit_enable and not net.paused
-        withdraw_enable = config.withdraw_enable and not net.paused and not net.hot_wallet_blacklisted
-        return {
-            "coin": net.symbol,
-            "network": self.settings.network_name,
-            "chainId": self.chain_id,
-            "contractAddress": net.contract_address,
-            "decimals": net.decimals,
-            **config.stored(),
-            "depositEnable": deposit_enable,
-            "withdrawEnable": withdraw_enable,
-            "status": network_status(net, config),
-            "configured": {"depositEnable": config.deposit_enable, "withdrawEnable": config.withdraw_enable},
-            "paused": net.paused,
-            "hotWalletBlacklisted": net.hot_wallet_blacklisted,
-            "stateBlock": net.state_block,
-            "stateCheckedAt": iso(net.state_checked_at),
-            "stateError": net.state_error,
-        }
+        return NetworkOut(
+            coin=net.symbol,
+            network=self.settings.network_name,
+            chain_id=self.chain_id,
+            contract_address=net.contract_address,
+            decimals=net.decimals,
+            deposit_enable=config.deposit_enable and not net.paused,
+            withdraw_enable=config.withdraw_enable and not net.paused and not net.hot_wallet_blacklisted,
+            withdraw_fee=config.withdraw_fee,
+            withdraw_min=config.withdraw_min,
+            withdraw_max=config.withdraw_max,
+            withdraw_integer_multiple=config.withdraw_integer_multiple,
+            deposit_dust=config.deposit_dust,
+            min_confirm=config.min_confirm,
+            unlock_confirm=config.unlock_confirm,
+            address_regex=config.address_regex,
+            status=network_status(net, config),
+            configured=ConfiguredSwitches(
+                deposit_enable=config.deposit_enable, withdraw_enable=config.withdraw_enable
+            ),
+            paused=net.paused,
+            hot_wallet_blacklisted=net.hot_wallet_blacklisted,
+            state_block=net.state_block,
+            state_checked_at=net.state_checked_at,
+            state_error=net.state_error,
+        )
 
     # ---- cursors ---------------------------------------------------------------------------
 
@@ -217,99 +227,68 @@ def withdraw_block_reasons(net: Network, config: NetworkConfig) -> list[str]:
     return reasons
 
 
-# ---- views --------------------------------------------------------------------------------------
+# ---- answers ------------------------------------------------------------------------------------
 
 
-def iso(value: datetime | None) -> str | None:
-    """ISO 8601 in UTC; SQLite gives back naive datetimes, all of which were written in UTC."""
-    if value is None:
-        return None
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+def as_json(answer: BaseModel) -> dict[str, Any]:
+    """An answer as JSON, its members named as on the wire: for webhook events and the
+    idempotency store (which replays it)."""
+    return answer.model_dump(mode="json", by_alias=True)
 
 
-def deposit_view(d: Deposit, tip: int | None) -> dict[str, Any]:
-    confirmations = 0 if tip is None or d.status == "reversed" else max(0, tip - d.block_number + 1)
-    return {
-        "id": d.id,
-        "user_id": d.user_id,
-        "token": d.token,
-        "address": d.address,
-        "from": d.from_address,
-        "chain_id": d.chain_id,
-        "tx_hash": d.tx_hash,
-        "log_index": d.log_index,
-        "block_number": d.block_number,
-        "block_hash": d.block_hash,
-        "value": str(d.value),
-        "amount": str(d.amount),
-        "status": d.status,
-        "confirmations": confirmations,
-        "reversals": d.reversals,
-        "created_at": iso(d.created_at),
-        "credited_at": iso(d.credited_at),
-        "unlocked_at": iso(d.unlocked_at),
-        "reversed_at": iso(d.reversed_at),
-    }
+def deposit_out(d: Deposit, tip: int | None) -> DepositOut:
+    """A deposit as answered; its confirmations counted up to `tip`, the last block processed."""
+    confirmations = (
+        0 if tip is None or d.status == DepositStatus.REVERSED else max(0, tip - d.block_number + 1)
+    )
+    return DepositOut(
+        id=d.id,
+        user_id=d.user_id,
+        token=d.token,
+        address=d.address,
+        from_=d.from_address,
+        chain_id=d.chain_id,
+        tx_hash=d.tx_hash,
+        log_index=d.log_index,
+        block_number=d.block_number,
+        block_hash=d.block_hash,
+        value=d.value,
+        amount=d.amount,
+        status=DepositStatus(d.status),
+        confirmations=confirmations,
+        reversals=d.reversals,
+        created_at=d.created_at,
+        credited_at=d.credited_at,
+        unlocked_at=d.unlocked_at,
+        reversed_at=d.reversed_at,
+    )
 
 
-def withdrawal_view(w: Withdrawal) -> dict[str, Any]:
-    return {
-        "id": w.id,
-        "user_id": w.user_id,
-        "token": w.token,
-        "address": w.address,
-        "amount": str(w.amount),
-        "fee": str(w.fee),
-        "net_amount": str(w.amount - w.fee),
-        "status": w.status,
-        "tx_hash": w.tx_hash,
-        "block_number": w.block_number,
-        "failure_reason": w.failure_reason,
-        "created_at": iso(w.created_at),
-        "finished_at": iso(w.finished_at),
-    }
+def withdrawal_out(w: Withdrawal) -> WithdrawalOut:
+    return WithdrawalOut(
+        id=w.id,
+        user_id=w.user_id,
+        token=w.token,
+        address=w.address,
+        amount=w.amount,
+        fee=w.fee,
+        net_amount=w.amount - w.fee,
+        status=WithdrawalStatus(w.status),
+        tx_hash=w.tx_hash,
+        block_number=w.block_number,
+        failure_reason=w.failure_reason,
+        created_at=w.created_at,
+        finished_at=w.finished_at,
+    )
 
 
-def transfer_view(t: InternalTransfer) -> dict[str, Any]:
-    return {
-        "id": t.id,
-        "from_user_id": t.from_user_id,
-        "to_user_id": t.to_user_id,
-        "token": t.token,
-        "amount": str(t.amount),
-        "status": "completed",
-        "created_at": iso(t.created_at),
-    }
-
-
-def sweep_view(s: Sweep) -> dict[str, Any]:
-    return {
-        "id": s.id,
-        "token": s.token,
-        "address": s.address,
-        "status": s.status,
-        "amount": None if s.amount is None else str(s.amount),
-        "received": None if s.received is None else str(s.received),
-        "gas_topup_wei": None if s.gas_topup_wei is None else str(s.gas_topup_wei),
-        "gas_tx_hash": s.gas_tx_hash,
-        "tx_hash": s.tx_hash,
-        "failure_reason": s.failure_reason,
-        "created_at": iso(s.created_at),
-        "finished_at": iso(s.finished_at),
-    }
-
-
-def address_view(a: DepositAddress) -> dict[str, Any]:
-    return {"user_id": a.user_id, "token": a.token, "address": a.address, "created_at": iso(a.created_at)}
-
-
-def review_view(r: ListingReview) -> dict[str, Any]:
-    return {
-        "id": r.id,
-        "token_address": r.token_address,
-        "passed": r.passed,
-        "block_number": r.block_number,
-        "checks": r.checks,
-        "capabilities": r.capabilities,
-        "created_at": iso(r.created_at),
-    }
+def transfer_out(t: InternalTransfer) -> TransferOut:
+    return TransferOut(
+        id=t.id,
+        from_user_id=t.from_user_id,
+        to_user_id=t.to_user_id,
+        token=t.token,
+        amount=t.amount,
+        status=TransferStatus.COMPLETED,
+        created_at=t.created_at,
+    )

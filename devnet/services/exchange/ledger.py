@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from devnet.services.exchange.api import DepositStatus
 from devnet.services.exchange.models import Balance, Deposit, LedgerEntry
 
 
@@ -51,7 +52,9 @@ def pending(session: Session, user_id: str) -> dict[str, int]:
     """Deposits seen on chain but below minConfirm, per token."""
     out: dict[str, int] = {}
     for token, amount in session.execute(
-        select(Deposit.token, Deposit.amount).where(Deposit.user_id == user_id, Deposit.status == "pending")
+        select(Deposit.token, Deposit.amount).where(
+            Deposit.user_id == user_id, Deposit.status == DepositStatus.PENDING
+        )
     ):
         out[token] = out.get(token, 0) + int(amount)
     return out

@@ -9,6 +9,7 @@ stored as decimal strings (`BigAmount`) and are Python ints everywhere else.
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -91,9 +92,10 @@ class LedgerEntry(Base):
 class Deposit(Base):
     """A Transfer log to a deposit address, identified by (chain id, tx hash, log index).
 
-    status: pending (< minConfirm) -> credited (locked) -> unlocked (available); or dust (below
-    depositDust, never credited); or reversed (its block was reorganised away). A reversed
-    deposit whose transaction is mined again comes back to life (same row, new block).
+    status (`api.DepositStatus`): pending (< minConfirm) -> credited (locked) -> unlocked
+    (available); or dust (below depositDust, never credited); or reversed (its block was
+    reorganised away). A reversed deposit whose transaction is mined again comes back to life
+    (same row, new block).
     """
 
     __tablename__ = "exchange_deposits"
@@ -149,6 +151,20 @@ class Network(Base):
     state_block: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
+class ChainTxStatus(StrEnum):
+    """signed (stored, maybe not broadcast) -> sent -> included (in a block not final yet; a
+    reorg sends it back to `sent`) -> mined | reverted (final); dropped: a final block gave its
+    nonce to another transaction, so it can never be mined. Not answered by the API: the
+    exchange's own bookkeeping."""
+
+    SIGNED = "signed"
+    SENT = "sent"
+    INCLUDED = "included"
+    MINED = "mined"
+    REVERTED = "reverted"
+    DROPPED = "dropped"
+
+
 class ChainTx(Base):
     """A transaction the exchange signed, stored before it is broadcast, so a restart re-sends
     the same bytes (same nonce) instead of signing a second transfer."""
@@ -166,9 +182,7 @@ class ChainTx(Base):
     gas: Mapped[int] = mapped_column(BigInteger)
     raw: Mapped[str] = mapped_column(Text)
     hash: Mapped[str] = mapped_column(String(66), unique=True)
-    #: signed (stored, maybe not broadcast) -> sent -> included (in a block not final yet; a
-    #: reorg sends it back to `sent`) -> mined | reverted (final); dropped = a final block gave
-    #: its nonce to another transaction, so it can never be mined.
+    #: a `ChainTxStatus`
     status: Mapped[str] = mapped_column(String(16), index=True)
     block_number: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     block_hash: Mapped[str | None] = mapped_column(String(66), nullable=True)
@@ -177,8 +191,8 @@ class ChainTx(Base):
 
 
 class Withdrawal(Base):
-    """status: processing -> completed (its transaction in a final block) | failed (reason; the
-    balance is restored)."""
+    """status (`api.WithdrawalStatus`): processing -> completed (its transaction in a final block)
+    | failed (reason; the balance is restored)."""
 
     __tablename__ = "exchange_withdrawals"
 
@@ -212,7 +226,8 @@ class InternalTransfer(Base):
 class Sweep(Base):
     """Moving one deposit address's tokens to the hot wallet.
 
-    status: queued -> gas_pending (BNB top-up sent) -> transfer_pending -> completed; or failed.
+    status (`api.SweepStatus`): queued -> gas_pending (BNB top-up sent) -> gas_funded ->
+    transfer_pending -> completed; or failed.
     """
 
     __tablename__ = "exchange_sweeps"

@@ -14,21 +14,21 @@ above all, is listed in `duplicate_deposits`.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
 
 from eth_abi import decode as abi_decode
 from sqlalchemy import select
 
 from devnet.core.rpc import RpcError
+from devnet.services.exchange.api import DepositStatus, Reconciliation, TokenBooks, WithdrawalStatus
 from devnet.services.exchange.core import ExchangeCore
 from devnet.services.exchange.erc20 import calldata
 from devnet.services.exchange.models import Balance, Deposit, DepositAddress, LedgerEntry, Network, Withdrawal
 from devnet.services.exchange.watcher import LAST_BLOCK
 
-CREDITED = ("credited", "unlocked")
+CREDITED = (DepositStatus.CREDITED, DepositStatus.UNLOCKED)
 
 
-def reconcile_books(core: ExchangeCore) -> dict[str, Any]:
+def reconcile_books(core: ExchangeCore) -> Reconciliation:
     with core.db.transaction() as session:
         tokens = {
             n.symbol: n.contract_address for n in session.scalars(select(Network).order_by(Network.symbol))
@@ -37,7 +37,7 @@ def reconcile_books(core: ExchangeCore) -> dict[str, Any]:
         for b in session.scalars(select(Balance)):
             owed[b.token] += b.available + b.locked
         in_flight: dict[str, int] = defaultdict(int)
-        for w in session.scalars(select(Withdrawal).where(Withdrawal.status == "processing")):
+        for w in session.scalars(select(Withdrawal).where(Withdrawal.status == WithdrawalStatus.PROCESSING)):
             in_flight[w.token] += w.amount - w.fee
         addresses = [core.hot.address, *session.scalars(select(DepositAddress.address))]
         deposits = list(session.scalars(select(Deposit)))
@@ -46,7 +46,7 @@ def reconcile_books(core: ExchangeCore) -> dict[str, Any]:
             booked[entry.ref] += entry.available_delta + entry.locked_delta
         last_block = core.cursor(session, LAST_BLOCK)
     block = core.chain.block_number()
-    out: dict[str, Any] = {}
+    out: dict[str, TokenBooks] = {}
     for symbol, contract in tokens.items():
         calls = [
             ("eth_call", [{"to": contract, "data": calldata("balanceOf(address)", a)}, hex(block)])
@@ -58,18 +58,18 @@ def reconcile_books(core: ExchangeCore) -> dict[str, Any]:
                 raise result
             holdings += int(abi_decode(["uint256"], bytes.fromhex(str(result).removeprefix("0x")))[0])
         liabilities = owed[symbol] + in_flight[symbol]
-        out[symbol] = {
-            "liabilities": str(liabilities),
-            "holdings": str(holdings),
-            "user_balances": str(owed[symbol]),
-            "withdrawals_in_flight": str(in_flight[symbol]),
-            "surplus": str(holdings - liabilities),
-        }
+        out[symbol] = TokenBooks(
+            liabilities=liabilities,
+            holdings=holdings,
+            user_balances=owed[symbol],
+            withdrawals_in_flight=in_flight[symbol],
+            surplus=holdings - liabilities,
+        )
     wrong = [d.id for d in deposits if booked.get(d.id, 0) != (d.amount if d.status in CREDITED else 0)]
-    return {
-        "block": block,
-        "last_processed_block": last_block,
-        "tokens": out,
-        "credited_deposits": sum(1 for d in deposits if d.status in CREDITED),
-        "duplicate_deposits": wrong,
-    }
+    return Reconciliation(
+        block=block,
+        last_processed_block=last_block,
+        tokens=out,
+        credited_deposits=sum(1 for d in deposits if d.status in CREDITED),
+        duplicate_deposits=wrong,
+    )

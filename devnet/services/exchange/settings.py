@@ -1,66 +1,26 @@
-"""The exchange's settings, the per-network config fields (Binance capital config) and the
-amount type shared by requests, responses and webhooks.
+"""The exchange's settings and the per-network config (Binance capital config) it keeps.
 
-Amounts are integers in token base units. JSON numbers above 2^53 lose precision in many
-clients, so every amount the exchange returns (responses, webhooks, GET /networks) is a
-decimal string ("1000000000000000000000"); requests accept the same decimal string or a
-plain JSON integer (never a float or a bool).
+Amounts are integers in token base units; in the store and in settings they are decimal strings
+or JSON integers (`devnet.core.wire.Amount`).
 """
 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import SettingsConfigDict
 
+from devnet.core.wire import UINT256_MAX, Amount
 from devnet.services.common.settings import ServiceSettings
+from devnet.services.exchange.api import ADDRESS_REGEX, NetworkPatch
 
-#: Binance's addressRegex for BSC (BEP-20).
-ADDRESS_REGEX = r"^(0x)[0-9A-Fa-f]{40}$"
 #: BIP-39's well-known test vector: never holds real value, and differs from the devnet's
 #: mnemonic, so the exchange's hot wallet and deposit addresses are not devnet test accounts.
 DEFAULT_MNEMONIC = (
     "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"
 )
-UINT256_MAX = 2**256 - 1
-_DIGITS = re.compile(r"^[0-9]{1,78}$")
-
-
-def parse_amount(value: Any) -> int:
-    """A base-unit amount from a JSON integer or a decimal string; floats and bools refused."""
-    if isinstance(value, bool):
-        raise ValueError("an amount is an integer or a decimal string of base units, not a bool")
-    if isinstance(value, int):
-        amount = value
-    elif isinstance(value, str) and _DIGITS.match(value):
-        amount = int(value)
-    else:
-        raise ValueError("an amount is an integer or a decimal string of base units (no decimals point)")
-    if not 0 <= amount <= UINT256_MAX:
-        raise ValueError("an amount is between 0 and 2^256 - 1")
-    return amount
-
-
-Amount = Annotated[int, BeforeValidator(parse_amount)]
-
-
-class NetworkPatch(BaseModel):
-    """Some fields of a token's network config: per-token settings, and PUT /admin/networks."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    deposit_enable: bool | None = Field(default=None, alias="depositEnable")
-    withdraw_enable: bool | None = Field(default=None, alias="withdrawEnable")
-    withdraw_fee: Amount | None = Field(default=None, alias="withdrawFee")
-    withdraw_min: Amount | None = Field(default=None, alias="withdrawMin")
-    withdraw_max: Amount | None = Field(default=None, alias="withdrawMax")
-    withdraw_integer_multiple: Amount | None = Field(default=None, alias="withdrawIntegerMultiple")
-    deposit_dust: Amount | None = Field(default=None, alias="depositDust")
-    min_confirm: int | None = Field(default=None, alias="minConfirm", ge=1, le=10_000)
-    unlock_confirm: int | None = Field(default=None, alias="unLockConfirm", ge=1, le=10_000)
-    address_regex: str | None = Field(default=None, alias="addressRegex", min_length=1, max_length=200)
 
 
 class NetworkConfig(BaseModel):

@@ -39,13 +39,25 @@ from devnet.core.wallets import Wallet
 from devnet.services.common.db import short_id, utcnow
 from devnet.services.common.webhooks import emit
 from devnet.services.exchange import ledger
-from devnet.services.exchange.core import ExchangeCore, sweep_view, withdrawal_view
+from devnet.services.exchange.api import (
+    ExchangeEvent,
+    SweepOut,
+    SweepSkipped,
+    SweepStatus,
+    WithdrawalStatus,
+)
+from devnet.services.exchange.core import ExchangeCore, as_json, withdrawal_out
 from devnet.services.exchange.erc20 import CallFailed, balance_of, calldata, parse_transfer
-from devnet.services.exchange.models import ChainTx, DepositAddress, Network, Sweep, Withdrawal
+from devnet.services.exchange.models import ChainTx, ChainTxStatus, DepositAddress, Network, Sweep, Withdrawal
 
 log = logging.getLogger("devnet.exchange.treasury")
-UNFINISHED = ("signed", "sent", "included")
-SWEEP_ACTIVE = ("queued", "gas_pending", "gas_funded", "transfer_pending")
+UNFINISHED = (ChainTxStatus.SIGNED, ChainTxStatus.SENT, ChainTxStatus.INCLUDED)
+SWEEP_ACTIVE = (
+    SweepStatus.QUEUED,
+    SweepStatus.GAS_PENDING,
+    SweepStatus.GAS_FUNDED,
+    SweepStatus.TRANSFER_PENDING,
+)
 PLAIN_TRANSFER_GAS = 21_000
 BATCH = 20
 
@@ -121,7 +133,7 @@ class Treasury:
             gas=gas,
             raw=signed.raw_hex,
             hash=signed.hash_hex,
-            status="signed",
+            status=ChainTxStatus.SIGNED,
         )
         session.add(tx)
         session.flush()
@@ -158,8 +170,8 @@ class Treasury:
             return
         with self.db.transaction() as session:
             row = session.get(ChainTx, tx_id)
-            if row is not None and row.status == "signed":
-                row.status = "sent"
+            if row is not None and row.status == ChainTxStatus.SIGNED:
+                row.status = ChainTxStatus.SENT
 
     def _track(self) -> None:
         """Follow every unfinished transaction to a final block; re-broadcast (same bytes) what
@@ -182,14 +194,14 @@ class Treasury:
             if receipt is not None:
                 self._seen(tx_id, receipt)
                 continue
-            if status == "included":
+            if status == ChainTxStatus.INCLUDED:
                 log.warning("transaction %s left the chain in a reorg: sending it again", tx_hash)
                 with self.db.transaction() as session:
                     row = session.get(ChainTx, tx_id)
-                    if row is not None and row.status == "included":
-                        row.status, row.block_number, row.block_hash = "sent", None, None
-                status = "sent"
-            if status == "signed" or not self.chain.known(tx_hash):
+                    if row is not None and row.status == ChainTxStatus.INCLUDED:
+                        row.status, row.block_number, row.block_hash = ChainTxStatus.SENT, None, None
+                status = ChainTxStatus.SENT
+            if status == ChainTxStatus.SIGNED or not self.chain.known(tx_hash):
                 self._broadcast(tx_id)
 
     def _seen(self, tx_id: int, receipt: dict[str, Any]) -> None:
@@ -201,7 +213,7 @@ class Treasury:
         with self.db.transaction() as session:
             tx = session.get(ChainTx, tx_id)
             if tx is not None and tx.status in UNFINISHED:
-                tx.status, tx.block_number, tx.block_hash = "included", block, block_hash
+                tx.status, tx.block_number, tx.block_hash = ChainTxStatus.INCLUDED, block, block_hash
 
     def _finish(self, tx_id: int, receipt: dict[str, Any]) -> None:
         ok = receipt.get("status") == "0x1"
@@ -212,30 +224,30 @@ class Treasury:
             tx = session.get(ChainTx, tx_id)
             if tx is None or tx.status not in UNFINISHED:
                 return
-            tx.status = "mined" if ok else "reverted"
+            tx.status = ChainTxStatus.MINED if ok else ChainTxStatus.REVERTED
             tx.block_number = block
             tx.block_hash = str(receipt["blockHash"]).lower()
             tx.error = reason
             if tx.purpose == "withdrawal":
                 w = session.get(Withdrawal, tx.ref)
-                if w is not None and w.status == "processing" and w.chain_tx_id == tx.id:
+                if w is not None and w.status == WithdrawalStatus.PROCESSING and w.chain_tx_id == tx.id:
                     if ok:
-                        w.status = "completed"
+                        w.status = WithdrawalStatus.COMPLETED
                         w.block_number = block
                         w.finished_at = utcnow()
-                        emit(session, "withdrawal.completed", withdrawal_view(w))
+                        emit(session, ExchangeEvent.WITHDRAWAL_COMPLETED, as_json(withdrawal_out(w)))
                     else:
                         self._fail_withdrawal(session, w, reason or "reverted")
             elif tx.purpose == "sweep_gas":
                 s = session.get(Sweep, tx.ref)
-                if s is not None and s.status == "gas_pending" and s.gas_tx_id == tx.id:
+                if s is not None and s.status == SweepStatus.GAS_PENDING and s.gas_tx_id == tx.id:
                     if ok:
-                        s.status = "gas_funded"
+                        s.status = SweepStatus.GAS_FUNDED
                     else:
                         self._fail_sweep(session, s, f"gas top-up reverted: {reason}")
             elif tx.purpose == "sweep_token":
                 s = session.get(Sweep, tx.ref)
-                if s is not None and s.status == "transfer_pending" and s.token_tx_id == tx.id:
+                if s is not None and s.status == SweepStatus.TRANSFER_PENDING and s.token_tx_id == tx.id:
                     if ok:
                         received = 0
                         for raw_log in receipt.get("logs", []):
@@ -243,9 +255,13 @@ class Treasury:
                             if t and t.sender == s.address and t.recipient == self.core.hot.address:
                                 received += t.value
                         s.received = received
-                        s.status = "completed"
+                        s.status = SweepStatus.COMPLETED
                         s.finished_at = utcnow()
-                        emit(session, "sweep.completed", sweep_view(s))
+                        emit(
+                            session,
+                            ExchangeEvent.SWEEP_COMPLETED,
+                            as_json(SweepOut.model_validate(s, from_attributes=True)),
+                        )
                     else:
                         self._fail_sweep(session, s, reason or "reverted")
         self.core.ctx.dispatcher.poke()
@@ -257,23 +273,23 @@ class Treasury:
             tx = session.get(ChainTx, tx_id)
             if tx is None or tx.status not in UNFINISHED:
                 return
-            tx.status = "dropped"
+            tx.status = ChainTxStatus.DROPPED
             tx.error = why
             log.warning("transaction %s (%s %s) dropped: %s", tx.hash, tx.purpose, tx.ref, why)
             if tx.purpose == "withdrawal":
                 w = session.get(Withdrawal, tx.ref)
-                if w is not None and w.status == "processing" and w.chain_tx_id == tx.id:
+                if w is not None and w.status == WithdrawalStatus.PROCESSING and w.chain_tx_id == tx.id:
                     w.chain_tx_id = None
                     w.tx_hash = None
             elif tx.purpose == "sweep_gas":
                 s = session.get(Sweep, tx.ref)
-                if s is not None and s.gas_tx_id == tx.id and s.status == "gas_pending":
-                    s.status = "queued"
+                if s is not None and s.gas_tx_id == tx.id and s.status == SweepStatus.GAS_PENDING:
+                    s.status = SweepStatus.QUEUED
                     s.gas_tx_id = None
             elif tx.purpose == "sweep_token":
                 s = session.get(Sweep, tx.ref)
-                if s is not None and s.token_tx_id == tx.id and s.status == "transfer_pending":
-                    s.status = "gas_funded"
+                if s is not None and s.token_tx_id == tx.id and s.status == SweepStatus.TRANSFER_PENDING:
+                    s.status = SweepStatus.GAS_FUNDED
                     s.token_tx_id = None
 
     # ---- hot wallet gas ----------------------------------------------------------------------
@@ -312,16 +328,16 @@ class Treasury:
     # ---- withdrawals -------------------------------------------------------------------------
 
     def _fail_withdrawal(self, session: Session, w: Withdrawal, reason: str) -> None:
-        w.status = "failed"
+        w.status = WithdrawalStatus.FAILED
         w.failure_reason = reason
         w.finished_at = utcnow()
         ledger.post(session, w.user_id, w.token, "withdrawal.failed", w.id, available=w.amount)
-        emit(session, "withdrawal.failed", withdrawal_view(w))
+        emit(session, ExchangeEvent.WITHDRAWAL_FAILED, as_json(withdrawal_out(w)))
 
     def _fail_withdrawal_by_id(self, withdrawal_id: str, reason: str) -> None:
         with self.db.transaction() as session:
             w = session.get(Withdrawal, withdrawal_id)
-            if w is not None and w.status == "processing" and w.chain_tx_id is None:
+            if w is not None and w.status == WithdrawalStatus.PROCESSING and w.chain_tx_id is None:
                 log.info("withdrawal %s failed: %s", withdrawal_id, reason)
                 self._fail_withdrawal(session, w, reason)
         self.core.ctx.dispatcher.poke()
@@ -333,7 +349,7 @@ class Treasury:
                 (w.id, w.token, w.address, w.amount - w.fee)
                 for w in session.scalars(
                     select(Withdrawal)
-                    .where(Withdrawal.status == "processing", Withdrawal.chain_tx_id.is_(None))
+                    .where(Withdrawal.status == WithdrawalStatus.PROCESSING, Withdrawal.chain_tx_id.is_(None))
                     .order_by(Withdrawal.created_at)
                     .limit(BATCH)
                 )
@@ -358,7 +374,7 @@ class Treasury:
             nonce, signed = self._sign(hot, token, data, value=0, gas=gas)
             with self.db.transaction() as session:
                 w = session.get(Withdrawal, withdrawal_id)
-                if w is None or w.status != "processing" or w.chain_tx_id is not None:
+                if w is None or w.status != WithdrawalStatus.PROCESSING or w.chain_tx_id is not None:
                     continue
                 tx = self._store(
                     session, "withdrawal", w.id, hot.address, token, nonce, signed, value=0, gas=gas
@@ -371,7 +387,7 @@ class Treasury:
 
     # ---- sweeps ------------------------------------------------------------------------------
 
-    def sweep_candidates(self, token: str | None) -> tuple[list[tuple[str, str, int]], list[dict[str, Any]]]:
+    def sweep_candidates(self, token: str | None) -> tuple[list[tuple[str, str, int]], list[SweepSkipped]]:
         """(address, token, balance) of deposit addresses holding tokens, and what is skipped."""
         with self.db.transaction() as session:
             nets = {n.symbol: (n.contract_address, n.paused) for n in session.scalars(select(Network))}
@@ -384,24 +400,24 @@ class Treasury:
                 for s in session.scalars(select(Sweep).where(Sweep.status.in_(SWEEP_ACTIVE)))
             }
         candidates: list[tuple[str, str, int]] = []
-        skipped: list[dict[str, Any]] = []
+        skipped: list[SweepSkipped] = []
         for address, symbol in addresses:
             if (token is not None and symbol != token) or symbol not in nets:
                 continue
             contract, paused = nets[symbol]
             if (address, symbol) in active:
                 skipped.append(
-                    {"address": address, "token": symbol, "reason": "a sweep is already in progress"}
+                    SweepSkipped(address=address, token=symbol, reason="a sweep is already in progress")
                 )
                 continue
             if paused:
-                skipped.append({"address": address, "token": symbol, "reason": "token paused"})
+                skipped.append(SweepSkipped(address=address, token=symbol, reason="token paused"))
                 continue
             try:
                 balance = balance_of(self.rpc, contract, address)
             except CallFailed as e:
                 skipped.append(
-                    {"address": address, "token": symbol, "reason": f"balanceOf failed: {e.reason}"}
+                    SweepSkipped(address=address, token=symbol, reason=f"balanceOf failed: {e.reason}")
                 )
                 continue
             if balance > 0:
@@ -416,7 +432,7 @@ class Treasury:
         for address, symbol, _balance in candidates:
             if (address, symbol) in active:
                 continue
-            sweep = Sweep(id=short_id("swp"), token=symbol, address=address, status="queued")
+            sweep = Sweep(id=short_id("swp"), token=symbol, address=address, status=SweepStatus.QUEUED)
             session.add(sweep)
             created.append(sweep)
         session.flush()
@@ -426,15 +442,15 @@ class Treasury:
 
     def _fail_sweep(self, session: Session, s: Sweep, reason: str) -> None:
         log.info("sweep %s failed: %s", s.id, reason)
-        s.status = "failed"
+        s.status = SweepStatus.FAILED
         s.failure_reason = reason
         s.finished_at = utcnow()
-        emit(session, "sweep.failed", sweep_view(s))
+        emit(session, ExchangeEvent.SWEEP_FAILED, as_json(SweepOut.model_validate(s, from_attributes=True)))
 
     def _fail_sweep_by_id(self, sweep_id: str, reason: str) -> None:
         with self.db.transaction() as session:
             s = session.get(Sweep, sweep_id)
-            if s is not None and s.status in ("queued", "gas_funded"):
+            if s is not None and s.status in (SweepStatus.QUEUED, SweepStatus.GAS_FUNDED):
                 self._fail_sweep(session, s, reason)
         self.core.ctx.dispatcher.poke()
 
@@ -444,7 +460,7 @@ class Treasury:
             todo = []
             for queued in session.scalars(
                 select(Sweep)
-                .where(Sweep.status.in_(("queued", "gas_funded")))
+                .where(Sweep.status.in_((SweepStatus.QUEUED, SweepStatus.GAS_FUNDED)))
                 .order_by(Sweep.created_at)
                 .limit(BATCH)
             ):
@@ -478,7 +494,7 @@ class Treasury:
                 nonce, signed = self._sign(payer, address, b"", value=topup, gas=PLAIN_TRANSFER_GAS)
                 with self.db.transaction() as session:
                     s = session.get(Sweep, sweep_id)
-                    if s is None or s.status not in ("queued", "gas_funded"):
+                    if s is None or s.status not in (SweepStatus.QUEUED, SweepStatus.GAS_FUNDED):
                         continue
                     tx = self._store(
                         session,
@@ -491,7 +507,7 @@ class Treasury:
                         value=topup,
                         gas=PLAIN_TRANSFER_GAS,
                     )
-                    s.status = "gas_pending"
+                    s.status = SweepStatus.GAS_PENDING
                     s.gas_tx_id = tx.id
                     s.gas_tx_hash = signed.hash_hex
                     s.gas_topup_wei = (s.gas_topup_wei or 0) + topup
@@ -502,12 +518,12 @@ class Treasury:
             nonce, signed = self._sign(account, contract, data, value=0, gas=gas)
             with self.db.transaction() as session:
                 s = session.get(Sweep, sweep_id)
-                if s is None or s.status not in ("queued", "gas_funded"):
+                if s is None or s.status not in (SweepStatus.QUEUED, SweepStatus.GAS_FUNDED):
                     continue
                 tx = self._store(
                     session, "sweep_token", s.id, address, contract, nonce, signed, value=0, gas=gas
                 )
-                s.status = "transfer_pending"
+                s.status = SweepStatus.TRANSFER_PENDING
                 s.amount = amount
                 s.token_tx_id = tx.id
                 s.tx_hash = signed.hash_hex

@@ -39,7 +39,8 @@ from sqlalchemy.orm import Session
 from devnet.services.common.db import short_id, utcnow
 from devnet.services.common.webhooks import emit
 from devnet.services.exchange import ledger
-from devnet.services.exchange.core import ExchangeCore, deposit_view
+from devnet.services.exchange.api import DepositReversed, DepositStatus, ExchangeEvent
+from devnet.services.exchange.core import ExchangeCore, as_json, deposit_out
 from devnet.services.exchange.erc20 import (
     TRANSFER_TOPIC,
     CallFailed,
@@ -128,25 +129,39 @@ class Watcher:
                     select(Deposit)
                     .where(
                         Deposit.block_number >= fork,
-                        Deposit.status.in_(("pending", "credited", "unlocked", "dust")),
+                        Deposit.status.in_(
+                            (
+                                DepositStatus.PENDING,
+                                DepositStatus.CREDITED,
+                                DepositStatus.UNLOCKED,
+                                DepositStatus.DUST,
+                            )
+                        ),
                     )
                     .order_by(Deposit.block_number, Deposit.log_index)
                 )
             )
             for d in deposits:
                 prior = d.status
-                if prior == "credited":
+                if prior == DepositStatus.CREDITED:
                     ledger.post(session, d.user_id, d.token, "deposit.reversed", d.id, locked=-d.amount)
-                elif prior == "unlocked":
+                elif prior == DepositStatus.UNLOCKED:
                     log.error(
                         "deposit %s was unlocked when its block %d was reorganised away", d.id, d.block_number
                     )
                     ledger.post(session, d.user_id, d.token, "deposit.reversed", d.id, available=-d.amount)
-                d.status = "reversed"
+                d.status = DepositStatus.REVERSED
                 d.reversed_at = utcnow()
                 d.reversals += 1
-                if prior != "dust":
-                    emit(session, "deposit.reversed", {**deposit_view(d, None), "previous_status": prior})
+                if prior != DepositStatus.DUST:
+                    reversed_ = DepositReversed(
+                        **deposit_out(d, None).model_dump(), previous_status=DepositStatus(prior)
+                    )
+                    emit(
+                        session,
+                        ExchangeEvent.DEPOSIT_REVERSED,
+                        as_json(reversed_),
+                    )
             session.execute(delete(ProcessedBlock).where(ProcessedBlock.number >= fork))
             self.core.set_cursor(session, LAST_BLOCK, fork - 1)
         log.warning("reorg: blocks from %d replaced; %d deposit(s) reversed; rescanning", fork, len(deposits))
@@ -280,9 +295,9 @@ class Watcher:
                 Deposit.log_index == t.log_index,
             )
         ).first()
-        status = "dust" if amount == 0 or amount < config.deposit_dust else "pending"
+        status = DepositStatus.DUST if amount == 0 or amount < config.deposit_dust else DepositStatus.PENDING
         if existing is not None:
-            if existing.status != "reversed":
+            if existing.status != DepositStatus.REVERSED:
                 return  # seen before: a rescan never records (or credits) a deposit twice
             existing.block_number = t.block_number
             existing.block_hash = t.block_hash
@@ -310,8 +325,12 @@ class Watcher:
             )
             session.add(deposit)
             session.flush()
-        if status == "pending":
-            emit(session, "deposit.pending", deposit_view(deposit, t.block_number))
+        if status == DepositStatus.PENDING:
+            emit(
+                session,
+                ExchangeEvent.DEPOSIT_PENDING,
+                as_json(deposit_out(deposit, t.block_number)),
+            )
         else:
             log.info("dust deposit %s: %d < depositDust %d", deposit.id, amount, config.deposit_dust)
 
@@ -328,7 +347,10 @@ class Watcher:
             }
             open_deposits = session.scalars(
                 select(Deposit)
-                .where(Deposit.status.in_(("pending", "credited")), Deposit.block_number <= tip)
+                .where(
+                    Deposit.status.in_((DepositStatus.PENDING, DepositStatus.CREDITED)),
+                    Deposit.block_number <= tip,
+                )
                 .order_by(Deposit.block_number, Deposit.log_index)
             )
             for d in open_deposits:
@@ -336,13 +358,17 @@ class Watcher:
                 if config is None:
                     continue
                 confirmations = tip - d.block_number + 1
-                if d.status == "pending" and confirmations >= config.min_confirm:
+                if d.status == DepositStatus.PENDING and confirmations >= config.min_confirm:
                     ledger.post(session, d.user_id, d.token, "deposit.credited", d.id, locked=d.amount)
-                    d.status = "credited"
+                    d.status = DepositStatus.CREDITED
                     d.credited_at = utcnow()
-                    emit(session, "deposit.credited", deposit_view(d, tip))
+                    emit(
+                        session,
+                        ExchangeEvent.DEPOSIT_CREDITED,
+                        as_json(deposit_out(d, tip)),
+                    )
                     changed = True
-                if d.status == "credited" and confirmations >= config.unlock_confirm:
+                if d.status == DepositStatus.CREDITED and confirmations >= config.unlock_confirm:
                     ledger.post(
                         session,
                         d.user_id,
@@ -352,9 +378,13 @@ class Watcher:
                         locked=-d.amount,
                         available=d.amount,
                     )
-                    d.status = "unlocked"
+                    d.status = DepositStatus.UNLOCKED
                     d.unlocked_at = utcnow()
-                    emit(session, "deposit.unlocked", deposit_view(d, tip))
+                    emit(
+                        session,
+                        ExchangeEvent.DEPOSIT_UNLOCKED,
+                        as_json(deposit_out(d, tip)),
+                    )
                     changed = True
         if changed:
             self.core.ctx.dispatcher.poke()

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import httpx
 from eth_utils import to_checksum_address
 from fastapi import APIRouter, FastAPI, Query, Request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from pydantic_settings import SettingsConfigDict
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -36,7 +36,19 @@ from devnet.services.common.webhooks import (
     read_event,
 )
 from devnet.services.custodian.client import CustodianClient
-from devnet.services.issuer.core import Issuer, fiat_to_units, mint_out, redemption_out
+from devnet.services.issuer.api import (
+    IssuerEvent,
+    IssuerInfo,
+    MintOut,
+    MintRequestAccepted,
+    MintRequestStatus,
+    MintStatus,
+    RedemptionOut,
+    TokenReserve,
+    UsdkgMintRequestIn,
+    WebhookAck,
+)
+from devnet.services.issuer.core import Issuer, fiat_to_units
 from devnet.services.issuer.models import Mint, MintRequest, Redemption, ScannedBlock
 
 log = logging.getLogger("devnet.issuer")
@@ -69,93 +81,6 @@ class IssuerSettings(ServiceSettings):
     #: confirmations, for a node without finality. Payouts and `minted` wait for it.
     confirmations: int | None = Field(default=None, ge=1)
     report_interval_s: float = 5.0
-
-
-class UsdkgMintRequestIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    customer_account: str = Field(pattern=r"^\d{16}$")
-    wallet: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")
-    amount_cents: MinorUnits
-
-
-# ---- response bodies ---------------------------------------------------------------------------
-# Mints and redemptions are answered as `core.mint_out` / `core.redemption_out` make them; members
-# added there pass through (extra="allow"), and statuses are plain strings so new ones can be added.
-
-
-class MintOut(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    id: int
-    source_ref: str = Field(description='what caused it: "bank:<payment id>" or "usdkg:<request id>"')
-    token: str
-    wallet: str | None
-    fiat_amount: int = Field(description="fiat minor units received (tyiyn, cents)")
-    amount: str = Field(description="token base units to mint, a decimal string")
-    status: str = Field(
-        description="queued -> sent -> included -> minted | failed; held: no valid (or a blacklisted) "
-        "wallet. included: in a block that is not final yet; minted and failed only on a final block"
-    )
-    reason: str | None
-    tx_hash: str | None
-    block_number: int | None
-    block_hash: str | None = Field(default=None, description="the block it is (or was) included in")
-    bank_payment_id: str | None
-    attempts: int
-
-
-class RedemptionOut(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    id: int
-    token: str
-    tx_hash: str
-    log_index: int
-    redemption_id: int = Field(description="the id in the token's Redeemed event")
-    holder: str
-    amount: str = Field(description="token base units burned, a decimal string")
-    payout_ref: str = Field(description="where to pay, from the Redeemed event (e.g. a bank account)")
-    payout_amount: int = Field(description="fiat minor units paid out")
-    status: str = Field(
-        description="pending (its block is final, the payout not made yet) -> paid | failed; "
-        "reorged: its block left the chain before the payout (only with N-confirmation finality)"
-    )
-    reason: str | None
-    bank_payment_id: str | None
-    block_number: int = Field(description="the final block its Redeemed event is in")
-    block_hash: str | None = None
-
-
-class MintRequestAccepted(BaseModel):
-    id: str
-    status: str = Field(description='"accepted": paid, and the mint is queued')
-    mint_id: int
-    bank_payment_id: str
-
-
-class IssuerInfo(BaseModel):
-    """How the issuer decides that money is final, and how far its redemption scan got."""
-
-    #: "finalized tag" (the node's `finalized` block) or "N confirmations"
-    finality: str
-    confirmations: int | None
-    #: the last final block scanned for `Redeemed` events; -1 before the first
-    scanned_block: int
-
-
-class TokenReserve(BaseModel):
-    supply: str = Field(description="total supply in base units, a decimal string")
-    decimals: int
-    max_supply: str | None = Field(
-        default=None, description="what the reserve policy allows now (absent while minting is halted)"
-    )
-    halted: str | None = Field(default=None, description="why minting is halted (the policy's revert reason)")
-
-
-class WebhookAck(BaseModel):
-    accepted: bool | None = Field(default=None, description="processed now")
-    duplicate: bool | None = Field(default=None, description="already processed: nothing done")
 
 
 class CreditNotice(BaseModel):
@@ -233,7 +158,8 @@ def create_app(settings: IssuerSettings | None = None) -> FastAPI:
                     session, credit.payment_id, credit.amount, credit.remittance_info
                 )
                 if mint is not None:
-                    emit(session, f"mint.{mint.status}", mint_out(mint))
+                    out = MintOut.model_validate(mint, from_attributes=True)
+                    emit(session, IssuerEvent(f"mint.{out.status}"), out.model_dump(mode="json"))
         (reporter if sender == "custodian" else mint_worker).poke()
         return WebhookAck(accepted=True)
 
@@ -262,14 +188,13 @@ def create_app(settings: IssuerSettings | None = None) -> FastAPI:
             q = select(Mint).order_by(Mint.id.desc()).limit(limit)
             if status:
                 q = q.where(Mint.status == status)
-            return [MintOut.model_validate(mint_out(m)) for m in session.scalars(q)]
+            return [MintOut.model_validate(m, from_attributes=True) for m in session.scalars(q)]
 
     @router.get("/mints/{mint_id}", tags=["mints"], responses=problem_responses(404))
     def get_mint(mint_id: RowId) -> MintOut:
         with db.transaction() as session:
-            return MintOut.model_validate(
-                mint_out(get_or_404(session, Mint, mint_id, "path.mint_id", "mint"))
-            )
+            mint = get_or_404(session, Mint, mint_id, "path.mint_id", "mint")
+            return MintOut.model_validate(mint, from_attributes=True)
 
     @router.get("/mints/by-payment/{payment_id}", tags=["mints"], responses=problem_responses(404))
     def mint_by_payment(payment_id: str) -> MintOut:
@@ -277,7 +202,7 @@ def create_app(settings: IssuerSettings | None = None) -> FastAPI:
             mint = session.scalar(select(Mint).where(Mint.bank_payment_id == payment_id))
             if mint is None:
                 raise Problem(404, "No mint for this payment (yet)", field="path.payment_id")
-            return MintOut.model_validate(mint_out(mint))
+            return MintOut.model_validate(mint, from_attributes=True)
 
     @router.post(
         "/usdkg/mint-requests",
@@ -318,7 +243,9 @@ def create_app(settings: IssuerSettings | None = None) -> FastAPI:
             queued = sum(
                 int(m.amount)
                 for m in session.scalars(
-                    select(Mint).where(Mint.token == "USDKG", Mint.status.in_(("queued", "sent")))
+                    select(Mint).where(
+                        Mint.token == "USDKG", Mint.status.in_((MintStatus.QUEUED, MintStatus.SENT))
+                    )
                 )
             )
             if token.total_supply() + queued + units > ceiling:
@@ -358,7 +285,7 @@ def create_app(settings: IssuerSettings | None = None) -> FastAPI:
                     wallet=body.wallet,
                     amount_cents=body.amount_cents,
                     bank_payment_id=payment.id,
-                    status="accepted",
+                    status=MintRequestStatus.ACCEPTED,
                 )
             )
             mint = Mint(
@@ -368,16 +295,17 @@ def create_app(settings: IssuerSettings | None = None) -> FastAPI:
                 fiat_amount=body.amount_cents,
                 amount=str(units),
                 bank_payment_id=payment.id,
-                status="queued",
+                status=MintStatus.QUEUED,
             )
             session.add(mint)
             session.flush()
-            return 202, {
-                "id": request_id,
-                "status": "accepted",
-                "mint_id": mint.id,
-                "bank_payment_id": payment.id,
-            }
+            accepted = MintRequestAccepted(
+                id=request_id,
+                status=MintRequestStatus.ACCEPTED,
+                mint_id=mint.id,
+                bank_payment_id=payment.id,
+            )
+            return 202, accepted.model_dump(mode="json")
 
         response = run_idempotent(db, key, "POST /usdkg/mint-requests", body, handle)
         mint_worker.poke()
@@ -391,14 +319,14 @@ def create_app(settings: IssuerSettings | None = None) -> FastAPI:
             q = select(Redemption).order_by(Redemption.id.desc()).limit(limit)
             if status:
                 q = q.where(Redemption.status == status)
-            return [RedemptionOut.model_validate(redemption_out(r)) for r in session.scalars(q)]
+            return [RedemptionOut.model_validate(r, from_attributes=True) for r in session.scalars(q)]
 
     @router.get("/redemptions/by-tx/{tx_hash}", tags=["redemptions"])
     def redemptions_by_tx(tx_hash: str) -> list[RedemptionOut]:
         """The redemptions one transaction made (usually one); empty until the watcher saw it."""
         with db.transaction() as session:
             rows = session.scalars(select(Redemption).where(Redemption.tx_hash == tx_hash.lower()))
-            return [RedemptionOut.model_validate(redemption_out(r)) for r in rows]
+            return [RedemptionOut.model_validate(r, from_attributes=True) for r in rows]
 
     @router.get("/info", tags=["info"])
     def info() -> IssuerInfo:
@@ -419,9 +347,9 @@ def create_app(settings: IssuerSettings | None = None) -> FastAPI:
         iss = issuer()
         out: dict[str, TokenReserve] = {}
         for symbol, token in iss.tokens.items():
-            reserve = TokenReserve(supply=str(token.total_supply()), decimals=token.info.decimals)
+            reserve = TokenReserve(supply=token.total_supply(), decimals=token.info.decimals)
             try:
-                reserve.max_supply = str(token.max_supply())
+                reserve.max_supply = token.max_supply()
             except Reverted as e:
                 reserve.halted = e.reason
             out[symbol] = reserve

@@ -40,6 +40,7 @@ from devnet.services.common.cursors import get_cursor, set_cursor
 from devnet.services.common.db import Database
 from devnet.services.custodian.api import AttestationOut
 from devnet.services.custodian.client import CustodianClient
+from devnet.services.issuer.api import MintStatus, RedemptionStatus
 from devnet.services.issuer.models import Mint, Redemption, ReserveReport, ScannedBlock
 
 log = logging.getLogger("devnet.issuer")
@@ -49,7 +50,7 @@ REDEEMED_TOPIC = event_topic("Redeemed(uint256,address,bytes32,uint256)")
 FIAT_DECIMALS = 2
 CURRENCY = {"KGST": Currency.KGS, "USDKG": Currency.USD}
 #: Mints signed and not final yet.
-IN_FLIGHT = ("sent", "included")
+IN_FLIGHT = (MintStatus.SENT, MintStatus.INCLUDED)
 SCAN_BLOCKS_PER_TICK = 500
 SCANNED_BLOCKS_KEPT = 256
 
@@ -127,13 +128,13 @@ class Issuer:
             fiat_amount=amount,
             amount=str(fiat_to_units(token, amount)),
             bank_payment_id=payment_id,
-            status="queued",
+            status=MintStatus.QUEUED,
         )
         if match:
             mint.wallet = to_checksum_address(match.group(0))
         else:
             # Held, not lost: the money is in the reserve and the credit is listed for follow-up.
-            mint.status = "held"
+            mint.status = MintStatus.HELD
             mint.reason = "no wallet address in the payment's remittance information"
         session.add(mint)
         session.flush()
@@ -169,7 +170,10 @@ class Issuer:
         with self.db.transaction() as session:
             queued = list(
                 session.scalars(
-                    select(Mint).where(Mint.status == "queued").order_by(Mint.id).limit(self.mint_batch)
+                    select(Mint)
+                    .where(Mint.status == MintStatus.QUEUED)
+                    .order_by(Mint.id)
+                    .limit(self.mint_batch)
                 )
             )
         queued = self._screen(queued)
@@ -190,7 +194,7 @@ class Issuer:
                 nonce = minter.next_nonce(self.chain.rpc)
                 tx = self.chain.sign(minter, token.address, data, gas=self.gas_per_mint, nonce=nonce)
                 # Persisted before it is sent: after a crash the same bytes are checked or resent.
-                mint.status, mint.minter, mint.nonce = "sent", minter.address, nonce
+                mint.status, mint.minter, mint.nonce = MintStatus.SENT, minter.address, nonce
                 mint.raw_tx, mint.tx_hash = tx.raw_hex, tx.hash_hex
                 mint.attempts += 1
                 signed.append((mint.id, minter, tx))
@@ -203,7 +207,9 @@ class Issuer:
     def _in_flight(self, token: str) -> int:
         """Base units sent but not yet booked: they need reserve cover too."""
         with self.db.transaction() as session:
-            rows = session.scalars(select(Mint.amount).where(Mint.token == token, Mint.status == "sent"))
+            rows = session.scalars(
+                select(Mint.amount).where(Mint.token == token, Mint.status == MintStatus.SENT)
+            )
             return sum(int(a) for a in rows)
 
     def _screen(self, queued: list[Mint]) -> list[Mint]:
@@ -219,7 +225,7 @@ class Issuer:
                     mint.reason = f"{mint.token} is paused: waiting"
                 elif self.tokens[mint.token].is_blacklisted(mint.wallet):
                     mint.status, mint.reason = (
-                        "held",
+                        MintStatus.HELD,
                         "wallet is blacklisted on the token (sanctions): not minted",
                     )
                 else:
@@ -234,7 +240,7 @@ class Issuer:
             mint = session.get(Mint, mint_id)
             assert mint is not None and mint.nonce is not None
             nonce = mint.nonce
-            mint.status, mint.raw_tx, mint.tx_hash, mint.reason = "queued", None, None, error.message
+            mint.status, mint.raw_tx, mint.tx_hash, mint.reason = MintStatus.QUEUED, None, None, error.message
         if "nonce too low" in error.message:
             minter.resync(self.chain.rpc)
             return
@@ -272,7 +278,7 @@ class Issuer:
             if isinstance(receipt, RpcError):
                 continue
             if receipt is None:
-                if status == "included":  # its block was reorganised away: send it again
+                if status == MintStatus.INCLUDED:  # its block was reorganised away: send it again
                     log.warning(
                         "mint %s: transaction %s left the chain in a reorg; resending", mint_id, tx_hash
                     )
@@ -280,7 +286,7 @@ class Issuer:
                     with self.db.transaction() as session:
                         mint = session.get(Mint, mint_id)
                         assert mint is not None
-                        mint.status, mint.block_number, mint.block_hash = "sent", None, None
+                        mint.status, mint.block_number, mint.block_hash = MintStatus.SENT, None, None
                 checked = self._pending_checked.get(mint_id)
                 if checked is None or now - checked > 10:  # first seen by this process, then every 10 s
                     self._pending_checked[mint_id] = now
@@ -290,11 +296,15 @@ class Issuer:
             self._pending_checked.pop(mint_id, None)
             number, in_block = int(receipt["blockNumber"], 16), str(receipt["blockHash"]).lower()
             if number > final:
-                if status != "included" or block_hash != in_block:
+                if status != MintStatus.INCLUDED or block_hash != in_block:
                     with self.db.transaction() as session:
                         mint = session.get(Mint, mint_id)
                         assert mint is not None
-                        mint.status, mint.block_number, mint.block_hash = "included", number, in_block
+                        mint.status, mint.block_number, mint.block_hash = (
+                            MintStatus.INCLUDED,
+                            number,
+                            in_block,
+                        )
                 continue
             self._settle_final(mint_id, tx_hash, receipt)
 
@@ -315,17 +325,17 @@ class Issuer:
             with self.db.transaction() as session:
                 mint = session.get(Mint, mint_id)
                 assert mint is not None
-                if mint.status == "sent":
-                    mint.status, mint.raw_tx, mint.tx_hash = "queued", None, None
+                if mint.status == MintStatus.SENT:
+                    mint.status, mint.raw_tx, mint.tx_hash = MintStatus.QUEUED, None, None
                     mint.reason = f"nonce {nonce} went to another transaction: signed again"
 
     def _settle_final(self, mint_id: int, tx_hash: str, receipt: dict[str, Any]) -> None:
         """The mint's block is final: book what happened."""
         outcome: tuple[str, str | None]
         if receipt["status"] == "0x1":
-            outcome = ("minted", None)
+            outcome = (MintStatus.MINTED, None)
         else:
-            outcome = ("failed", self.chain.revert_reason(tx_hash, receipt))
+            outcome = (MintStatus.FAILED, self.chain.revert_reason(tx_hash, receipt))
         with self.db.transaction() as session:
             mint = session.get(Mint, mint_id)
             assert mint is not None
@@ -333,14 +343,14 @@ class Issuer:
             mint.block_number = int(receipt["blockNumber"], 16)
             mint.block_hash = str(receipt["blockHash"]).lower()
             reason = mint.reason or ""
-            if mint.status != "failed":
+            if mint.status != MintStatus.FAILED:
                 return
             if "blacklisted" in reason:
-                mint.status = "held"  # blacklisted after screening: held, as if screened out
+                mint.status = MintStatus.HELD  # blacklisted after screening: held, as if screened out
             elif "paused" in reason or (mint.token == "KGST" and "reserve" in reason):
                 # Paused after screening (waits for unpause), or the reserve report lost the race
                 # to the mint (the credit is in the reserve): transient, so queued again.
-                mint.status, mint.raw_tx, mint.tx_hash = "queued", None, None
+                mint.status, mint.raw_tx, mint.tx_hash = MintStatus.QUEUED, None, None
                 mint.block_number = mint.block_hash = None
 
     def _cover_kgst(self, pending_units: int) -> None:
@@ -521,9 +531,9 @@ class Issuer:
             select(Redemption).where(Redemption.tx_hash == tx_hash, Redemption.log_index == log_index)
         )
         if existing is not None:
-            revived = existing.status == "reorged"  # the same transaction, included again
+            revived = existing.status == RedemptionStatus.REORGED  # the same transaction, included again
             if revived:
-                existing.status, existing.reason = "pending", None
+                existing.status, existing.reason = RedemptionStatus.PENDING, None
             existing.block_number, existing.block_hash = number, block_hash
             return int(revived)
         amount = int(entry["data"], 16)
@@ -540,7 +550,7 @@ class Issuer:
                 amount=str(amount),
                 payout_ref=ref,
                 payout_amount=units_to_fiat(self.tokens[symbol], amount),
-                status="pending",
+                status=RedemptionStatus.PENDING,
             )
         )
         return 1
@@ -558,12 +568,12 @@ class Issuer:
         with self.db.transaction() as session:
             session.execute(delete(ScannedBlock).where(ScannedBlock.number >= fork))
             for r in session.scalars(select(Redemption).where(Redemption.block_number >= fork)):
-                if r.status == "pending":
+                if r.status == RedemptionStatus.PENDING:
                     r.status, r.reason = (
-                        "reorged",
+                        RedemptionStatus.REORGED,
                         f"block {r.block_number} was reorganised away before payout",
                     )
-                elif r.status == "paid":
+                elif r.status == RedemptionStatus.PAID:
                     log.error(
                         "redemption %s was paid, then its block %d left the chain: finality (%s) too shallow",
                         r.tx_hash,
@@ -590,17 +600,19 @@ class Issuer:
                     r.holder,
                 )
                 for r in session.scalars(
-                    select(Redemption).where(Redemption.status == "pending").order_by(Redemption.id)
+                    select(Redemption)
+                    .where(Redemption.status == RedemptionStatus.PENDING)
+                    .order_by(Redemption.id)
                 )
             ]
         paid = 0
         for rid, token, tx_hash, log_index, redemption_id, ref, amount, holder in pending:
-            status, reason, payment_id = "paid", None, None
+            status, reason, payment_id = RedemptionStatus.PAID, None, None
             problem = account_number_problem(ref)
             if problem:
-                status, reason = "failed", f"payout reference {ref!r}: {problem}"
+                status, reason = RedemptionStatus.FAILED, f"payout reference {ref!r}: {problem}"
             elif amount == 0:
-                status, reason = "failed", "amount below one minor unit"
+                status, reason = RedemptionStatus.FAILED, "amount below one minor unit"
             else:
                 try:
                     payment = self.bank.pay(
@@ -619,51 +631,14 @@ class Issuer:
                 except ApiError as e:
                     if e.status >= 500:
                         continue  # the bank is down: next tick
-                    status, reason = "failed", str(e)
+                    status, reason = RedemptionStatus.FAILED, str(e)
             with self.db.transaction() as session:
                 r = session.get(Redemption, rid)
                 assert r is not None
                 r.status, r.reason, r.bank_payment_id = status, reason, payment_id
-            paid += status == "paid"
+            paid += status == RedemptionStatus.PAID
         return paid
 
     def redemptions_tick(self) -> None:
         self.scan_redemptions()
         self.pay_redemptions()
-
-
-def mint_out(m: Mint) -> dict[str, Any]:
-    return {
-        "id": m.id,
-        "source_ref": m.source_ref,
-        "token": m.token,
-        "wallet": m.wallet,
-        "fiat_amount": m.fiat_amount,
-        "amount": m.amount,
-        "status": m.status,
-        "reason": m.reason,
-        "tx_hash": m.tx_hash,
-        "block_number": m.block_number,
-        "block_hash": m.block_hash,
-        "bank_payment_id": m.bank_payment_id,
-        "attempts": m.attempts,
-    }
-
-
-def redemption_out(r: Redemption) -> dict[str, Any]:
-    return {
-        "id": r.id,
-        "token": r.token,
-        "tx_hash": r.tx_hash,
-        "log_index": r.log_index,
-        "redemption_id": r.redemption_id,
-        "holder": r.holder,
-        "amount": r.amount,
-        "payout_ref": r.payout_ref,
-        "payout_amount": r.payout_amount,
-        "status": r.status,
-        "reason": r.reason,
-        "bank_payment_id": r.bank_payment_id,
-        "block_number": r.block_number,
-        "block_hash": r.block_hash,
-    }
