@@ -134,6 +134,7 @@ def mint_kgst(
             Currency.KGS,
             end_to_end_id=uuid.uuid4().hex[:32],
             remittance_info=f"KGST to {wallet.address}",
+            creditor_reference=wallet.address,  # the structured field the issuer mints to
         )
         step.bank_ref = payment.id
         step.detail = f"{fmt_minor(tyiyn)} KGS to the KGST reserve account"

@@ -245,3 +245,42 @@ def test_an_issuer_started_while_the_bank_is_down_comes_up_and_mints_once_the_ba
     payment = _buy(bank, bank.reserve_accounts()["KGST"], wallet.address, 150_00)
     assert _settled_mint(restarted, payment.id).status == MintStatus.MINTED
     assert kgst.balance_of(wallet) == 150_00 * KGS
+
+
+def test_the_wallet_comes_from_the_structured_creditor_reference(
+    world: World, bank: BankClient, issuer: IssuerClient
+) -> None:
+    """ISO 20022's structured reference (RmtInf/Strd/CdtrRefInf/Ref) names the wallet; the free
+    text is only a fallback, so a wallet quoted in it does not take over."""
+    kgst = world.token("KGST")
+    wallet, decoy = world.wallet(), world.wallet()
+    payer = customer_account(bank, funds=320_00)
+    payment = bank.pay(
+        payer,
+        bank.reserve_accounts()["KGST"],
+        320_00,
+        "KGS",
+        end_to_end_id=uuid.uuid4().hex[:20],
+        remittance_info=f"gift, not for {decoy.address}",
+        creditor_reference=wallet.address,
+    )
+    mint = _settled_mint(issuer, payment.id)
+    assert mint.status == MintStatus.MINTED and mint.wallet == wallet.address
+    assert kgst.balance_of(wallet) == 320_00 * KGS and kgst.balance_of(decoy) == 0
+
+
+def test_a_structured_reference_that_is_no_wallet_is_held_with_the_reason(
+    bank: BankClient, issuer: IssuerClient
+) -> None:
+    payer = customer_account(bank, funds=80_00)
+    payment = bank.pay(
+        payer,
+        bank.reserve_accounts()["KGST"],
+        80_00,
+        "KGS",
+        end_to_end_id=uuid.uuid4().hex[:20],
+        remittance_info="tokens",
+        creditor_reference="RF18539007547034",
+    )
+    held = wait_until(lambda: (m := issuer.mint_by_payment(payment.id)).status == MintStatus.HELD and m)
+    assert held.reason is not None and "creditor reference" in held.reason

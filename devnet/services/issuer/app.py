@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import httpx
 from eth_utils import to_checksum_address
 from fastapi import APIRouter, FastAPI, Query, Request
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import Field, ValidationError
 from pydantic_settings import SettingsConfigDict
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -20,12 +20,12 @@ from devnet.core.env import DevnetEnv
 from devnet.core.http import ApiError, ServiceClient
 from devnet.core.webhooks import SIGNATURE_HEADER, WebhookEvent
 from devnet.core.worker import PeriodicWorker
-from devnet.services.bank.api import Currency, KycTier
+from devnet.services.bank.api import AccountNotification, BankEvent, Currency, KycTier
 from devnet.services.bank.client import BankClient
 from devnet.services.common.app import ServiceContext, create_service_app
 from devnet.services.common.db import get_or_404, short_id
 from devnet.services.common.idempotency import IdempotencyKey, run_idempotent
-from devnet.services.common.params import Limit, MinorUnits, RowId
+from devnet.services.common.params import Limit, RowId
 from devnet.services.common.problems import Problem, invalid_request, problem_responses
 from devnet.services.common.settings import ServiceSettings
 from devnet.services.common.webhooks import (
@@ -83,15 +83,6 @@ class IssuerSettings(ServiceSettings):
     report_interval_s: float = 5.0
 
 
-class CreditNotice(BaseModel):
-    """The part of the bank's camt.054 credit notice a mint needs."""
-
-    payment_id: str = Field(min_length=1, max_length=40)
-    amount: MinorUnits
-    remittance_info: str = ""
-    account_label: str | None = None
-
-
 def create_app(settings: IssuerSettings | None = None) -> FastAPI:
     settings = settings or IssuerSettings()
     ctx = ServiceContext("issuer", settings)
@@ -137,25 +128,29 @@ def create_app(settings: IssuerSettings | None = None) -> FastAPI:
         body = await request.body()
         secret = settings.inbound_webhook_secrets[sender]
         event = read_event(secret, request.headers.get(SIGNATURE_HEADER), body)
-        credit: CreditNotice | None = None
+        credit: AccountNotification | None = None
         if (
             sender == "bank"
-            and event.type == "account.credited"
+            and event.type == BankEvent.ACCOUNT_CREDITED
             and event.data.get("account_label") == "KGST"
         ):
             try:
-                credit = CreditNotice.model_validate(event.data)
+                credit = AccountNotification.model_validate(event.data)
             except ValidationError as e:
                 raise invalid_request(e.errors(), prefix=("body", "data")) from e
         return await run_in_threadpool(_handle_event, sender, event, credit)
 
-    def _handle_event(sender: str, event: WebhookEvent, credit: CreditNotice | None) -> WebhookAck:
+    def _handle_event(sender: str, event: WebhookEvent, credit: AccountNotification | None) -> WebhookAck:
         with db.transaction() as session:
             if not first_time(session, event.id, sender):
                 return WebhookAck(duplicate=True)
             if credit is not None:
                 mint = issuer().record_credit(
-                    session, credit.payment_id, credit.amount, credit.remittance_info
+                    session,
+                    credit.payment_id,
+                    credit.amount,
+                    credit.remittance_info,
+                    credit.creditor_reference,
                 )
                 if mint is not None:
                     out = MintOut.model_validate(mint, from_attributes=True)

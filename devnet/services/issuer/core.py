@@ -44,7 +44,7 @@ from devnet.services.issuer.api import MintStatus, RedemptionStatus
 from devnet.services.issuer.models import Mint, Redemption, ReserveReport, ScannedBlock
 
 log = logging.getLogger("devnet.issuer")
-WALLET_IN_TEXT = re.compile(r"0x[0-9a-fA-F]{40}")
+WALLET = re.compile(r"0x[0-9a-fA-F]{40}")
 REDEEMED_TOPIC = event_topic("Redeemed(uint256,address,bytes32,uint256)")
 #: Fiat minor units have 2 decimals (tyiyn, cents).
 FIAT_DECIMALS = 2
@@ -114,14 +114,23 @@ class Issuer:
         return self._reserve_accounts[token]
 
     def record_credit(
-        self, session: Session, payment_id: str, amount: int, remittance_info: str
+        self,
+        session: Session,
+        payment_id: str,
+        amount: int,
+        remittance_info: str,
+        creditor_reference: str | None = None,
     ) -> Mint | None:
-        """One KGST mint per bank payment into the KGST reserve account (a replay is a no-op)."""
+        """One KGST mint per bank payment into the KGST reserve account (a replay is a no-op).
+
+        The wallet is the payment's structured creditor reference (ISO 20022
+        RmtInf/Strd/CdtrRefInf/Ref); a payment without one may still name it in its free-text
+        remittance information, the older way. A credit without a usable wallet is held: the
+        money is in the reserve and the credit is listed for follow-up, never lost."""
         source = f"bank:{payment_id}"
         if session.scalar(select(Mint.id).where(Mint.source_ref == source)) is not None:
             return None
         token = self.tokens["KGST"]
-        match = WALLET_IN_TEXT.search(remittance_info or "")
         mint = Mint(
             source_ref=source,
             token="KGST",
@@ -130,12 +139,17 @@ class Issuer:
             bank_payment_id=payment_id,
             status=MintStatus.QUEUED,
         )
-        if match:
+        if creditor_reference is not None:
+            if WALLET.fullmatch(creditor_reference):
+                mint.wallet = to_checksum_address(creditor_reference)
+            else:
+                mint.status = MintStatus.HELD
+                mint.reason = f"the creditor reference {creditor_reference!r} is not a wallet address"
+        elif match := WALLET.search(remittance_info or ""):
             mint.wallet = to_checksum_address(match.group(0))
         else:
-            # Held, not lost: the money is in the reserve and the credit is listed for follow-up.
             mint.status = MintStatus.HELD
-            mint.reason = "no wallet address in the payment's remittance information"
+            mint.reason = "no wallet address in the payment's creditor reference or remittance information"
         session.add(mint)
         session.flush()
         return mint
@@ -152,7 +166,7 @@ class Issuer:
         with self.db.transaction() as session:
             for entry in statement.entries:
                 if entry.credit_debit == CreditDebit.CRDT and self.record_credit(
-                    session, entry.payment_id, entry.amount, entry.remittance_info
+                    session, entry.payment_id, entry.amount, entry.remittance_info, entry.creditor_reference
                 ):
                     booked += 1
                 set_cursor(session, "bank_entry", entry.entry_id)
