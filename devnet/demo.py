@@ -6,9 +6,10 @@ import uuid
 from collections.abc import Callable
 
 from devnet.core.env import DevnetEnv
+from devnet.core.money import format_minor
 from devnet.services.bank.api import Currency, KycTier
 from harness.connect import Devnet
-from harness.flows import Trace, fmt_minor, kgst_remittance_cycle
+from harness.flows import Trace, kgst_remittance_cycle
 
 #: USD 200 at ~87.4 KGS/USD, in tyiyn: a typical transfer home.
 REMITTANCE_TYIYN = 17_480_00
@@ -24,7 +25,7 @@ def run_demo(env: DevnetEnv, progress: Callable[[str], None] = lambda _m: None) 
         migrant_account = bank.open_account(migrant.id, Currency.KGS).number
         family_account = bank.open_account(family.id, Currency.KGS).number
         bank.deposit(migrant_account, REMITTANCE_TYIYN, Currency.KGS)
-        funds = fmt_minor(REMITTANCE_TYIYN)
+        funds = format_minor(REMITTANCE_TYIYN)
         progress(f"customers: migrant {migrant_account} (T2) with {funds} KGS, family {family_account} (T1)")
         # The last free accounts: out of the way of test lanes counted from the front.
         wallets = devnet.accounts(env.free_accounts[1] - env.free_accounts[0] - 2, 2)

@@ -12,6 +12,7 @@ from typing import TypeVar
 
 import httpx
 
+from devnet.core.money import format_minor, format_units
 from devnet.core.tokens import StableCoinClient
 from devnet.core.wallets import Wallet
 from devnet.services.bank.api import Currency
@@ -67,15 +68,6 @@ class Trace:
             raise FlowError(name, str(e), self) from e
         step.seconds = time.perf_counter() - t0
         self.steps.append(step)
-
-
-def fmt_minor(amount: int) -> str:
-    """Minor units as a decimal amount, without going through floats: 1748000 -> '17,480.00'."""
-    return f"{amount // 100:,}.{amount % 100:02d}"
-
-
-def fmt_units(amount: int, decimals: int) -> str:
-    return fmt_minor(amount // 10 ** (decimals - 2))
 
 
 def poll(probe: Callable[[], T | None], timeout: float, what: str, interval: float = 0.02) -> T:
@@ -137,13 +129,13 @@ def mint_kgst(
             creditor_reference=wallet.address,  # the structured field the issuer mints to
         )
         step.bank_ref = payment.id
-        step.detail = f"{fmt_minor(tyiyn)} KGS to the KGST reserve account"
+        step.detail = f"{format_minor(tyiyn)} KGS to the KGST reserve account"
     with trace.record("mint included") as step:
         mint = poll(lambda: _mint_for(devnet, payment.id), timeout, "mint")
         if mint.status != MintStatus.MINTED:
             raise RuntimeError(f"mint {mint.status}: {mint.reason}")
         step.tx_hash, step.block, step.bank_ref = mint.tx_hash, mint.block_number, payment.id
-        step.detail = f"{fmt_minor(tyiyn)} KGST to {wallet.address}"
+        step.detail = f"{format_minor(tyiyn)} KGST to {wallet.address}"
 
 
 def remit_on_chain(
@@ -153,7 +145,9 @@ def remit_on_chain(
     with trace.record("transfer included") as step:
         result = token.transfer(sender, recipient, amount)
         step.tx_hash, step.block = result.tx_hash, result.block_number
-        step.detail = f"{fmt_units(amount, token.info.decimals)} {token.info.symbol} to {recipient.address}"
+        step.detail = (
+            f"{format_units(amount, token.info.decimals)} {token.info.symbol} to {recipient.address}"
+        )
 
 
 def redeem(
@@ -182,7 +176,7 @@ def redeem(
             raise RuntimeError(f"payout {redemption.status}: {redemption.reason}")
         step.bank_ref = redemption.bank_payment_id
         currency = "KGS" if token.info.symbol == "KGST" else "USD"
-        step.detail = f"{fmt_minor(redemption.payout_amount)} {currency} to {bank_account}"
+        step.detail = f"{format_minor(redemption.payout_amount)} {currency} to {bank_account}"
 
 
 def kgst_remittance_cycle(
@@ -190,7 +184,7 @@ def kgst_remittance_cycle(
 ) -> Trace:
     """A migrant worker buys KGST with som, sends it home, and the family cashes it out."""
     trace = Trace("kgst remittance cycle")
-    amount = tyiyn * 10 ** (devnet.kgst.info.decimals - 2)
+    amount = devnet.kgst.info.from_minor(tyiyn)
     mint_kgst(devnet, migrant_account, migrant, tyiyn, trace)
     remit_on_chain(devnet.kgst, migrant, family, amount, trace)
     redeem(devnet, devnet.kgst, family, amount, family_account, trace)
@@ -204,13 +198,13 @@ def mint_usdkg(
     with trace.record("mint request accepted") as step:
         accepted = devnet.issuer.request_usdkg_mint(customer_account, wallet.address, cents)
         step.bank_ref = accepted.bank_payment_id
-        step.detail = f"{fmt_minor(cents)} USD paid into the USDKG reserve account"
+        step.detail = f"{format_minor(cents)} USD paid into the USDKG reserve account"
     with trace.record("mint included") as step:
         mint = poll(lambda: _mint_for(devnet, accepted.bank_payment_id), timeout, "mint")
         if mint.status != MintStatus.MINTED:
             raise RuntimeError(f"mint {mint.status}: {mint.reason}")
         step.tx_hash, step.block, step.bank_ref = mint.tx_hash, mint.block_number, accepted.bank_payment_id
-        step.detail = f"{fmt_minor(cents)} USDKG to {wallet.address}"
+        step.detail = f"{format_minor(cents)} USDKG to {wallet.address}"
 
 
 def usdkg_cycle(
@@ -218,7 +212,7 @@ def usdkg_cycle(
 ) -> Trace:
     """A fund buys gold-backed dollars, pays a supplier on chain, the supplier cashes out in USD."""
     trace = Trace("usdkg cycle")
-    amount = cents * 10 ** (devnet.usdkg.info.decimals - 2)
+    amount = devnet.usdkg.info.from_minor(cents)
     mint_usdkg(devnet, buyer_account, buyer, cents, trace)
     remit_on_chain(devnet.usdkg, buyer, payee, amount, trace)
     redeem(devnet, devnet.usdkg, payee, amount, payee_account, trace)
@@ -245,7 +239,7 @@ def remit_via_exchange(
     with trace.record("deposit included") as step:
         result = token.transfer(sender, address, amount)
         step.tx_hash, step.block = result.tx_hash, result.block_number
-        step.detail = f"{fmt_units(amount, token.info.decimals)} {symbol} to deposit address {address}"
+        step.detail = f"{format_units(amount, token.info.decimals)} {symbol} to deposit address {address}"
 
     def balance_reaches(kind: Callable[[TokenBalance], int]) -> bool:
         devnet.mine(1)  # confirmations need blocks
@@ -288,7 +282,7 @@ def kgst_exchange_cycle(
 ) -> Trace:
     """The same remittance, through the exchange instead of wallet to wallet."""
     trace = Trace("kgst exchange remittance cycle")
-    amount = tyiyn * 10 ** (devnet.kgst.info.decimals - 2)
+    amount = devnet.kgst.info.from_minor(tyiyn)
     mint_kgst(devnet, migrant_account, migrant, tyiyn, trace)
     remit_via_exchange(devnet, devnet.kgst, migrant, family, amount, trace)
     received = amount - devnet.exchange.network("KGST").withdraw_fee

@@ -9,20 +9,16 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from typing import Any
 
 from pydantic import BaseModel
 
-from devnet.core.artifacts import event_topic
+from devnet.core.events import DecodedLog, decode_log, topic
 from devnet.core.tokens import StableCoinClient
 from devnet.services.bank.api import CreditDebit
 from devnet.services.issuer.api import MintOut, MintStatus, RedemptionOut, RedemptionStatus
 from harness.connect import Devnet, ServiceNotRunning
 
-TRANSFER = event_topic("Transfer(address,address,uint256)")
-MINT = event_topic("Mint(address,address,uint256)")
-REDEEMED = event_topic("Redeemed(uint256,address,bytes32,uint256)")
-ZERO = "0x" + "00" * 32
+ZERO_ADDRESS = "0x" + "00" * 20
 #: Mints not final yet.
 IN_FLIGHT = (MintStatus.QUEUED, MintStatus.SENT, MintStatus.INCLUDED)
 
@@ -48,20 +44,22 @@ class Report(BaseModel):
         return "\n".join(f"{'ok  ' if c.ok else 'FAIL'} {c.name}: {c.detail}" for c in self.checks)
 
 
-def _logs(devnet: Devnet, token: StableCoinClient, topic: str) -> list[dict[str, Any]]:
-    logs: list[dict[str, Any]] = devnet.chain.rpc.call(
-        "eth_getLogs", {"fromBlock": "0x0", "toBlock": "latest", "address": token.address, "topics": [topic]}
+def _events(devnet: Devnet, token: StableCoinClient, name: str) -> list[DecodedLog]:
+    """Every `name` event of `token` since genesis, decoded."""
+    logs = devnet.chain.rpc.call(
+        "eth_getLogs",
+        {"fromBlock": "0x0", "toBlock": "latest", "address": token.address, "topics": [topic(name)]},
     )
-    return logs
+    return [e for e in map(decode_log, logs) if e is not None and e.name == name]
 
 
 def _check_supply(devnet: Devnet, token: StableCoinClient) -> Check:
     minted = burned = 0
-    for log in _logs(devnet, token, TRANSFER):
-        value = int(log["data"], 16)
-        if log["topics"][1] == ZERO:
+    for transfer in _events(devnet, token, "Transfer"):
+        value = transfer.args["value"]
+        if transfer.args["from"] == ZERO_ADDRESS:
             minted += value
-        if log["topics"][2] == ZERO:
+        if transfer.args["to"] == ZERO_ADDRESS:
             burned += value
     supply = token.total_supply()
     rebuilt = minted - burned
@@ -70,10 +68,6 @@ def _check_supply(devnet: Devnet, token: StableCoinClient) -> Check:
         ok=rebuilt == supply,
         detail=f"totalSupply {supply}, mints {minted} - burns {burned} = {rebuilt}",
     )
-
-
-def _fiat_units(token: StableCoinClient) -> int:
-    return int(10 ** (token.info.decimals - 2))
 
 
 def _check_kgst_reserve(devnet: Devnet) -> list[Check]:
@@ -88,7 +82,7 @@ def _check_kgst_reserve(devnet: Devnet) -> list[Check]:
         checks.append(
             Check(
                 name="KGST supply <= bank reserve",
-                ok=supply <= reserve * _fiat_units(kgst),
+                ok=supply <= kgst.info.from_minor(reserve),
                 detail=f"supply {supply} base units, reserve account {reserve} tyiyn",
             )
         )
@@ -97,7 +91,7 @@ def _check_kgst_reserve(devnet: Devnet) -> list[Check]:
     checks.append(
         Check(
             name="KGST supply <= attested reserve (feed)",
-            ok=supply <= int(attested) * _fiat_units(kgst),
+            ok=supply <= kgst.info.from_minor(int(attested)),
             detail=f"supply {supply}, feed {attested} tyiyn",
         )
     )
@@ -144,7 +138,7 @@ def _check_mints(devnet: Devnet, mints: list[MintOut]) -> list[Check]:
     checks = []
     for symbol in ("KGST", "USDKG"):
         token = devnet.token(symbol)
-        onchain = Counter(log["transactionHash"] for log in _logs(devnet, token, MINT))
+        onchain = Counter(event.tx_hash for event in _events(devnet, token, "Mint"))
         booked = Counter(str(m.tx_hash) for m in mints if m.token == symbol and m.status == MintStatus.MINTED)
         checks.append(one_to_one(f"{symbol} mints: each on-chain mint is one issuer mint", onchain, booked))
         reserve = devnet.bank.reserve_accounts()[symbol]
@@ -188,9 +182,7 @@ def _check_redemptions(devnet: Devnet, redemptions: list[RedemptionOut]) -> list
     checks = []
     for symbol in ("KGST", "USDKG"):
         token = devnet.token(symbol)
-        events = {
-            (log["transactionHash"], int(log["logIndex"], 16)) for log in _logs(devnet, token, REDEEMED)
-        }
+        events = {(event.tx_hash, event.log_index) for event in _events(devnet, token, "Redeemed")}
         # A redemption whose block left the chain before its payout is void ("reorged").
         booked = Counter(
             (r.tx_hash, r.log_index)

@@ -166,7 +166,7 @@ class RedeemOnlyUser(_FlowUser):
     @task
     def redeem(self) -> None:
         kgst = self.devnet.kgst
-        amount = REMITTANCE_TYIYN * 10 ** (kgst.info.decimals - 2)
+        amount = kgst.info.from_minor(REMITTANCE_TYIYN)
         if kgst.balance_of(self.migrant) < amount:
             self.on_start()
         self.run_flow(

@@ -8,7 +8,7 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
-from eth_utils import function_abi_to_4byte_selector, keccak
+from eth_utils import function_abi_to_4byte_selector
 
 from devnet.core import paths
 
@@ -58,7 +58,3 @@ def custom_errors() -> dict[bytes, dict[str, Any]]:
             if entry["type"] == "error":
                 errors[function_abi_to_4byte_selector(entry)] = entry
     return errors
-
-
-def event_topic(signature: str) -> str:
-    return "0x" + keccak(text=signature).hex()

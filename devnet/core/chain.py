@@ -53,15 +53,25 @@ def decode_revert(data: str | bytes | None) -> str:
     return f"{entry['name']}({shown})"
 
 
-def _reverted_from(err: RpcError, tx_hash: str | None = None) -> Reverted | None:
+def error_revert_reason(err: RpcError) -> str | None:
+    """The revert reason a node's JSON-RPC error carries (revert data, decoded; or the message
+    of an "execution reverted"), or None when the error is not a revert."""
     data = err.data
     if isinstance(data, dict):  # some nodes nest it
         data = data.get("data")
-    if isinstance(data, str) and data.startswith("0x"):
-        return Reverted(decode_revert(data), tx_hash)
+    if isinstance(data, str) and data.startswith("0x") and len(data) > 2:
+        return decode_revert(data)
     if "revert" in err.message:
-        return Reverted(err.message.removeprefix("execution reverted: "), tx_hash)
+        return (
+            err.message.removeprefix("execution reverted: ").removeprefix("execution reverted")
+            or "(no reason)"
+        )
     return None
+
+
+def _reverted_from(err: RpcError, tx_hash: str | None = None) -> Reverted | None:
+    reason = error_revert_reason(err)
+    return None if reason is None else Reverted(reason, tx_hash)
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,10 @@ from typing import Any
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from hexbytes import HexBytes
 
 from devnet.core.chain import Chain, TxResult
 from devnet.core.deploy import TokenDeployment
+from devnet.core.events import decode_log
 from devnet.core.wallets import Wallet
 
 
@@ -237,28 +237,9 @@ class StableCoinClient:
     # ---- events ------------------------------------------------------------------------------
 
     def events(self, result: TxResult, name: str) -> list[dict[str, Any]]:
-        """Decoded `name` events emitted by this token in a transaction."""
-        event = getattr(self.contract.events, name)()
-        out = []
-        for log in result.logs:
-            if log["address"].lower() != self.address.lower():
-                continue
-            formatted = {
-                **log,
-                "topics": [HexBytes(t) for t in log["topics"]],
-                "data": HexBytes(log["data"]),
-                "logIndex": int(log["logIndex"], 16),
-                "transactionIndex": int(log["transactionIndex"], 16),
-                "blockNumber": int(log["blockNumber"], 16),
-                "blockHash": HexBytes(log["blockHash"]),
-                "transactionHash": HexBytes(log["transactionHash"]),
-            }
-            try:
-                decoded = event.process_log(formatted)
-            except Exception:  # a log of another event type
-                continue
-            out.append(dict(decoded["args"]))
-        return out
+        """The arguments of each `name` event this token emitted in a transaction."""
+        decoded = (decode_log(log) for log in result.logs if log["address"].lower() == self.address.lower())
+        return [event.args for event in decoded if event is not None and event.name == name]
 
 
 def _addr(who: str | Wallet) -> str:

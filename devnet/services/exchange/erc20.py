@@ -9,16 +9,16 @@ from typing import Any
 
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
-from eth_utils import keccak, to_checksum_address
+from eth_utils import keccak
 
-from devnet.core.artifacts import event_topic
-from devnet.core.chain import decode_revert
+from devnet.core.chain import decode_revert, error_revert_reason
+from devnet.core.events import DecodedLog, decode_log, topic
 from devnet.core.rpc import Rpc, RpcError
 
-TRANSFER_TOPIC = event_topic("Transfer(address,address,uint256)")
-MINT_TOPIC = event_topic("Mint(address,address,uint256)")
-BURN_TOPIC = event_topic("Burn(address,uint256)")
-REDEEMED_TOPIC = event_topic("Redeemed(uint256,address,bytes32,uint256)")
+TRANSFER_TOPIC = topic("Transfer")
+MINT_TOPIC = topic("Mint")
+BURN_TOPIC = topic("Burn")
+REDEEMED_TOPIC = topic("Redeemed")
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 
 
@@ -42,15 +42,6 @@ def block_tag(block: int | str) -> str:
     return hex(block) if isinstance(block, int) else block
 
 
-def revert_reason(error: RpcError) -> str:
-    data = error.data
-    if isinstance(data, dict):
-        data = data.get("data")
-    if isinstance(data, str) and data.startswith("0x") and len(data) > 2:
-        return decode_revert(data)
-    return error.message.removeprefix("execution reverted: ") or "(no reason)"
-
-
 def eth_call(rpc: Rpc, to: str, data: str, block: int | str = "latest", sender: str | None = None) -> bytes:
     call: dict[str, Any] = {"to": to, "data": data}
     if sender:
@@ -58,7 +49,7 @@ def eth_call(rpc: Rpc, to: str, data: str, block: int | str = "latest", sender: 
     try:
         result = rpc.call("eth_call", call, block_tag(block))
     except RpcError as e:
-        raise CallFailed(revert_reason(e)) from e
+        raise CallFailed(error_revert_reason(e) or e.message or "(no reason)") from e
     return bytes.fromhex(str(result).removeprefix("0x"))
 
 
@@ -77,10 +68,6 @@ def balance_of(rpc: Rpc, token: str, holder: str, block: int | str = "latest") -
     return int(read(rpc, token, "balanceOf(address)", "uint256", holder, block=block))
 
 
-def topic_address(topic: str) -> str:
-    return to_checksum_address("0x" + topic[-40:])
-
-
 @dataclass(frozen=True)
 class TransferLog:
     token: str
@@ -92,25 +79,24 @@ class TransferLog:
     block_number: int
     block_hash: str
 
+    @classmethod
+    def of(cls, event: DecodedLog) -> TransferLog:
+        return cls(
+            token=event.address,
+            sender=event.args["from"],
+            recipient=event.args["to"],
+            value=event.args["value"],
+            tx_hash=event.tx_hash,
+            log_index=event.log_index,
+            block_number=event.block_number,
+            block_hash=event.block_hash,
+        )
+
 
 def parse_transfer(log: dict[str, Any]) -> TransferLog | None:
     """A standard Transfer(address indexed, address indexed, uint256) log, or None."""
-    topics = log.get("topics") or []
-    if len(topics) != 3 or topics[0].lower() != TRANSFER_TOPIC:
-        return None
-    data = str(log.get("data", "0x")).removeprefix("0x")
-    if len(data) < 64:
-        return None
-    return TransferLog(
-        token=to_checksum_address(log["address"]),
-        sender=topic_address(topics[1]),
-        recipient=topic_address(topics[2]),
-        value=int(data[:64], 16),
-        tx_hash=str(log["transactionHash"]).lower(),
-        log_index=int(log["logIndex"], 16),
-        block_number=int(log["blockNumber"], 16),
-        block_hash=str(log["blockHash"]).lower(),
-    )
+    event = decode_log(log)
+    return TransferLog.of(event) if event is not None and event.name == "Transfer" else None
 
 
 def get_logs(

@@ -30,6 +30,7 @@ from eth_abi import decode as abi_decode
 from eth_utils import to_checksum_address
 
 from devnet.core.artifacts import load_artifact, runtime_matches
+from devnet.core.events import DecodedLog, decode_log
 from devnet.core.rpc import Rpc
 from devnet.services.exchange.erc20 import (
     BURN_TOPIC,
@@ -47,7 +48,6 @@ from devnet.services.exchange.erc20 import (
     parse_transfer,
     read,
     simulate,
-    topic_address,
 )
 
 CHECKS = (
@@ -84,11 +84,6 @@ class Review:
     @property
     def passed(self) -> bool:
         return all(c.passed for c in self.checks if c.required)
-
-
-def _amount_of(log: dict[str, Any]) -> int:
-    data = str(log.get("data", "0x")).removeprefix("0x")
-    return int(data[-64:], 16) if len(data) >= 64 else 0
 
 
 def _unique_recent(addresses: Iterable[str]) -> list[str]:
@@ -211,43 +206,30 @@ def review_token(rpc: Rpc, token_address: str, hot_wallet: str, optional: Iterab
     logs = get_logs(rpc, address, [[TRANSFER_TOPIC, MINT_TOPIC, BURN_TOPIC, REDEEMED_TOPIC]], 0, head)
     transfers: list[TransferLog] = []
     by_tx: dict[str, list[TransferLog]] = defaultdict(list)
-    events: list[tuple[str, dict[str, Any]]] = []
-    for log in logs:
-        topic0 = log["topics"][0].lower() if log.get("topics") else ""
-        if topic0 == TRANSFER_TOPIC:
-            parsed = parse_transfer(log)
-            if parsed:
-                transfers.append(parsed)
-                by_tx[parsed.tx_hash].append(parsed)
-        elif topic0 in (MINT_TOPIC, BURN_TOPIC, REDEEMED_TOPIC) and len(log["topics"]) >= 2:
-            events.append((topic0, log))
+    supply_events: list[DecodedLog] = []
+    for event in filter(None, map(decode_log, logs)):
+        if event.name == "Transfer":
+            transfer = TransferLog.of(event)
+            transfers.append(transfer)
+            by_tx[transfer.tx_hash].append(transfer)
+        elif event.name in ("Mint", "Burn", "Redeemed"):
+            supply_events.append(event)
     minted = sum(t.value for t in transfers if t.sender == ZERO_ADDRESS)
     burned = sum(t.value for t in transfers if t.recipient == ZERO_ADDRESS)
     problems: list[str] = []
     counts = {"Mint": 0, "Burn": 0, "Redeemed": 0}
-    for topic0, log in events:
-        tx = str(log["transactionHash"]).lower()
-        amount = _amount_of(log)
-        same_tx = by_tx.get(tx, [])
-        if topic0 == MINT_TOPIC and len(log["topics"]) >= 3:
-            counts["Mint"] += 1
-            to = topic_address(log["topics"][2])
+    for event in supply_events:
+        counts[event.name] += 1
+        tx, amount, same_tx = event.tx_hash, event.args["amount"], by_tx.get(event.tx_hash, [])
+        if event.name == "Mint":
+            to = event.args["to"]
             if not any(t.sender == ZERO_ADDRESS and t.recipient == to and t.value == amount for t in same_tx):
                 problems.append(f"Mint of {amount} to {to} in {tx} has no Transfer from 0x0")
-        elif topic0 == BURN_TOPIC:
-            counts["Burn"] += 1
-            burner = topic_address(log["topics"][1])
-            if not any(
-                t.sender == burner and t.recipient == ZERO_ADDRESS and t.value == amount for t in same_tx
-            ):
-                problems.append(f"Burn of {amount} by {burner} in {tx} has no Transfer to 0x0")
-        elif topic0 == REDEEMED_TOPIC and len(log["topics"]) >= 3:
-            counts["Redeemed"] += 1
-            holder = topic_address(log["topics"][2])
-            if not any(
-                t.sender == holder and t.recipient == ZERO_ADDRESS and t.value == amount for t in same_tx
-            ):
-                problems.append(f"Redeemed {amount} by {holder} in {tx} has no Transfer to 0x0")
+            continue
+        who = event.args["burner"] if event.name == "Burn" else event.args["holder"]
+        if not any(t.sender == who and t.recipient == ZERO_ADDRESS and t.value == amount for t in same_tx):
+            what = "Burn of" if event.name == "Burn" else "Redeemed"
+            problems.append(f"{what} {amount} by {who} in {tx} has no Transfer to 0x0")
     supply = values.get("totalSupply")
     if isinstance(supply, int) and supply != minted - burned:
         problems.append(

@@ -48,7 +48,7 @@ from devnet.services.issuer.api import (
     UsdkgMintRequestIn,
     WebhookAck,
 )
-from devnet.services.issuer.core import Issuer, fiat_to_units
+from devnet.services.issuer.core import Issuer
 from devnet.services.issuer.models import Mint, MintRequest, Redemption, ScannedBlock
 
 log = logging.getLogger("devnet.issuer")
@@ -230,7 +230,7 @@ def create_app(settings: IssuerSettings | None = None) -> FastAPI:
                     field="body.customer_account",
                 )
             token = iss.tokens["USDKG"]
-            units = fiat_to_units(token, body.amount_cents)
+            units = token.info.from_minor(body.amount_cents)
             try:
                 ceiling = token.max_supply()
             except Reverted as e:

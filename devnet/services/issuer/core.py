@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 from web3.contract import Contract
 
 from devnet.core.accounts import ROLE_LAYOUT, derive_account
-from devnet.core.artifacts import event_topic
 from devnet.core.attestation import attestation_message
 from devnet.core.chain import Chain, Reverted
 from devnet.core.chainfollow import (
@@ -29,6 +28,7 @@ from devnet.core.chainfollow import (
     read_headers,
 )
 from devnet.core.env import DevnetEnv
+from devnet.core.events import DecodedLog, decode_log, topic
 from devnet.core.http import ApiError
 from devnet.core.rpc import RpcError
 from devnet.core.signing import SignedTx
@@ -45,23 +45,11 @@ from devnet.services.issuer.models import Mint, Redemption, ReserveReport, Scann
 
 log = logging.getLogger("devnet.issuer")
 WALLET = re.compile(r"0x[0-9a-fA-F]{40}")
-REDEEMED_TOPIC = event_topic("Redeemed(uint256,address,bytes32,uint256)")
-#: Fiat minor units have 2 decimals (tyiyn, cents).
-FIAT_DECIMALS = 2
 CURRENCY = {"KGST": Currency.KGS, "USDKG": Currency.USD}
 #: Mints signed and not final yet.
 IN_FLIGHT = (MintStatus.SENT, MintStatus.INCLUDED)
 SCAN_BLOCKS_PER_TICK = 500
 SCANNED_BLOCKS_KEPT = 256
-
-
-def fiat_to_units(token: StableCoinClient, minor: int) -> int:
-    return int(minor * 10 ** (token.info.decimals - FIAT_DECIMALS))
-
-
-def units_to_fiat(token: StableCoinClient, units: int) -> int:
-    """Floor to the minor unit: a sub-tyiyn remainder is not paid out."""
-    return int(units // 10 ** (token.info.decimals - FIAT_DECIMALS))
 
 
 class Issuer:
@@ -135,7 +123,7 @@ class Issuer:
             source_ref=source,
             token="KGST",
             fiat_amount=amount,
-            amount=str(fiat_to_units(token, amount)),
+            amount=str(token.info.from_minor(amount)),
             bank_payment_id=payment_id,
             status=MintStatus.QUEUED,
         )
@@ -372,7 +360,7 @@ class Issuer:
         token = self.tokens["KGST"]
         needed = token.total_supply() + pending_units
         reported = self._feed_answer(token, "reserve")
-        if reported is not None and fiat_to_units(token, reported) >= needed:
+        if reported is not None and token.info.from_minor(reported) >= needed:
             return
         # Not waited for: the mints follow at once and land behind it (a lost race is retried).
         self.report_bank_reserve(force=True, wait=False)
@@ -524,46 +512,47 @@ class Issuer:
                 "fromBlock": hex(start),
                 "toBlock": hex(end),
                 "address": list(by_address),
-                "topics": [REDEEMED_TOPIC],
+                "topics": [topic("Redeemed")],
             },
         )
-        if any(str(e["blockHash"]).lower() != by_number[int(e["blockNumber"], 16)].hash for e in logs):
+        redeemed = [e for e in map(decode_log, logs) if e is not None and e.name == "Redeemed"]
+        if any(e.block_hash != by_number[e.block_number].hash for e in redeemed):
             return 0  # logs of another branch than the headers read: next tick
         found = 0
         with self.db.transaction() as session:
-            for entry in logs:
-                found += self._record_redemption(session, by_address[entry["address"].lower()], entry)
+            for event in redeemed:
+                found += self._record_redemption(session, by_address[event.address.lower()], event)
             for h in headers:
                 session.add(ScannedBlock(number=h.number, hash=h.hash, parent_hash=h.parent_hash))
             session.execute(delete(ScannedBlock).where(ScannedBlock.number < end - SCANNED_BLOCKS_KEPT))
         return found
 
-    def _record_redemption(self, session: Session, symbol: str, entry: dict[str, Any]) -> int:
-        tx_hash, log_index = entry["transactionHash"], int(entry["logIndex"], 16)
-        number, block_hash = int(entry["blockNumber"], 16), str(entry["blockHash"]).lower()
+    def _record_redemption(self, session: Session, symbol: str, event: DecodedLog) -> int:
         existing = session.scalar(
-            select(Redemption).where(Redemption.tx_hash == tx_hash, Redemption.log_index == log_index)
+            select(Redemption).where(
+                Redemption.tx_hash == event.tx_hash, Redemption.log_index == event.log_index
+            )
         )
         if existing is not None:
             revived = existing.status == RedemptionStatus.REORGED  # the same transaction, included again
             if revived:
                 existing.status, existing.reason = RedemptionStatus.PENDING, None
-            existing.block_number, existing.block_hash = number, block_hash
+            existing.block_number, existing.block_hash = event.block_number, event.block_hash
             return int(revived)
-        amount = int(entry["data"], 16)
-        ref = bytes.fromhex(entry["topics"][3][2:]).rstrip(b"\0").decode("ascii", errors="replace")
+        amount: int = event.args["amount"]
+        ref = event.args["payoutRef"].rstrip(b"\0").decode("ascii", errors="replace")
         session.add(
             Redemption(
                 token=symbol,
-                tx_hash=tx_hash,
-                log_index=log_index,
-                block_number=number,
-                block_hash=block_hash,
-                redemption_id=int(entry["topics"][1], 16),
-                holder=to_checksum_address("0x" + entry["topics"][2][-40:]),
+                tx_hash=event.tx_hash,
+                log_index=event.log_index,
+                block_number=event.block_number,
+                block_hash=event.block_hash,
+                redemption_id=event.args["redemptionId"],
+                holder=event.args["holder"],
                 amount=str(amount),
                 payout_ref=ref,
-                payout_amount=units_to_fiat(self.tokens[symbol], amount),
+                payout_amount=self.tokens[symbol].info.to_minor(amount),
                 status=RedemptionStatus.PENDING,
             )
         )
