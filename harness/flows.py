@@ -12,8 +12,10 @@ from typing import TypeVar
 
 import httpx
 
+from devnet.core.http import ApiError
 from devnet.core.money import format_minor, format_units
 from devnet.core.tokens import StableCoinClient
+from devnet.core.wait import wait_until
 from devnet.core.wallets import Wallet
 from devnet.services.bank.api import Currency
 from devnet.services.exchange.api import SweepStatus, TokenBalance, WithdrawalStatus
@@ -74,25 +76,14 @@ def poll(probe: Callable[[], T | None], timeout: float, what: str, interval: flo
     """Until `probe` answers or `timeout` passes. A service or node that is down or restarting
     (a refused connection, a 5xx) is "not yet", as a client waiting for an outcome treats it:
     what the flow waits for still happens once the component is back."""
-    from devnet.core.http import ApiError
-
-    deadline = time.monotonic() + timeout
-    last_error: Exception | None = None
-    while True:
-        try:
-            result = probe()
-        except (httpx.TransportError, httpx.HTTPStatusError) as e:
-            result, last_error = None, e
-        except ApiError as e:
-            if e.status < 500:
-                raise
-            result, last_error = None, e
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            cause = f" (last error: {last_error})" if last_error else ""
-            raise TimeoutError(f"{what}: nothing after {timeout:.0f} s{cause}")
-        time.sleep(interval)
+    return wait_until(
+        probe,
+        timeout,
+        what,
+        interval=interval,
+        transient=(httpx.TransportError, httpx.HTTPStatusError, ApiError),
+        transient_if=lambda e: not isinstance(e, ApiError) or e.status >= 500,
+    )
 
 
 #: A mint in one of these is settled: its outcome is final.

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from devnet.core.wait import wait_until
 from devnet.core.webhooks import ID_HEADER, SIGNATURE_HEADER, SignatureRefused, check_signature
 
 
@@ -57,16 +57,15 @@ class WebhookSink:
     def wait_for(
         self, predicate: Callable[[list[dict[str, Any]]], bool], timeout: float = 10.0
     ) -> list[dict[str, Any]]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def matching() -> list[dict[str, Any]] | None:
             with self._lock:
                 events = list(self.events)
-            if predicate(events):
-                return events
-            time.sleep(0.02)
-        raise TimeoutError(
-            f"webhooks not as expected after {timeout} s; got {[e['type'] for e in self.events]}"
-        )
+            return events if predicate(events) else None
+
+        try:
+            return wait_until(matching, timeout, "webhooks")
+        except TimeoutError as e:
+            raise TimeoutError(f"{e}; got {[ev['type'] for ev in self.events]}") from None
 
     def close(self) -> None:
         self._server.shutdown()

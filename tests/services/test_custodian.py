@@ -4,9 +4,8 @@ signed attestations, XAU/USD price paths, signed webhooks, and durability across
 from __future__ import annotations
 
 import json
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from eth_account.messages import encode_defunct
 
 from devnet.core.attestation import DEFAULT_SIGNING_KEY
 from devnet.core.http import ApiError
+from devnet.core.wait import wait_until
 from devnet.core.webhooks import SIGNATURE_HEADER, sign
 from devnet.services.custodian.api import (
     AttestationOut,
@@ -102,15 +102,6 @@ def client(service: ServiceHandle) -> Iterator[CustodianClient]:
     c = CustodianClient(service.url)
     yield c
     c.close()
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
-    """Poll until `predicate` holds (no assertion on how long it takes, only a generous cap)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not reached")
-        time.sleep(0.05)
 
 
 def post_raw(url: str, path: str, body: dict[str, Any], key: str) -> httpx.Response:

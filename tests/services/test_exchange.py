@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from devnet.core.chain import Chain
 from devnet.core.env import DevnetEnv
 from devnet.core.http import ApiError
 from devnet.core.tokens import StableCoinClient
+from devnet.core.wait import wait_until
 from devnet.core.wallets import Wallet
 from devnet.node.process import pid_alive
 from devnet.profile import BscProfile
@@ -205,14 +205,7 @@ def exchanges(world: World) -> Iterator[Exchanges]:
 
 
 def wait(probe: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(0.05)
-    raise AssertionError(f"{what} not reached after {timeout} s; last: {last!r}")
+    return wait_until(probe, timeout, what, interval=0.05)
 
 
 def caught_up(world: World, ex: ExchangeClient) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from devnet.core.accounts import derive_account
 from devnet.core.chain import Chain
 from devnet.core.env import DevnetEnv
 from devnet.core.tokens import StableCoinClient
+from devnet.core.wait import wait_until as core_wait_until
 from devnet.core.wallets import Wallet
 from devnet.node.process import pid_alive
 from devnet.profile import BscProfile
@@ -24,19 +24,9 @@ T = TypeVar("T")
 
 
 def wait_until(probe: Callable[[], T | None], timeout: float = 30.0, what: str = "condition") -> T:
-    """Poll `probe` until it returns something truthy (no timing assertions: just a deadline)."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = probe()
-        except Exception as e:  # e.g. a 404 before the thing exists
-            last = e
-        else:
-            if last:
-                return last
-        time.sleep(0.05)
-    raise TimeoutError(f"{what} not reached in {timeout} s (last: {last!r})")
+    """Poll `probe` until it returns something truthy (no timing assertions: just a deadline);
+    any error (e.g. a 404 before the thing exists) is "not yet"."""
+    return core_wait_until(probe, timeout, what, interval=0.05, transient=(Exception,))
 
 
 @dataclass

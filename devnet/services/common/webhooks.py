@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,6 +26,7 @@ from devnet.core.webhooks import (
     check_signature,
     sign,
 )
+from devnet.core.worker import PeriodicWorker
 from devnet.services.common.db import Base, Database, short_id, utcnow
 from devnet.services.common.problems import Problem, invalid_request, problem_responses
 
@@ -148,35 +148,19 @@ class Dispatcher:
         self.retry_max_s = retry_max_s
         #: returns (drop this attempt, send it twice), for fault injection
         self.faults = faults
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
         self._client = httpx.Client(timeout=5.0)
+        #: looks for due deliveries every 50 ms, at once when poked, back to back while busy
+        self._worker = PeriodicWorker("webhook-dispatcher", 0.05, self._deliver_due)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="webhook-dispatcher", daemon=True)
-        self._thread.start()
+        self._worker.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread:
-            self._thread.join(timeout=5)
+        self._worker.stop(timeout=5)
         self._client.close()
 
     def poke(self) -> None:
-        self._wake.set()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                busy = self._deliver_due()
-            except Exception:
-                log.exception("webhook dispatch failed")
-                busy = False
-            if not busy:
-                self._wake.wait(0.05)
-                self._wake.clear()
+        self._worker.poke()
 
     def _deliver_due(self) -> bool:
         with self.db.transaction() as session:

@@ -4,7 +4,6 @@ signed attestations of the allocated fine gold, and an XAU/USD price feed with s
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -16,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from devnet.core.attestation import DEFAULT_SIGNING_KEY, Signer, attestation_message
+from devnet.core.worker import PeriodicWorker
 from devnet.services.common.app import ServiceContext, create_service_app
 from devnet.services.common.db import get_or_404, short_id, utcnow
 from devnet.services.common.idempotency import IdempotencyKey, run_idempotent
@@ -279,33 +279,6 @@ class Custodian:
                 self.attest(session, pool, "genesis")
 
 
-class Periodic:
-    """A background worker running `fn` every `interval_s` seconds until stopped."""
-
-    def __init__(self, name: str, interval_s: float, fn: Callable[[], None]):
-        self.name = name
-        self.interval_s = interval_s
-        self.fn = fn
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread:
-            self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            try:
-                self.fn()
-            except Exception:
-                log.exception("%s failed", self.name)
-
-
 # ---- the app ----------------------------------------------------------------------------------
 
 
@@ -494,9 +467,15 @@ def create_app(settings: CustodianSettings | None = None) -> FastAPI:
         ctx.dispatcher.poke()
 
     if settings.price_tick_interval_s > 0:
-        ctx.workers.append(Periodic("price-ticker", settings.price_tick_interval_s, tick_once))
+        ctx.workers.append(
+            PeriodicWorker("price-ticker", settings.price_tick_interval_s, tick_once, first_tick_after=True)
+        )
     if settings.attestation_interval_s > 0:
-        ctx.workers.append(Periodic("attestation-schedule", settings.attestation_interval_s, attest_all))
+        ctx.workers.append(
+            PeriodicWorker(
+                "attestation-schedule", settings.attestation_interval_s, attest_all, first_tick_after=True
+            )
+        )
 
     def ready(_ctx: ServiceContext) -> None:
         with db.transaction() as session:

@@ -4,12 +4,12 @@ Amounts go out as decimal strings (exact for any size)."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from devnet.core.http import ServiceClient
+from devnet.core.wait import wait_until
 from devnet.services.exchange.api import (
     AddressOut,
     Balances,
@@ -147,14 +147,7 @@ class ExchangeClient(ServiceClient):
 
     def wait_for(self, probe: Callable[[], T | None], timeout: float = 20.0, interval: float = 0.05) -> T:
         """Poll `probe` until it returns something; TimeoutError with the last answer."""
-        deadline = time.monotonic() + timeout
-        last: T | None = None
-        while time.monotonic() < deadline:
-            last = probe()
-            if last:
-                return last
-            time.sleep(interval)
-        raise TimeoutError(f"not as expected after {timeout} s; last: {last!r}")
+        return wait_until(probe, timeout, "exchange", interval=interval)
 
     def wait_withdrawal(self, withdrawal_id: str, timeout: float = 20.0) -> WithdrawalOut:
         """Until it is completed or failed."""
