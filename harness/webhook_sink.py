@@ -57,13 +57,13 @@ class WebhookSink:
     def wait_for(
         self, predicate: Callable[[list[dict[str, Any]]], bool], timeout: float = 10.0
     ) -> list[dict[str, Any]]:
-        def matching() -> list[dict[str, Any]] | None:
+        def matching() -> tuple[list[dict[str, Any]]] | None:
             with self._lock:
                 events = list(self.events)
-            return events if predicate(events) else None
+            return (events,) if predicate(events) else None  # a tuple: true even with no events
 
         try:
-            return wait_until(matching, timeout, "webhooks")
+            return wait_until(matching, timeout, "webhooks")[0]
         except TimeoutError as e:
             raise TimeoutError(f"{e}; got {[ev['type'] for ev in self.events]}") from None
 

@@ -498,9 +498,9 @@ def test_price_path_from_settings_moves_on_the_ticker(tmp_path: Path) -> None:
     try:
         genesis = client.latest_attestation("USDKG")
         assert client.price().path == PricePathKind.SHOCK
-        wait_until(lambda: client.price().price_e8 == shocked)
+        wait_until(lambda: client.price().price_e8 == shocked, 20, "the shocked price")
         assert client.price_path().tick >= 3
-        wait_until(lambda: client.latest_attestation("USDKG").id != genesis.id)  # scheduled
+        wait_until(lambda: client.latest_attestation("USDKG").id != genesis.id, 20, "a scheduled one")
     finally:
         client.close()
         handle.stop()
