@@ -126,7 +126,8 @@ def test_status_and_logs_through_the_cli(docker_env: DevnetEnv, state_dir: Path)
     status = runner.invoke(app, ["status", "--state-dir", str(state_dir)])
     assert status.exit_code == 0, status.output
     assert f"container {(docker_env.node.container or '')[:12]}" in status.output
-    node_log = runner.invoke(app, ["logs", "node", "-n", "200", "--state-dir", str(state_dir)])
+    # geth logs its start ~60 lines in, then ~5 lines a block: by now 250-300 lines in all.
+    node_log = runner.invoke(app, ["logs", "node", "-n", "1000", "--state-dir", str(state_dir)])
     assert node_log.exit_code == 0 and "HTTP server started" in node_log.output
     bank_log = runner.invoke(app, ["logs", "bank", "-n", "200", "--state-dir", str(state_dir)])
     assert bank_log.exit_code == 0 and "Uvicorn running" in bank_log.output
