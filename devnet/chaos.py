@@ -36,6 +36,7 @@ from pydantic import BaseModel, Field, model_validator
 from devnet import world
 from devnet.core.env import DevnetEnv
 from devnet.node.process import StartError, pid_alive
+from devnet.runtime.base import where
 
 Progress = Callable[[str], None]
 
@@ -450,8 +451,7 @@ class ChaosRun:
         kill.offset_s = round(time.monotonic() - self.started, 2)
         killed = time.monotonic()
         head = f" at head #{kill.head_before}" if kill.head_before is not None else ""
-        where = f"pid {entry.pid}" if entry.pid else f"container {(entry.container or '')[:12]}"
-        self.progress(f"chaos +{kill.offset_s:6.1f} s  kill {component} ({where}){head}")
+        self.progress(f"chaos +{kill.offset_s:6.1f} s  kill {component} ({where(entry)}){head}")
         world.kill(env, component)
         try:
             restarted = world.restart(self.state_dir, component, timeout=RESTART_TIMEOUT_S)

@@ -10,15 +10,16 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from devnet import solidity, tools
 from devnet.config import DevnetConfig, load_config
 from devnet.core.env import DevnetEnv
-from devnet.node.process import StartError, log_tail
+from devnet.node.process import StartError
 from devnet.runtime.engine import DockerUnavailable
 from devnet.runtime.images import ImageBuildError
-from devnet.world import ENV_FILE, down, node_running, up
+from devnet.world import ENV_FILE, down, logs, node_running, status, up
 
 app = typer.Typer(
     help="Local devnet and integration harness for sovereign stablecoins (KGST, USDKG) on BNB Smart Chain.",
@@ -270,7 +271,7 @@ def up_command(
         pass
     env = _current_env(cfg.state_dir, env)
     if not stop and not node_running(env):
-        err.print(f"[red]the node exited[/]; last lines of its log:\n{_log(env, 'node', 30)}")
+        err.print(f"[red]the node exited[/]; last lines of its log:\n{logs(env, 'node', 30)}")
     down(cfg.state_dir)
     _progress("stopped")
 
@@ -314,38 +315,36 @@ def status_command(
     """Show the running devnet: node, chain, contracts."""
     cfg = _config(config, state_dir=state_dir)
     env = _env(cfg.state_dir)
-    alive = node_running(env)
+    node, *services = status(env)
     head = None
-    if alive:
+    if node.running and node.check.ok:
         from devnet.core.chain import Chain
 
         head = Chain(env.rpc_url, chain_id=env.chain_id, gas_price=env.gas_price_wei).block_number()
     if as_json:
-        services = {name: {"url": c.url, "healthy": _healthy(c.url)} for name, c in env.components.items()}
+        report = {s.name: {"url": s.url, "healthy": s.check.ok} for s in services}
         console.print_json(
-            json.dumps({"running": alive, "head": head, "services": services, **env.summary()})
+            json.dumps({"running": node.running, "head": head, "services": report, **env.summary()})
         )
         return
-    state = "[green]running[/]" if alive else "[red]not running[/]"
+    if not node.running:
+        state = "[red]not running[/]"
+    elif not node.check.ok:
+        state = f"[red]running, not answering[/] ({escape(node.check.answer)})"
+    else:
+        state = "[green]running[/]"
     head_text = f", head block {head}" if head is not None else ""
-    node_where = f"container {env.node.container[:12]}" if env.node.container else f"pid {env.node.pid}"
-    console.print(f"node: {env.node.engine} {node_where} {state}{head_text}")
-    healthy = True
-    for name, component in env.components.items():
-        ok = _healthy(component.url)
-        healthy &= ok
-        where = (
-            "external"
-            if component.external
-            else f"container {component.container[:12]}"
-            if component.container
-            else f"pid {component.pid}"
-        )
-        console.print(
-            f"{name}: {component.url} {where} {'[green]healthy[/]' if ok else '[red]not answering[/]'}"
-        )
+    console.print(f"node: {env.node.engine} {node.where} {state}{head_text}")
+    for s in services:
+        if s.check.ok:
+            health = "[green]healthy[/]"
+        elif s.running is False:
+            health = "[red]not running[/]"
+        else:
+            health = f"[red]not answering[/] ({escape(s.check.answer)})"
+        console.print(f"{s.name}: {s.url} {s.where} {health}")
     _print_env(env)
-    if not alive or not healthy:
+    if not node.running or not node.check.ok or not all(s.check.ok for s in services):
         raise typer.Exit(1)
 
 
@@ -421,29 +420,10 @@ def logs_command(
     if component not in known:
         raise _fail(f"no log for {component!r}; this devnet has logs for: {', '.join(sorted(known))}")
     try:
-        text = _log(env, component, lines)
+        text = logs(env, component, lines)
     except DockerUnavailable as e:
         raise _fail(str(e)) from e
     console.print(text, markup=False, highlight=False)
-
-
-def _log(env: DevnetEnv, component: str, lines: int) -> str:
-    """The tail of a component's log file, or of its container's output."""
-    entry = env.node if component == "node" else env.components[component]
-    if entry.container:
-        from devnet.runtime.docker import container_logs
-
-        return container_logs(entry.container, lines)
-    return log_tail(Path(entry.log_path or ""), lines)
-
-
-def _healthy(url: str) -> bool:
-    import httpx
-
-    try:
-        return httpx.get(f"{url}/health", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def _print_env(env: DevnetEnv) -> None:

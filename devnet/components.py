@@ -1,95 +1,336 @@
-"""One definition per service component: how to run it, which port it serves, how to tell it is
-ready, which image holds it, and what it needs from the components before it. Every runtime
-(local processes, docker containers) starts components from these definitions; a component
-given a URL in the config is external and not started at all."""
+"""The devnet's components, each a typed Input -> Output, defined once for every runtime.
+
+- **node**: Input `NodeInput` (engine, profile, host folder); `node_component` makes the
+  `Component` a runtime starts (its command lines, port, readiness, image, datadir), and
+  `node_entry` turns what the runtime gives back (`Started`: the RPC URL, a pid or a
+  container, the datadir) into env.json's `NodeEntry`.
+- **services** (bank, custodian, issuer, exchange): Input the service's own settings model
+  (`BankSettings`, ...). A `ServiceSpec` says how to run the service and, in `wire`, which of
+  the world's URLs and secrets it gets: a typed function of the world as the service will
+  reach it (`Wiring`). `ServiceSpec.component` makes the `Component`; `service_entry` the
+  Output, env.json's `ComponentEntry`.
+
+A service given a URL in the config is external and not started at all. env.json holds every
+Output, so a later process attaches to the running devnet instead of starting it again.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+from pydantic_settings import InitSettingsSource
 
 from devnet.core.accounts import ROLE_LAYOUT
-from devnet.core.env import DevnetEnv
+from devnet.core.env import ComponentEntry, DevnetEnv, NodeEntry
+from devnet.node.node import anvil_argv, geth_node_argv, init_geth_datadir
+from devnet.profile import BscProfile, Engine
+from devnet.runtime.base import Component, CopyIn, Placement, Reach, Started
+from devnet.runtime.readiness import Readiness
+from devnet.services.common.settings import ServiceSettings
+
+if TYPE_CHECKING:
+    from devnet.services.bank.app import BankSettings
+    from devnet.services.custodian.app import CustodianSettings
+    from devnet.services.exchange.settings import ExchangeSettings
+    from devnet.services.issuer.app import IssuerSettings
 
 SERVICES_IMAGE = "bsc-stablecoin-devnet/services:local"
 NODE_IMAGE = {"geth": "bsc-stablecoin-devnet/geth:v1.17.4", "anvil": "bsc-stablecoin-devnet/anvil:1.7.1"}
+
+S = TypeVar("S", bound=ServiceSettings)
+
+# ---- the node -----------------------------------------------------------------------------------
+
+#: The node's JSON-RPC port in its container.
+NODE_PORT = 8545
+#: geth's own HTTP and Engine API ports in the node's container (loopback there: the
+#: consensus side in front of it is the node's public face). Locally they are free ports.
+GETH_CONTAINER_PORTS = (8546, 8551)
+#: Where the geth datadir made on the host is copied to in the node's container.
+GETH_DATADIR_IN_CONTAINER = "/geth-data"
+
+
+class NodeInput(BaseModel):
+    """What the node is made from."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    engine: Engine
+    profile: BscProfile
+    #: Host folder for its log and (geth) its datadir; a datadir there resumes its chain.
+    workdir: Path
+
+
+def node_readiness(engine: str, chain_id: int) -> Readiness:
+    """Ready when it answers `eth_chainId` with the profile's chain id."""
+    return Readiness.rpc(f"{engine} (chain id {chain_id})", "eth_chainId", hex(chain_id))
+
+
+def node_component(node: NodeInput) -> Component:
+    """geth under its consensus side (`python -m devnet.consensus`, geth its child), its
+    datadir made on this host before it starts (`init_geth_datadir`); or anvil."""
+    profile = node.profile
+    if node.engine == "geth":
+        datadir = node.workdir / Path(GETH_DATADIR_IN_CONTAINER).name
+        return Component(
+            name="node",
+            image=NODE_IMAGE["geth"],
+            port=NODE_PORT,
+            readiness=node_readiness("geth", profile.chain_id),
+            argv=partial(_geth_argv, profile, datadir),
+            log_path=node.workdir / "geth.log",
+            # The folder keeps its name: it lands at GETH_DATADIR_IN_CONTAINER.
+            files=(CopyIn(datadir, "/"),),
+            prepare=partial(init_geth_datadir, profile, datadir, node.workdir / "geth.log"),
+            datadir=datadir,
+        )
+    return Component(
+        name="node",
+        image=NODE_IMAGE["anvil"],
+        port=NODE_PORT,
+        readiness=node_readiness("anvil", profile.chain_id),
+        argv=partial(_anvil_argv, profile),
+        log_path=node.workdir / "anvil.log",
+    )
+
+
+def _geth_argv(profile: BscProfile, datadir: Path, place: Placement) -> list[str]:
+    if place.in_container:
+        return geth_node_argv(
+            profile,
+            Path(GETH_DATADIR_IN_CONTAINER),
+            place.port,
+            internal_ports=GETH_CONTAINER_PORTS,
+            python=place.python,
+            host=place.host,
+            geth="geth",
+        )
+    return geth_node_argv(profile, datadir, place.port, python=place.python, host=place.host)
+
+
+def _anvil_argv(profile: BscProfile, place: Placement) -> list[str]:
+    argv = anvil_argv(profile, place.port, host=place.host)
+    # The anvil image's entrypoint is anvil: a container gets the arguments only.
+    return argv[1:] if place.in_container else argv
+
+
+def node_entry(node: NodeInput, started: Started) -> NodeEntry:
+    """The node's Output as env.json keeps it (its URL is env.json's `rpc_url`)."""
+    return NodeEntry(
+        engine=node.engine,
+        pid=started.pid,
+        container=started.container,
+        log_path=started.log_path,
+        datadir=started.datadir,
+        block_period_s=node.profile.block_period_s,
+        launch=started.launch,
+    )
+
+
+# ---- the services ---------------------------------------------------------------------------------
+
+#: A service's port in its container.
+SERVICE_PORT = 8000
+#: A service's data folder in its container.
+SERVICE_DATA_IN_CONTAINER = "/data"
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """What a service's settings are made from: the devnet so far (env.json: chain, contracts,
+    mnemonic, webhook secrets, the services already up) as the service will reach it."""
+
+    env: DevnetEnv
+    reach: Reach
+    #: The address the custodian signs its attestations with; "" while no custodian runs.
+    custodian_signer: str = ""
 
 
 @dataclass(frozen=True)
 class ServiceSpec:
     name: str
     summary: str
+    #: Its settings model (imported when first needed: it loads the service's app).
+    settings_model: Callable[[], type[ServiceSettings]]
+    #: Its Input from the world: which URLs and secrets it gets.
+    wire: Callable[[Wiring], ServiceSettings]
     depends_on: tuple[str, ...] = ()
-    #: The port inside a container; a local process gets a free port instead.
-    container_port: int = 8000
-    readiness_path: str = "/health"
+    container_port: int = SERVICE_PORT
     image: str = SERVICES_IMAGE
+
+    @property
+    def readiness(self) -> Readiness:
+        return Readiness.http(f"{self.name} service", "/health")
 
     @property
     def env_prefix(self) -> str:
         """Settings reach the service as environment variables with this prefix."""
         return f"{self.name.upper()}_"
 
-    def argv(self, python: str, host: str, port: int, data_dir: str) -> list[str]:
+    def argv(self, place: Placement, data_dir: str) -> list[str]:
         return [
-            python,
+            place.python,
             "-m",
             f"devnet.services.{self.name}",
             "--host",
-            host,
+            place.host,
             "--port",
-            str(port),
+            str(place.port),
             "--data-dir",
             data_dir,
         ]
 
-    def environment(self, settings: dict[str, Any]) -> dict[str, str]:
+    def settings(self, values: Mapping[str, Any]) -> ServiceSettings:
+        """Its settings model from `values` (validated here: a bad name or value fails now)."""
+        return settings_from(self.settings_model(), values)
+
+    def environment(self, settings: ServiceSettings) -> dict[str, str]:
+        """The settings given explicitly, as the service reads them from its environment."""
+        values = settings.model_dump(mode="json")
         return {
             f"{self.env_prefix}{key.upper()}": value if isinstance(value, str) else json.dumps(value)
-            for key, value in settings.items()
+            for key, value in values.items()
+            if key in settings.model_fields_set
         }
 
+    def component(
+        self, settings: ServiceSettings, workdir: Path, files: tuple[CopyIn, ...] = ()
+    ) -> Component:
+        """The service with `settings`; locally its SQLite file and log go to `workdir`."""
 
-#: In start order.
-SERVICES: tuple[ServiceSpec, ...] = (
-    ServiceSpec("bank", "mock commercial bank (KGS, USD)"),
-    ServiceSpec("custodian", "gold vault: bars, attestations, XAU/USD"),
-    ServiceSpec(
-        "issuer", "reference issuer: mints, redemptions, reserve reports", depends_on=("bank", "custodian")
-    ),
-    ServiceSpec("exchange", "exchange-listing simulator"),
-)
-SERVICE_NAMES = tuple(s.name for s in SERVICES)
-SPECS = {s.name: s for s in SERVICES}
+        def argv(place: Placement) -> list[str]:
+            return self.argv(place, SERVICE_DATA_IN_CONTAINER if place.in_container else str(workdir))
+
+        return Component(
+            name=self.name,
+            image=self.image,
+            port=self.container_port,
+            readiness=self.readiness,
+            argv=argv,
+            log_path=workdir / f"{self.name}.log",
+            environment=self.environment(settings),
+            files=files,
+        )
 
 
-def service_settings(
-    name: str,
-    env: DevnetEnv,
-    urls: dict[str, str],
-    *,
-    env_file: str,
-    rpc_url: str | None = None,
-    custodian_signer: str = "",
-) -> dict[str, Any]:
-    """What `name` needs to know about the rest of the world. `rpc_url` is the node as the
-    service reaches it (inside a docker network it differs from the host's URL)."""
-    rpc = rpc_url or env.rpc_url
-    if name == "issuer":
-        return {
-            "env_file": env_file,
-            "bank_url": urls.get("bank", ""),
-            "custodian_url": urls.get("custodian", ""),
-            "custodian_signer": custodian_signer,
-        }
-    if name == "exchange":
-        return {
-            "rpc_url": rpc,
+def settings_from(model: type[S], values: Mapping[str, Any]) -> S:
+    """`model` validated from `values` alone. pydantic-settings would also read this process's
+    environment variables; the service reads its own where it runs."""
+    given = dict(values)
+    # pydantic-settings' own option of BaseSettings.__init__: build from these sources only.
+    # Passed in a mapping because type checkers see the fields-only __init__ pydantic declares.
+    only_given: dict[str, Any] = {"_build_sources": ((InitSettingsSource(model, given),), given)}
+    return model(**only_given)
+
+
+def service_entry(started: Started) -> ComponentEntry:
+    """A service's Output as env.json keeps it."""
+    return ComponentEntry(
+        url=started.url,
+        pid=started.pid,
+        container=started.container,
+        log_path=started.log_path,
+        launch=started.launch,
+    )
+
+
+# ---- each service's settings model and wiring -------------------------------------------------
+
+
+def _bank_model() -> type[BankSettings]:
+    from devnet.services.bank.app import BankSettings
+
+    return BankSettings
+
+
+def _custodian_model() -> type[CustodianSettings]:
+    from devnet.services.custodian.app import CustodianSettings
+
+    return CustodianSettings
+
+
+def _issuer_model() -> type[IssuerSettings]:
+    from devnet.services.issuer.app import IssuerSettings
+
+    return IssuerSettings
+
+
+def _exchange_model() -> type[ExchangeSettings]:
+    from devnet.services.exchange.settings import ExchangeSettings
+
+    return ExchangeSettings
+
+
+def wire_bank(w: Wiring) -> BankSettings:
+    """The secret it signs its webhooks with."""
+    return settings_from(_bank_model(), {"webhook_secret": w.env.webhook_secrets["bank"]})
+
+
+def wire_custodian(w: Wiring) -> CustodianSettings:
+    """The secret it signs its webhooks with."""
+    return settings_from(_custodian_model(), {"webhook_secret": w.env.webhook_secrets["custodian"]})
+
+
+#: The services whose webhooks the issuer receives.
+ISSUER_PEERS = ("bank", "custodian")
+
+
+def wire_issuer(w: Wiring) -> IssuerSettings:
+    """env.json (chain, contracts, its keys), the bank and the custodian (their URLs, the
+    secrets their webhooks come signed with, the custodian's signer), where they call it back,
+    and its own webhook secret."""
+    return settings_from(
+        _issuer_model(),
+        {
+            "env_file": w.reach.env_file,
+            "bank_url": w.reach.services.get("bank", ""),
+            "custodian_url": w.reach.services.get("custodian", ""),
+            "custodian_signer": w.custodian_signer,
+            "public_url": w.reach.public_url,
+            "webhook_secret": w.env.webhook_secrets["issuer"],
+            "inbound_webhook_secrets": {
+                peer: secret for peer, secret in w.env.webhook_secrets.items() if peer in ISSUER_PEERS
+            },
+        },
+    )
+
+
+def wire_exchange(w: Wiring) -> ExchangeSettings:
+    """The node (URL, chain id, gas price), the tokens it lists, the account that pays its gas,
+    and its webhook secret."""
+    env = w.env
+    return settings_from(
+        _exchange_model(),
+        {
+            "rpc_url": w.reach.rpc_url,
             "chain_id": env.chain_id,
             "gas_price_wei": env.gas_price_wei,
             "tokens": {symbol: t.address for symbol, t in env.deployment.tokens.items()},
             "gas_funder_mnemonic": env.mnemonic,
             "gas_funder_index": ROLE_LAYOUT.exchange_gas_funder,
-        }
-    return {}
+            "webhook_secret": env.webhook_secrets["exchange"],
+        },
+    )
+
+
+#: In start order.
+SERVICES: tuple[ServiceSpec, ...] = (
+    ServiceSpec("bank", "mock commercial bank (KGS, USD)", _bank_model, wire_bank),
+    ServiceSpec("custodian", "gold vault: bars, attestations, XAU/USD", _custodian_model, wire_custodian),
+    ServiceSpec(
+        "issuer",
+        "reference issuer: mints, redemptions, reserve reports",
+        _issuer_model,
+        wire_issuer,
+        depends_on=ISSUER_PEERS,
+    ),
+    ServiceSpec("exchange", "exchange-listing simulator", _exchange_model, wire_exchange),
+)
+SERVICE_NAMES = tuple(s.name for s in SERVICES)
+SPECS = {s.name: s for s in SERVICES}

@@ -21,7 +21,7 @@ from pydantic_settings import (
 from devnet.components import SERVICE_NAMES
 from devnet.core.deploy import DeployConfig
 from devnet.profile import BscProfile, Engine
-from devnet.runtime import Runtime
+from devnet.runtime import RuntimeName
 
 DEFAULT_CONFIG_FILE = Path("devnet.toml")
 
@@ -43,7 +43,7 @@ class DevnetConfig(BaseSettings):
 
     engine: Engine = "geth"
     #: local (child processes, the default) or docker (containers; needs a Docker engine).
-    runtime: Runtime = "local"
+    runtime: RuntimeName = "local"
     #: Where env.json, node data and logs go.
     state_dir: Path = Path(".devnet")
     profile: BscProfile = BscProfile()

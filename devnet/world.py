@@ -1,33 +1,37 @@
-"""Bring the devnet up (node -> contracts -> services -> environment file) and take it down."""
+"""Bring the devnet up (node -> contracts -> services -> environment file), watch it, take it
+down, and restart its components, on either runtime: everything here goes through the
+`Runtime` interface (`devnet.runtime.base`), chosen once (`open_runtime`) from the config for
+`up`, and from env.json (`runtime`) for everything after it."""
 
 from __future__ import annotations
 
-import itertools
 import secrets
 import shutil
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import httpx
 from filelock import FileLock
 
-from devnet.components import SERVICES, SPECS, service_settings
+from devnet.components import (
+    SERVICES,
+    SPECS,
+    NodeInput,
+    Wiring,
+    node_component,
+    node_entry,
+    node_readiness,
+    service_entry,
+)
 from devnet.core.accounts import ROLE_LAYOUT, RoleKeys
 from devnet.core.chain import Chain
 from devnet.core.deploy import DeployConfig, deploy_suite
-from devnet.core.env import ComponentEntry, DevnetEnv, Launch, NodeEntry
-from devnet.node import start_node
-from devnet.node.node import rpc_chain_id
-from devnet.node.process import ManagedProcess, StartError, kill_tree, pid_alive, stop_pid
+from devnet.core.env import ComponentEntry, DevnetEnv
 from devnet.profile import BscProfile, Engine
-from devnet.runtime import Runtime, has_docker_run
-from devnet.services.launch import start_service
-
-if TYPE_CHECKING:
-    from devnet.runtime.docker import DockerRuntime
+from devnet.runtime import RuntimeName, has_docker_run, open_runtime
+from devnet.runtime.base import Entry, Runtime, where
+from devnet.runtime.readiness import Check, Readiness
 
 ENV_FILE = "env.json"
 #: Held while a restart writes a component's new pid (or URL) into env.json.
@@ -42,55 +46,34 @@ def up(
     progress: Callable[[str], None] = lambda _msg: None,
     resume: bool = False,
     services: Mapping[str, str | None] | None = None,
-    runtime: Runtime = "local",
+    runtime: RuntimeName = "local",
 ) -> DevnetEnv:
     """Start the node, deploy the contracts, start the services, write `<state_dir>/env.json`.
 
     `services` maps service name -> None (start it here) or a URL (an external one, used as it
     is); a service not named is not run. Without `services`, only the chain comes up.
     `runtime="docker"` runs the node and the services as containers (devnet/runtime/docker.py);
-    the contracts are deployed from here either way, through the node's published port.
-    Everything started keeps running after this returns; `down` stops it.
+    the contracts are deployed from here either way, through the node's (host) URL.
+    Everything started keeps running after this returns; `down` stops it. On a failure,
+    everything started so far is stopped.
     """
     profile = profile or BscProfile()
-    if runtime == "docker" and resume:
-        raise ValueError("--resume needs the local runtime: a docker node's chain goes with its container")
+    rt = open_runtime(runtime, progress)
+    if resume and rt.cannot_resume:
+        raise ValueError(rt.cannot_resume)
     if not resume:  # a devnet starts from genesis unless asked to continue the last chain
         shutil.rmtree(state_dir / "node", ignore_errors=True)
         shutil.rmtree(state_dir / "services", ignore_errors=True)
         (state_dir / "deployment.json").unlink(missing_ok=True)
-    (state_dir / ENV_FILE).unlink(missing_ok=True)
-    progress(f"starting {engine} (chain id {profile.chain_id}) ...")
-    # ---- docker runtime: node (and below, services) as containers ----
-    docker: DockerRuntime | None = None
-    if runtime == "docker":
-        from devnet.runtime.docker import DockerRuntime
-
-        docker = DockerRuntime(state_dir, progress)
-        try:
-            docker.prepare(engine)
-            dnode = docker.start_node(engine, profile, state_dir / "node")
-        except BaseException:
-            docker.stop()
-            raise
-        rpc_url, start_seconds, stop_node = dnode.rpc_url, dnode.start_seconds, docker.stop
-        node_entry = dnode.entry(engine, profile)
-    # ---- local runtime ----
-    else:
-        node = start_node(engine, profile, state_dir / "node")
-        rpc_url, start_seconds, stop_node = node.rpc_url, node.info.start_seconds, node.stop
-        node_entry = NodeEntry(
-            engine=engine,
-            pid=node.info.pid,
-            log_path=node.info.log_path,
-            datadir=node.info.datadir,
-            block_period_s=profile.block_period_s,
-            launch=launch_of(node.process),
-        )
-    progress(f"{engine} ready at {rpc_url} in {start_seconds:.1f} s")
     env_path = state_dir / ENV_FILE
+    env_path.unlink(missing_ok=True)
+    progress(f"starting {engine} (chain id {profile.chain_id}) ...")
     try:
-        chain = Chain(rpc_url, gas_price=profile.min_gas_price_wei, chain_id=profile.chain_id)
+        rt.prepare(state_dir, engine)
+        node = NodeInput(engine=engine, profile=profile, workdir=state_dir / "node")
+        started = rt.start(node_component(node))
+        progress(f"{engine} ready at {started.url} in {started.seconds:.1f} s")
+        chain = Chain(started.url, gas_price=profile.min_gas_price_wei, chain_id=profile.chain_id)
         progress("deploying KGST and USDKG (feeds, reserve policies, roles, minters) ...")
         deployment = deploy_suite(
             chain,
@@ -101,22 +84,22 @@ def up(
         chain.close()
         env = DevnetEnv(
             chain_id=profile.chain_id,
-            rpc_url=rpc_url,
+            rpc_url=started.url,
             gas_price_wei=profile.min_gas_price_wei,
             mnemonic=profile.mnemonic,
             free_accounts=(ROLE_LAYOUT.first_free, profile.prefunded_accounts),
             contracts=deployment.contract_addresses(),
             deployment=deployment,
-            node=node_entry,
-            runtime=runtime,
+            node=node_entry(node, started),
+            runtime=rt.name,
         )
         env.save(env_path)  # the issuer reads the chain part of it
         if services:
-            start_services(env, state_dir, services, progress, docker=docker)
+            start_services(env, state_dir, services, progress, rt)
             env.save(env_path)
     except BaseException:
-        down(state_dir)  # the services started so far (each was recorded in the env file)
-        stop_node()
+        rt.stop(state_dir, None)  # everything it started, recorded in env.json or not yet
+        env_path.unlink(missing_ok=True)
         raise
     progress(f"environment written to {env_path}")
     return env
@@ -127,10 +110,11 @@ def start_services(
     state_dir: Path,
     wanted: Mapping[str, str | None],
     progress: Callable[[str], None],
-    docker: DockerRuntime | None = None,
+    runtime: Runtime,
 ) -> None:
-    """Start (or attach to) the services in dependency order, filling env.services/components.
-    With `docker`, as containers that see the node and each other by network alias."""
+    """Start (or attach to) the services in dependency order on `runtime`, filling
+    env.services/components; each one's settings are its spec's wiring of the world as it
+    reaches it from where the runtime puts it."""
     env.webhook_secrets = {
         s.name: f"whsec_{secrets.token_hex(16)}" for s in SERVICES if wanted.get(s.name) is None
     }
@@ -143,40 +127,10 @@ def start_services(
             env.services[spec.name] = external
             env.components[spec.name] = ComponentEntry(url=external, external=True)
             continue
-        signer = _custodian_signer(env.services.get("custodian"))
-        if docker is None:
-            settings = service_settings(
-                spec.name,
-                env,
-                env.services,
-                env_file=str((state_dir / ENV_FILE).resolve()),
-                custodian_signer=signer,
-            )
-        else:  # ---- docker runtime: the world as seen from inside the network ----
-            from devnet.runtime.docker import CONTAINER_ENV_FILE, NODE_URL, internal_url
-
-            urls = {n: c.url if c.external else internal_url(n) for n, c in env.components.items()}
-            settings = service_settings(
-                spec.name, env, urls, env_file=CONTAINER_ENV_FILE, rpc_url=NODE_URL, custodian_signer=signer
-            )
-            if spec.name == "issuer":  # where the bank and the custodian call it back
-                settings["public_url"] = internal_url(spec.name, spec.container_port)
-        settings["webhook_secret"] = env.webhook_secrets[spec.name]
-        if spec.name == "issuer":
-            settings["inbound_webhook_secrets"] = {
-                k: v for k, v in env.webhook_secrets.items() if k in ("bank", "custodian")
-            }
+        reach = runtime.reach(env, state_dir / ENV_FILE, spec.name, spec.container_port)
+        settings = spec.wire(Wiring(env, reach, _custodian_signer(env.services.get("custodian"))))
         progress(f"starting {spec.name} ({spec.summary}) ...")
-        if docker is None:
-            handle = start_service(spec.name, state_dir / "services", settings=settings)
-            entry = ComponentEntry(
-                url=handle.url,
-                pid=handle.process.pid,
-                log_path=str(handle.process.log_path),
-                launch=launch_of(handle.process),
-            )
-        else:
-            entry = docker.start_service(spec, settings, env)
+        entry = service_entry(runtime.start(spec.component(settings, state_dir / "services", reach.files)))
         env.services[spec.name] = entry.url
         env.components[spec.name] = entry
         env.save(state_dir / ENV_FILE)  # so a failure further on can still stop this one
@@ -190,54 +144,84 @@ def _custodian_signer(url: str | None) -> str:
     return signer
 
 
-def down(state_dir: Path) -> bool:
-    """Stop what `up` started (services first, then the node); False if nothing was running."""
-    path = state_dir / ENV_FILE
-    # ---- docker runtime: every container and network labelled with this state folder ----
-    if has_docker_run(state_dir) or (path.is_file() and DevnetEnv.load(path).runtime == "docker"):
-        from devnet.runtime.docker import remove_devnet
+def runtime_of(env: DevnetEnv) -> Runtime:
+    """The runtime a running devnet was started on (env.json says which)."""
+    return open_runtime("docker" if env.runtime == "docker" else "local")
 
-        was_running = remove_devnet(state_dir)
-        path.unlink(missing_ok=True)
-        return was_running
-    if not path.is_file():
+
+def down(state_dir: Path) -> bool:
+    """Stop what `up` started (services first, then the node); False if nothing was running.
+    A docker devnet is found by its containers' labels, even one whose start died before
+    env.json was written."""
+    path = state_dir / ENV_FILE
+    env = DevnetEnv.load(path) if path.is_file() else None
+    docker = has_docker_run(state_dir) or (env is not None and env.runtime == "docker")
+    if env is None and not docker:
         return False
-    env = DevnetEnv.load(path)
-    pids = [c.pid for c in reversed(env.components.values()) if c.pid and not c.external]
-    if env.node.pid:
-        pids.append(env.node.pid)
-    was_running = any(pid_alive(pid) for pid in pids)
-    for pid in pids:
-        stop_pid(pid)
+    was_running = open_runtime("docker" if docker else "local").stop(state_dir, env)
     path.unlink(missing_ok=True)
     return was_running
 
 
-def node_running(env: DevnetEnv) -> bool:
-    """Whether the devnet's node still runs (a process, or a container on the docker runtime)."""
-    if env.node.container:
-        from devnet.runtime.docker import container_running
-
-        return container_running(env.node.container)
-    return bool(env.node.pid and pid_alive(env.node.pid))
-
-
-# ---- crashes and restarts (`devnet chaos`) ---------------------------------------------------
-
-
-def launch_of(process: ManagedProcess) -> Launch:
-    """What a supervisor needs to start `process` again exactly as it was started."""
-    return Launch(
-        argv=process.argv,
-        env=dict(process.env or {}),
-        cwd=str(process.cwd),
-        log_path=str(process.log_path.resolve()),
-    )
+# ---- watching -------------------------------------------------------------------------------
 
 
 def components(env: DevnetEnv) -> list[str]:
     """The devnet's components by name: the node first, then its services."""
     return ["node", *env.components]
+
+
+def _component(env: DevnetEnv, name: str) -> tuple[Entry, str, Readiness]:
+    """A component's env.json entry, its (host) URL and its readiness check."""
+    if name == "node":
+        return env.node, env.rpc_url, node_readiness(env.node.engine, env.chain_id)
+    entry = env.components[name]
+    return entry, entry.url, SPECS[name].readiness
+
+
+def node_running(env: DevnetEnv) -> bool:
+    """Whether the devnet's node still runs (a process, or a container on the docker runtime)."""
+    return runtime_of(env).status(env.node).running
+
+
+@dataclass(frozen=True)
+class ComponentStatus:
+    name: str
+    url: str
+    #: "pid 123", "container 0123456789ab", or "external".
+    where: str
+    #: Its process or container runs; None for an external one (not the devnet's to see).
+    running: bool | None
+    #: Its readiness check, now.
+    check: Check
+
+
+def status(env: DevnetEnv) -> list[ComponentStatus]:
+    """Every component (the node first): where it runs, whether it runs, whether it is ready."""
+    rt = runtime_of(env)
+    out = []
+    for name in components(env):
+        entry, url, readiness = _component(env, name)
+        external = isinstance(entry, ComponentEntry) and entry.external
+        out.append(
+            ComponentStatus(
+                name=name,
+                url=url,
+                where="external" if external else where(entry),
+                running=None if external else rt.status(entry).running,
+                check=rt.ready(url, readiness),
+            )
+        )
+    return out
+
+
+def logs(env: DevnetEnv, component: str, lines: int) -> str:
+    """The last `lines` lines of a component's log (its file, or its container's output)."""
+    entry, _, _ = _component(env, component)
+    return runtime_of(env).logs(entry, lines)
+
+
+# ---- crashes and restarts (`devnet chaos`) ---------------------------------------------------
 
 
 def cannot_restart(env: DevnetEnv, component: str) -> str | None:
@@ -274,26 +258,15 @@ def kill(env: DevnetEnv, component: str) -> None:
     reason = cannot_restart(env, component)
     if reason:
         raise ValueError(reason)
-    entry = env.node if component == "node" else env.components[component]
-    if entry.container:
-        from devnet.runtime.docker import kill_container
-
-        kill_container(entry.container)
-    elif entry.pid:
-        kill_tree(entry.pid)
-
-
-@dataclass(frozen=True)
-class Started:
-    pid: int
-    #: How many starts it took (more than 1: it exited while starting and was started again).
-    attempts: int
+    entry, _, _ = _component(env, component)
+    runtime_of(env).kill(entry)
 
 
 @dataclass(frozen=True)
 class Restarted:
     #: env.json after the restart (the component's new pid, or a changed URL).
     env: DevnetEnv
+    #: How many starts it took (more than 1: it exited while starting and was started again).
     attempts: int
 
 
@@ -308,68 +281,15 @@ def restart(state_dir: Path, component: str, timeout: float = 60.0) -> Restarted
     reason = cannot_restart(env, component)
     if reason:
         raise ValueError(reason)
-    if component == "node":
-        entry: NodeEntry | ComponentEntry = env.node
-        url = env.rpc_url
-        probe: Callable[[str], bool] = lambda u: rpc_chain_id(u) == env.chain_id  # noqa: E731
-    else:
-        entry = env.components[component]
-        url = entry.url
-        probe = _healthy_at(SPECS[component].readiness_path)
-    if entry.container:
-        from devnet.runtime.docker import restart_container
-
-        url, attempts = restart_container(entry.container, probe, component, timeout)
-        pid = None
-    else:
-        assert entry.launch is not None
-        started = _start_again(component, entry.launch, lambda: probe(url), timeout)
-        pid, attempts = started.pid, started.attempts
+    entry, url, readiness = _component(env, component)
+    back = runtime_of(env).restart(component, entry, url, readiness.model_copy(update={"timeout_s": timeout}))
     # Other components may restart at the same time: read, change and write under a lock.
     with FileLock(state_dir / ENV_LOCK_FILE):
         env = DevnetEnv.load(path)
         if component == "node":
-            env.rpc_url, env.node.pid = url, pid or env.node.pid
+            env.rpc_url, env.node.pid = back.url, back.pid or env.node.pid
         else:
-            env.components[component].url = env.services[component] = url
-            env.components[component].pid = pid or env.components[component].pid
+            env.components[component].url = env.services[component] = back.url
+            env.components[component].pid = back.pid or env.components[component].pid
         env.save(path)
-    return Restarted(env, attempts)
-
-
-#: A component that exits while it starts (a dependency down, its port still held a moment)
-#: is started again after this pause, doubling up to `RETRY_MAX_S`, as a supervisor does
-#: (systemd's Restart=always), until the restart's timeout.
-RETRY_FIRST_S, RETRY_MAX_S = 0.25, 2.0
-
-
-def _start_again(name: str, launch: Launch, ready: Callable[[], bool], timeout: float) -> Started:
-    deadline = time.monotonic() + timeout
-    pause = RETRY_FIRST_S
-    for attempt in itertools.count(1):
-        process = ManagedProcess(
-            name, launch.argv, Path(launch.log_path), env=launch.env, cwd=Path(launch.cwd)
-        )
-        try:
-            process.start(ready=ready, timeout=max(1.0, deadline - time.monotonic()))
-        except BaseException as e:
-            if not isinstance(e, StartError):  # interrupted: leave nothing running unrecorded
-                process.stop()
-                raise
-            if e.exit_code is None or time.monotonic() + pause > deadline:
-                raise StartError(f"{e} (start attempt {attempt})", e.exit_code) from e
-            time.sleep(pause)
-            pause = min(pause * 2, RETRY_MAX_S)
-            continue
-        return Started(process.pid, attempt)
-    raise AssertionError("unreachable")
-
-
-def _healthy_at(path: str) -> Callable[[str], bool]:
-    def probe(url: str) -> bool:
-        try:
-            return httpx.get(f"{url}{path}", timeout=1.0).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    return probe
+    return Restarted(env, back.attempts)

@@ -27,6 +27,7 @@ from devnet.core.env import DevnetEnv
 from devnet.core.rpc import Rpc
 from devnet.demo import run_demo
 from devnet.node.process import StartError
+from devnet.runtime.base import Placement
 from devnet.runtime.engine import connect, unavailable_reason
 from devnet.world import ENV_FILE, down, up
 
@@ -35,7 +36,7 @@ if NO_ENGINE:
     pytest.skip(f"the docker runtime needs a Docker engine: {NO_ENGINE}", allow_module_level=True)
 
 from devnet.runtime import has_docker_run  # noqa: E402
-from devnet.runtime.docker import LABEL_COMPONENT, LABEL_STATE, DockerRuntime, state_label  # noqa: E402
+from devnet.runtime.docker import LABEL_COMPONENT, LABEL_STATE, state_label  # noqa: E402
 from devnet.runtime.images import build_images, content_of, images_for, present_content, tag_of  # noqa: E402
 
 pytestmark = [
@@ -126,7 +127,8 @@ def test_status_and_logs_through_the_cli(docker_env: DevnetEnv, state_dir: Path)
     status = runner.invoke(app, ["status", "--state-dir", str(state_dir)])
     assert status.exit_code == 0, status.output
     assert f"container {(docker_env.node.container or '')[:12]}" in status.output
-    node_log = runner.invoke(app, ["logs", "node", "-n", "200", "--state-dir", str(state_dir)])
+    # geth logs its start ~60 lines in, then ~5 lines a block: by now 250-300 lines in all.
+    node_log = runner.invoke(app, ["logs", "node", "-n", "1000", "--state-dir", str(state_dir)])
     assert node_log.exit_code == 0 and "HTTP server started" in node_log.output
     bank_log = runner.invoke(app, ["logs", "bank", "-n", "200", "--state-dir", str(state_dir)])
     assert bank_log.exit_code == 0 and "Uvicorn running" in bank_log.output
@@ -135,14 +137,14 @@ def test_status_and_logs_through_the_cli(docker_env: DevnetEnv, state_dir: Path)
 def test_a_component_that_exits_stops_the_others_and_shows_its_log(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = DockerRuntime.service_command
+    real = ServiceSpec.argv
 
-    def command(self: DockerRuntime, spec: ServiceSpec) -> list[str]:
-        if spec.name == "custodian":
+    def command(self: ServiceSpec, place: Placement, data_dir: str) -> list[str]:
+        if self.name == "custodian":
             return ["sh", "-c", "echo 'custodian: vault door jammed' >&2; exit 3"]
-        return real(self, spec)
+        return real(self, place, data_dir)
 
-    monkeypatch.setattr(DockerRuntime, "service_command", command)
+    monkeypatch.setattr(ServiceSpec, "argv", command)
     failing = tmp_path / "failing"
     with pytest.raises(StartError) as raised:
         up(failing, "geth", services={"bank": None, "custodian": None, "issuer": None}, runtime="docker")

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from devnet.runtime.docker import ReadyOrExited, _ContainerExited
+from devnet.runtime.readiness import Check, Readiness
 
 HOST_PORT = "49153"
 
@@ -48,25 +49,31 @@ class _Scripted:
         return self
 
 
-def _wait(container: _Scripted, probe: Any = lambda _url: True) -> None:
-    ReadyOrExited("127.0.0.1", 8000, probe, "custodian", timeout=5).wait_until_ready(container)  # type: ignore[arg-type]
+def _wait(container: _Scripted, monkeypatch: pytest.MonkeyPatch, probe: Any = lambda _url: True) -> None:
+    """Wait with a readiness check whose answers `probe(url)` scripts."""
+    monkeypatch.setattr(Readiness, "check", lambda _self, url, _client=None: Check(probe(url), "scripted"))
+    readiness = Readiness.http("custodian service", "/health", timeout_s=5)
+    ReadyOrExited("127.0.0.1", 8000, readiness).wait_until_ready(container)  # type: ignore[arg-type]
 
 
-def test_a_running_container_is_ready_once_its_probe_answers() -> None:
+def test_a_running_container_is_ready_once_its_probe_answers(monkeypatch: pytest.MonkeyPatch) -> None:
     answers = iter([False, False, True])
     _wait(
         _Scripted(["created", "running"]),
+        monkeypatch,
         probe=lambda url: url == f"http://127.0.0.1:{HOST_PORT}" and next(answers),
     )
 
 
-def test_a_container_that_exits_is_reported_with_its_exit_code() -> None:
+def test_a_container_that_exits_is_reported_with_its_exit_code(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(_ContainerExited) as raised:
-        _wait(_Scripted(["created", "exited"], exit_code=3))
+        _wait(_Scripted(["created", "exited"], exit_code=3), monkeypatch)
     assert raised.value.code == 3
 
 
-def test_a_container_that_exits_while_its_port_is_looked_up_is_reported_as_exited() -> None:
+def test_a_container_that_exits_while_its_port_is_looked_up_is_reported_as_exited(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     with pytest.raises(_ContainerExited) as raised:
-        _wait(_Scripted(["running"], exit_code=3, exit_on_port_lookup=True))
+        _wait(_Scripted(["running"], exit_code=3, exit_on_port_lookup=True), monkeypatch)
     assert raised.value.code == 3

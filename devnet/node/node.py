@@ -1,14 +1,14 @@
-"""Start a BSC-profile node on a free loopback port and wait until it answers eth_chainId."""
+"""The node's command lines (geth under its consensus side, or anvil), its datadir, and
+`start_node`: one node as a child process (the local runtime), for tests and tools that need a
+chain and nothing else. The node as a devnet component is `devnet.components.node_component`."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 from pydantic import BaseModel
 
 from devnet.consensus.engine_api import write_jwt_secret
@@ -73,24 +73,20 @@ class NodeHandle:
         self.stop()
 
 
-def rpc_chain_id(url: str, timeout: float = 1.0) -> int | None:
-    try:
-        r = httpx.post(
-            url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}, timeout=timeout
-        )
-        return int(r.json()["result"], 16)
-    except (httpx.HTTPError, KeyError, ValueError):
-        return None
-
-
 def geth_argv(
-    profile: BscProfile, datadir: Path, http_port: int, authrpc_port: int, jwt_secret: Path
+    profile: BscProfile,
+    datadir: Path,
+    http_port: int,
+    authrpc_port: int,
+    jwt_secret: Path,
+    geth: str | None = None,
 ) -> list[str]:
     """geth itself: no `--dev`; its blocks come through the Engine API from `devnet.consensus`.
-    Both ports listen on loopback only: the consensus front is the node's public face."""
+    Both ports listen on loopback only: the consensus front is the node's public face.
+    `geth`: the program (default: the pinned one built on this machine)."""
     pool = profile.txpool
     return [
-        str(geth_path()),
+        geth or str(geth_path()),
         "--datadir",
         str(datadir),
         "--networkid",
@@ -194,9 +190,7 @@ def geth_node_argv(
     """The geth node as one process: the consensus side with geth as its child."""
     http_port, authrpc_port = internal_ports or (free_port(), free_port())
     jwt_secret = datadir / JWT_SECRET_FILE
-    node = geth_argv(profile, datadir, http_port, authrpc_port, jwt_secret)
-    if geth:
-        node[0] = geth
+    node = geth_argv(profile, datadir, http_port, authrpc_port, jwt_secret, geth)
     consensus = consensus_argv(profile, port, http_port, authrpc_port, jwt_secret, python=python, host=host)
     return [*consensus, "--", *node]
 
@@ -205,11 +199,11 @@ def geth_node_argv(
 ANVIL_FOLLOW_UP_S = 0.25
 
 
-def anvil_argv(profile: BscProfile, port: int) -> list[str]:
+def anvil_argv(profile: BscProfile, port: int, host: str = "127.0.0.1") -> list[str]:
     argv = [
         str(anvil_path()),
         "--host",
-        "127.0.0.1",
+        host,
         "--port",
         str(port),
         "--chain-id",
@@ -242,12 +236,15 @@ def anvil_argv(profile: BscProfile, port: int) -> list[str]:
     return argv
 
 
-def _init_geth_datadir(profile: BscProfile, datadir: Path, log_path: Path) -> None:
+def init_geth_datadir(profile: BscProfile, datadir: Path, log_path: Path) -> None:
+    """Make `datadir` a geth datadir for `profile`: the Engine API's JWT secret, and (unless it
+    already holds a chain, which then resumes) the genesis written by `geth init`, logging to
+    `log_path`. Both runtimes run the node from a datadir made here: locally in place, on
+    docker copied into its container."""
     datadir.mkdir(parents=True, exist_ok=True)
     write_jwt_secret(datadir / JWT_SECRET_FILE)
     if (datadir / "geth" / "chaindata").exists():
         return  # resumes the existing chain
-    datadir.mkdir(parents=True, exist_ok=True)
     geth = geth_path()
     genesis = build_genesis(profile, geth_dev_genesis(geth))
     genesis_file = datadir / "genesis.json"
@@ -264,36 +261,22 @@ def _init_geth_datadir(profile: BscProfile, datadir: Path, log_path: Path) -> No
         raise StartError(f"geth init failed (exit {result.returncode}); see {log_path}")
 
 
-def start_node(
-    engine: Engine, profile: BscProfile, workdir: Path, port: int | None = None, timeout: float = 60.0
-) -> NodeHandle:
-    """Start `engine` with `profile`, keeping its data and log under `workdir`."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    port = port or free_port()
-    log_path = workdir / f"{engine}.log"
-    datadir: Path | None = None
-    started = time.monotonic()
-    if engine == "geth":
-        datadir = workdir / "geth-data"
-        _init_geth_datadir(profile, datadir, log_path)
-        argv = geth_node_argv(profile, datadir, port)
-    else:
-        argv = anvil_argv(profile, port)
-    url = f"http://127.0.0.1:{port}"
-    process = ManagedProcess(engine, argv, log_path)
-    process.start(ready=lambda: rpc_chain_id(url) is not None, timeout=timeout)
-    chain_id = rpc_chain_id(url)
-    if chain_id != profile.chain_id:
-        process.stop()
-        raise StartError(f"{engine} answers chain id {chain_id}, the profile says {profile.chain_id}")
+def start_node(engine: Engine, profile: BscProfile, workdir: Path, port: int | None = None) -> NodeHandle:
+    """Start `engine` with `profile` as a child process on `port` (default: a free one),
+    keeping its data and log under `workdir`, and wait until it answers its chain id."""
+    from devnet.components import NodeInput, node_component
+    from devnet.runtime.local import launch
+
+    component = node_component(NodeInput(engine=engine, profile=profile, workdir=workdir))
+    launched = launch(component, port)
     info = NodeInfo(
         engine=engine,
         chain_id=profile.chain_id,
-        rpc_url=url,
-        pid=process.pid,
-        log_path=str(log_path),
-        datadir=str(datadir) if datadir else None,
-        argv=argv,
-        start_seconds=round(time.monotonic() - started, 3),
+        rpc_url=launched.url,
+        pid=launched.process.pid,
+        log_path=str(component.log_path),
+        datadir=str(component.datadir) if component.datadir else None,
+        argv=launched.process.argv,
+        start_seconds=launched.seconds,
     )
-    return NodeHandle(info, process)
+    return NodeHandle(info, launched.process)

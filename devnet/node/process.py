@@ -131,7 +131,12 @@ class ManagedProcess:
             raise RuntimeError(f"{self.name} has not been started")
         return self._popen.pid
 
-    def start(self, ready: Callable[[], bool], timeout: float = 60.0) -> None:
+    def start(
+        self, ready: Callable[[], bool], timeout: float = 60.0, waited_for: Callable[[], str] | None = None
+    ) -> None:
+        """Start it and wait until `ready()`. A StartError with its log tail when it exits
+        first, or (after stopping it) when `timeout` passes; `waited_for()` then says what
+        it waited for and the last answer (`devnet.runtime.readiness.Probe.waited_for`)."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             self._popen = subprocess.Popen(
@@ -157,8 +162,9 @@ class ManagedProcess:
                 return
             if time.monotonic() > deadline:
                 self.stop()
+                detail = f": waited for {waited_for()}" if waited_for else ""
                 raise StartError(
-                    f"{self.name} was not ready after {timeout:.0f} s.\n"
+                    f"{self.name} was not ready after {timeout:.0f} s{detail}.\n"
                     f"--- last lines of {self.log_path} ---\n{log_tail(self.log_path)}"
                 )
             time.sleep(0.05)

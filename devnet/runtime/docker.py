@@ -1,22 +1,20 @@
 """The docker runtime: every component a container on one Docker network (testcontainers).
 
-- One network per devnet (`bsc-devnet-<run>`); the node answers there as `node:8545`, each
-  service as `<name>:8000`. Their ports are also published on the host (loopback only when
-  the engine is local), and env.json holds the host URLs.
-- The node: geth under its consensus side (`python -m devnet.consensus`) in the geth image.
-  The datadir (with the Engine API's JWT secret) is initialised on the host exactly as for
-  the local runtime (same genesis code, same geth binary) and copied into the container
-  before it starts (`put archive`, not a bind mount: a remote engine (DOCKER_HOST) cannot
-  see host folders).
-  anvil needs no datadir.
-- Services: the services image, settings as environment variables (`ServiceSpec.environment`),
-  the issuer's environment file copied in at `/devnet/env.json` with the in-network node URL.
-- Wait strategies: JSON-RPC `eth_chainId` for the node, HTTP `/health` for a service; either
-  fails at once with the container's log tail when the container exits.
+- One network per devnet (`bsc-devnet-<run>`); each component answers there by its name (the
+  node as `node:8545`, each service as `<name>:8000`). Their ports are also published on the
+  host (loopback only when the engine is local), and env.json holds the host URLs.
+- A component's command is its definition's for a container (`Placement.in_container`):
+  the image's programs and folders. What it needs from the host is copied in before it
+  starts (`put archive`, not a bind mount: a remote engine (DOCKER_HOST) cannot see host
+  folders): the geth datadir, made on the host exactly as for the local runtime
+  (`devnet.node.node.init_geth_datadir`), and a service's own copy of env.json at
+  `/devnet/env.json` with the in-network node URL.
+- Readiness: the component's own check (`devnet.runtime.readiness`) at the published port;
+  a container that exits fails the wait at once, with its log tail.
 - Cleanup is explicit (no Ryuk reaper: there is no registry to pull it from): everything is
-  labelled with the run id and the state folder, and `remove_devnet(state_dir)` removes every
-  container and network with that label, after a failed start, on `devnet down`, and at the
-  end of a pytest session.
+  labelled with the run id and the state folder, and `stop` removes every container and
+  network with that label, after a failed start, on `devnet down`, and at the end of a
+  pytest session.
 """
 
 from __future__ import annotations
@@ -26,9 +24,9 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,41 +34,51 @@ from typing import TYPE_CHECKING, Any
 # before testcontainers reads its configuration.
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 
-import httpx
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.docker_client import DockerClient as TcDockerClient
 from testcontainers.core.network import Network
 from testcontainers.core.waiting_utils import WaitStrategy, WaitStrategyTarget
 
-from devnet.components import NODE_IMAGE, ServiceSpec
-from devnet.core.env import ComponentEntry, DevnetEnv, NodeEntry
-from devnet.node.node import _init_geth_datadir, anvil_argv, geth_node_argv, rpc_chain_id
+from devnet.core.env import DevnetEnv
 from devnet.node.process import StartError, free_port
-from devnet.profile import BscProfile, Engine
-from devnet.runtime import DOCKER_RUN_FILE, LABEL_PREFIX
+from devnet.profile import Engine
+from devnet.runtime import DOCKER_RUN_FILE, LABEL_PREFIX, RuntimeName
+from devnet.runtime.base import (
+    Back,
+    Component,
+    CopyIn,
+    Entry,
+    Placement,
+    Progress,
+    Reach,
+    Runtime,
+    Started,
+    Status,
+    where,
+)
 from devnet.runtime.engine import connect
 from devnet.runtime.images import build_images, images_for, stale_images
+from devnet.runtime.readiness import Probe, Readiness
 
 if TYPE_CHECKING:
     import docker
 
-Progress = Callable[[str], None]
-
 LABEL_RUN = f"{LABEL_PREFIX}.run"
 LABEL_STATE = f"{LABEL_PREFIX}.state-dir"
 LABEL_COMPONENT = f"{LABEL_PREFIX}.component"
-#: The container port the component serves on (its readiness probe's port).
+#: The container port the component serves on (its readiness check's port).
 LABEL_PORT = f"{LABEL_PREFIX}.port"
-RPC_PORT = 8545
-#: geth's own ports inside the node container (loopback there; the consensus front is public).
-GETH_INTERNAL_HTTP_PORT, GETH_AUTHRPC_PORT = 8546, 8551
+#: The node's network alias (a component's alias is its name).
 NODE_ALIAS = "node"
-#: The node as every container on the devnet's network reaches it.
-NODE_URL = f"http://{NODE_ALIAS}:{RPC_PORT}"
 #: Where a service container finds the devnet's environment file (the issuer reads it).
 CONTAINER_ENV_FILE = "/devnet/env.json"
 LOG_TAIL_LINES = 30
+#: Pause between readiness checks while a container starts.
+POLL_S = 0.1
 STOP_TIMEOUT_S = 10
+#: A container that exits while it restarts is started again after this pause, doubling up
+#: to `RETRY_MAX_S`, until the restart's timeout.
+RETRY_FIRST_S, RETRY_MAX_S = 0.25, 2.0
 
 
 def state_label(state_dir: Path) -> str:
@@ -78,18 +86,24 @@ def state_label(state_dir: Path) -> str:
     return f"{socket.gethostname()}:{state_dir.resolve()}"
 
 
-def internal_url(name: str, port: int = 8000) -> str:
+def internal_url(name: str, port: int) -> str:
+    """A component as the other containers on the devnet's network reach it."""
     return f"http://{name}:{port}"
 
 
-@dataclass(frozen=True)
-class DockerNode:
-    rpc_url: str
-    container: str
-    start_seconds: float
-
-    def entry(self, engine: Engine, profile: BscProfile) -> NodeEntry:
-        return NodeEntry(engine=engine, container=self.container, block_period_s=profile.block_period_s)
+def container_reach(env: DevnetEnv, inside: Mapping[str, str], component: str, port: int) -> Reach:
+    """The devnet as a container on its network reaches it: the node and the services at their
+    aliases (`inside`: name -> in-network URL of each component started), an external service
+    at its own URL, and env.json copied in with those URLs."""
+    services = {name: c.url if c.external else inside[name] for name, c in env.components.items()}
+    seen = env.model_copy(update={"rpc_url": inside[NODE_ALIAS], "services": services})
+    return Reach(
+        rpc_url=inside[NODE_ALIAS],
+        services=services,
+        env_file=CONTAINER_ENV_FILE,
+        public_url=internal_url(component, port),
+        files=(CopyIn((seen.model_dump_json(indent=2) + "\n").encode(), CONTAINER_ENV_FILE),),
+    )
 
 
 class _ContainerExited(Exception):
@@ -99,33 +113,38 @@ class _ContainerExited(Exception):
 
 
 class ReadyOrExited(WaitStrategy):
-    """Ready when `probe(host URL of port)` is true; fails at once if the container exits."""
+    """Ready when `readiness` passes at the host URL of `port`; fails at once if the container
+    exits. On a timeout the TimeoutError says what was waited for and the last answer."""
 
-    def __init__(self, host: str, port: int, probe: Callable[[str], bool], what: str, timeout: float) -> None:
+    def __init__(self, host: str, port: int, readiness: Readiness) -> None:
         super().__init__()
-        self.with_startup_timeout(int(timeout)).with_poll_interval(0.1)
+        self.with_startup_timeout(int(readiness.timeout_s)).with_poll_interval(POLL_S)
         self.host = host
         self.port = port
-        self._probe = probe
-        self.what = what
+        self.readiness = readiness
 
     def wait_until_ready(self, container: WaitStrategyTarget) -> None:
         deadline = time.monotonic() + self._startup_timeout
-        url: str | None = None
+        probe: Probe | None = None
         while True:
             container.reload()
             status = container.status
             if status in ("exited", "dead"):
                 state = container.get_wrapped_container().attrs.get("State", {})
                 raise _ContainerExited(int(state.get("ExitCode", -1)))
-            if status == "running":
+            if status == "running" and probe is None:
                 # None when the process exited after the status read (the engine then
                 # unpublishes its ports): the next reload sees the exit and its code.
-                url = url or _published_url_or_none(container.get_wrapped_container(), self.host, self.port)
-                if url is not None and self._probe(url):
-                    return
+                url = _published_url_or_none(container.get_wrapped_container(), self.host, self.port)
+                probe = Probe(self.readiness, url) if url is not None else None
+            if probe is not None and probe():
+                return
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{self.what} not ready after {self._startup_timeout:.0f} s")
+                waited = probe.waited_for() if probe else f"port {self.port} to be published"
+                raise TimeoutError(
+                    f"{self.readiness.what} was not ready after {self._startup_timeout:.0f} s: "
+                    f"waited for {waited}"
+                )
             time.sleep(self._poll_interval)
 
 
@@ -142,35 +161,41 @@ def published_url(container: Any, host: str, port: int) -> str:
     return url
 
 
-def _healthy(path: str) -> Callable[[str], bool]:
-    def probe(url: str) -> bool:
-        try:
-            return httpx.get(f"{url}{path}", timeout=1.0).status_code == 200
-        except httpx.HTTPError:
-            return False
+class DockerRuntime(Runtime):
+    """The components of a devnet as containers; `prepare` first (images, network), `stop`
+    removes all of them. Operations on a running component (status, logs, kill, restart) need
+    only its env.json entry, so any process can do them."""
 
-    return probe
+    name: RuntimeName = "docker"
+    cannot_resume = "--resume needs the local runtime: a docker node's chain goes with its container"
 
-
-class DockerRuntime:
-    """Starts the components of one devnet as containers; `stop` removes all of them."""
-
-    def __init__(self, state_dir: Path, progress: Progress = lambda _m: None, timeout: float = 60.0):
-        self.client = connect()
-        self.state_dir = state_dir
+    def __init__(self, progress: Progress = lambda _m: None):
         self.progress = progress
-        self.timeout = timeout
         self.run_id = secrets.token_hex(4)
-        self.labels = {LABEL_RUN: self.run_id, LABEL_STATE: state_label(state_dir)}
+        self.labels: dict[str, str] = {}
         self.network: Network | None = None
-        self._local_engine = self.client.api.base_url.startswith("http+docker://local")
-        #: Where published ports answer: this machine for a local engine (its socket), else
-        #: the engine's host (DOCKER_HOST; TESTCONTAINERS_HOST_OVERRIDE overrides it).
-        self.host = "127.0.0.1" if self._local_engine else TcDockerClient().host()
+        #: name -> in-network URL of each component started (its alias and container port).
+        self.inside: dict[str, str] = {}
 
-    # ---- lifecycle ----------------------------------------------------------------------------
+    @cached_property
+    def client(self) -> docker.DockerClient:
+        """The engine (connected on first use: `status` of a devnet whose engine is gone is
+        "not running", not an error)."""
+        return connect()
 
-    def prepare(self, engine: Engine) -> None:
+    @cached_property
+    def _local_engine(self) -> bool:
+        return bool(self.client.api.base_url.startswith("http+docker://local"))
+
+    @cached_property
+    def host(self) -> str:
+        """Where published ports answer: this machine for a local engine (its socket), else
+        the engine's host (DOCKER_HOST; TESTCONTAINERS_HOST_OVERRIDE overrides it)."""
+        return "127.0.0.1" if self._local_engine else TcDockerClient().host()
+
+    # ---- a devnet ---------------------------------------------------------------------------
+
+    def prepare(self, state_dir: Path, engine: Engine) -> None:
         """Images present and current (built here when not: `devnet images build` does it
         ahead of time), leftovers of an earlier run in the same folder removed, then the
         devnet's network."""
@@ -178,87 +203,105 @@ class DockerRuntime:
         if stale:
             self.progress(f"images missing or out of date: {', '.join(stale)}; building them ...")
             build_images(self.client, stale, progress=self.progress)
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        state_dir.mkdir(parents=True, exist_ok=True)
         # Whatever an earlier run in this folder left (it died without `down`) is not ours.
-        if remove_devnet(self.state_dir, self.client):
+        if remove_devnet(state_dir, self.client):
             self.progress("removed running containers an earlier run left in this state folder")
-        (self.state_dir / DOCKER_RUN_FILE).write_text(json.dumps({"run": self.run_id, **self.labels}) + "\n")
+        self.labels = {LABEL_RUN: self.run_id, LABEL_STATE: state_label(state_dir)}
+        (state_dir / DOCKER_RUN_FILE).write_text(json.dumps({"run": self.run_id, **self.labels}) + "\n")
         network = Network(docker_network_kw={"labels": dict(self.labels)})
         network.name = f"bsc-devnet-{self.run_id}"
         self.network = network.create()
 
-    def stop(self) -> None:
-        """Stop and remove every container and the network of this devnet."""
-        remove_devnet(self.state_dir, self.client)
+    def reach(self, env: DevnetEnv, env_file: Path, component: str, port: int) -> Reach:
+        return container_reach(env, self.inside, component, port)
 
-    # ---- components ---------------------------------------------------------------------------
-
-    def start_node(self, engine: Engine, profile: BscProfile, workdir: Path) -> DockerNode:
+    def start(self, component: Component) -> Started:
         started = time.monotonic()
-        workdir.mkdir(parents=True, exist_ok=True)
-        if engine == "geth":
-            datadir = workdir / "geth-data"  # initialised here, copied into the container
-            _init_geth_datadir(profile, datadir, workdir / "geth.log")
-            argv = geth_node_argv(
-                profile,
-                Path("/geth-data"),
-                RPC_PORT,
-                internal_ports=(GETH_INTERNAL_HTTP_PORT, GETH_AUTHRPC_PORT),
-                python="python",
-                host="0.0.0.0",
-                geth="geth",
-            )
-        else:
-            argv = _replace(anvil_argv(profile, RPC_PORT)[1:], "--host", "0.0.0.0")
-        container = self._container(NODE_IMAGE[engine], "node", argv, RPC_PORT)
-        if engine == "geth":
-            container.with_copy_into_container(workdir / "geth-data", "/")
-        ready = ReadyOrExited(
-            self.host,
-            RPC_PORT,
-            lambda url: rpc_chain_id(url) == profile.chain_id,
-            f"{engine} (chain id {profile.chain_id})",
-            self.timeout,
+        if component.prepare is not None:
+            component.prepare()
+        place = Placement(host="0.0.0.0", port=component.port, python="python", in_container=True)
+        container = self._container(component.image, component.name, component.argv(place), component.port)
+        if component.environment:
+            container.with_envs(**component.environment)
+        for item in component.files:
+            container.with_copy_into_container(item.source, item.destination)
+        url = self._start(
+            container, component.name, ReadyOrExited(self.host, component.port, component.readiness)
         )
-        url = self._start(container, "node", ready)
-        return DockerNode(url, container.get_container_id(), round(time.monotonic() - started, 3))
+        self.inside[component.name] = internal_url(component.name, component.port)
+        return Started(
+            url=url, container=container.get_container_id(), seconds=round(time.monotonic() - started, 3)
+        )
 
-    def start_service(self, spec: ServiceSpec, settings: dict[str, Any], env: DevnetEnv) -> ComponentEntry:
-        """`settings` as the service sees the world from inside the network (node URL, other
-        services' aliases); `env` is copied in as its environment file, node URL rewritten."""
-        container = self._container(
-            spec.image,
-            spec.name,
-            self.service_command(spec),
-            spec.container_port,
-        )
-        container.with_envs(**spec.environment(settings))
-        container.with_copy_into_container(self.container_env(env).encode(), CONTAINER_ENV_FILE)
-        ready = ReadyOrExited(
-            self.host,
-            spec.container_port,
-            _healthy(spec.readiness_path),
-            f"{spec.name} service",
-            self.timeout,
-        )
-        url = self._start(container, spec.name, ready)
-        return ComponentEntry(url=url, container=container.get_container_id())
+    def stop(self, state_dir: Path, env: DevnetEnv | None) -> bool:
+        """Stop and remove every container and network labelled with `state_dir`."""
+        return remove_devnet(state_dir, self.client)
 
-    def service_command(self, spec: ServiceSpec) -> list[str]:
-        return spec.argv("python", "0.0.0.0", spec.container_port, "/data")
+    # ---- a running component ----------------------------------------------------------------
 
-    @staticmethod
-    def container_env(env: DevnetEnv) -> str:
-        """env.json as a container reads it: the node and the services by their aliases."""
-        inside = env.model_copy(
-            update={
-                "rpc_url": NODE_URL,
-                "services": {
-                    name: c.url if c.external else internal_url(name) for name, c in env.components.items()
-                },
-            }
-        )
-        return inside.model_dump_json(indent=2) + "\n"
+    def status(self, entry: Entry) -> Status:
+        return Status(running=self._running(_container(entry)), where=where(entry))
+
+    def _running(self, container: str) -> bool:
+        from docker.errors import DockerException
+
+        try:
+            status: str = self.client.containers.get(container).status
+        except (DockerException, OSError, RuntimeError):
+            return False
+        return status == "running"
+
+    def logs(self, entry: Entry, lines: int) -> str:
+        """`docker logs --tail`."""
+        return container_logs(_container(entry), lines, self.client)
+
+    def kill(self, entry: Entry) -> None:
+        """`docker kill`: SIGKILL to the container's init, and with it every process in the
+        container, as a crash would; returns once the engine reports it stopped."""
+        target = self.client.containers.get(_container(entry))
+        target.kill()
+        target.wait(timeout=60)
+
+    def restart(self, name: str, entry: Entry, url: str, readiness: Readiness) -> Back:
+        """The same container (its filesystem, and so its data, kept), on the same host port
+        on a local engine (the port is pinned when the container is made)."""
+        target = self.client.containers.get(_container(entry))
+        port = int(target.labels.get(LABEL_PORT, "0")) or _first_exposed_port(target)
+        deadline = time.monotonic() + readiness.timeout_s
+        attempts, pause = 1, RETRY_FIRST_S
+        probe: Probe | None = None
+        target.start()
+        while True:
+            target.reload()
+            if target.status in ("exited", "dead"):
+                if time.monotonic() + pause > deadline:
+                    code = target.attrs.get("State", {}).get("ExitCode", -1)
+                    raise StartError(
+                        f"{name} exited with code {code} after its restart (start attempt {attempts}).\n"
+                        f"--- last lines of its container log ---\n{self._tail(target.id)}",
+                        exit_code=int(code),
+                    )
+                time.sleep(pause)
+                pause = min(pause * 2, RETRY_MAX_S)
+                attempts += 1
+                probe = None
+                target.start()
+                continue
+            if probe is None and target.status == "running":
+                published = _published_url_or_none(target, self.host, port)
+                probe = Probe(readiness, published) if published is not None else None
+            if probe is not None and probe():
+                return Back(url=probe.url, pid=None, attempts=attempts)
+            if time.monotonic() > deadline:
+                waited = probe.waited_for() if probe else f"port {port} to be published"
+                raise StartError(
+                    f"{readiness.what} was not ready {readiness.timeout_s:.0f} s after its restart: "
+                    f"waited for {waited}.\n--- last lines of its container log ---\n{self._tail(target.id)}"
+                )
+            time.sleep(POLL_S)
+
+    # ---- containers -------------------------------------------------------------------------
 
     def _name(self, component: str) -> str:
         return f"bsc-devnet-{self.run_id}-{component}"
@@ -294,12 +337,11 @@ class DockerRuntime:
             raise StartError(
                 f"{component} exited with code {e.code} before it was ready.\n"
                 f"image: {container.image}\n"
-                f"--- last lines of its container log ---\n{self._tail(container)}"
+                f"--- last lines of its container log ---\n{self._tail(container.get_container_id())}"
             ) from e
         except TimeoutError as e:
             raise StartError(
-                f"{strategy.what} was not ready after {self.timeout:.0f} s.\n"
-                f"--- last lines of its container log ---\n{self._tail(container)}"
+                f"{e}.\n--- last lines of its container log ---\n{self._tail(container.get_container_id())}"
             ) from e
         return published_url(container.get_wrapped_container(), self.host, strategy.port)
 
@@ -319,90 +361,26 @@ class DockerRuntime:
                 self.client.containers.get(self._name(component)).remove(force=True)
                 container.ports[str(port)] = ("127.0.0.1", free_port())  # type: ignore[assignment]
 
-    def _tail(self, container: DockerContainer) -> str:
+    def _tail(self, container: str) -> str:
         try:
-            return container_logs(container.get_container_id(), LOG_TAIL_LINES, self.client)
+            return container_logs(container, LOG_TAIL_LINES, self.client)
         except Exception as e:  # the log is a courtesy: never hide the start error behind it
             return f"(no log: {e})"
 
 
-def _replace(argv: list[str], flag: str, value: str) -> list[str]:
-    out = list(argv)
-    out[out.index(flag) + 1] = value
-    return out
+# ---- from any process: logs, removal ----------------------------------------------------------
 
 
-# ---- from any process: logs, liveness, removal --------------------------------------------------
-
-
-def container_logs(container: str, lines: int = 50, client: docker.DockerClient | None = None) -> str:
+def container_logs(container: str, lines: int, client: docker.DockerClient) -> str:
     """The last `lines` lines of a container's output (`docker logs --tail`)."""
-    client = client or connect(timeout=30)
     raw: bytes = client.containers.get(container).logs(tail=lines)
     return raw.decode(errors="replace").rstrip("\n")
 
 
-def container_running(container: str, client: docker.DockerClient | None = None) -> bool:
-    from docker.errors import DockerException
-
-    try:
-        client = client or connect(timeout=30)
-        status: str = client.containers.get(container).status
-    except (DockerException, OSError, RuntimeError):
-        return False
-    return status == "running"
-
-
-def kill_container(container: str, client: docker.DockerClient | None = None) -> None:
-    """`docker kill`: SIGKILL to the container's init, and with it every process in the
-    container, as a crash would; returns once the engine reports it stopped."""
-    client = client or connect(timeout=60)
-    target = client.containers.get(container)
-    target.kill()
-    target.wait(timeout=60)
-
-
-def restart_container(
-    container: str,
-    probe: Callable[[str], bool],
-    what: str,
-    timeout: float = 60.0,
-    client: docker.DockerClient | None = None,
-) -> tuple[str, int]:
-    """Start a stopped container of the devnet again (its filesystem, and so its data, kept)
-    and wait until `probe(host URL)` is true; one that exits while it starts is started again
-    after a pause, as a supervisor would, until `timeout`. Returns the host URL of its
-    published port (the same one on a local engine: the port is pinned when the container is
-    made) and the number of starts it took."""
-    client = client or connect(timeout=60)
-    target = client.containers.get(container)
-    port = int(target.labels.get(LABEL_PORT, "0")) or _first_exposed_port(target)
-    host = "127.0.0.1" if client.api.base_url.startswith("http+docker://local") else TcDockerClient().host()
-    deadline = time.monotonic() + timeout
-    attempts, pause = 1, 0.25
-    target.start()
-    while True:
-        target.reload()
-        if target.status in ("exited", "dead"):
-            if time.monotonic() + pause > deadline:
-                code = target.attrs.get("State", {}).get("ExitCode", -1)
-                tail = container_logs(container, LOG_TAIL_LINES, client)
-                raise StartError(
-                    f"{what} exited with code {code} after its restart (start attempt {attempts}).\n"
-                    f"--- last lines of its container log ---\n{tail}",
-                    exit_code=int(code),
-                )
-            time.sleep(pause)
-            pause = min(pause * 2, 2.0)
-            attempts += 1
-            target.start()
-            continue
-        url = _published_url_or_none(target, host, port) if target.status == "running" else None
-        if url is not None and probe(url):
-            return url, attempts
-        if time.monotonic() > deadline:
-            raise StartError(f"{what} was not ready {timeout:.0f} s after its restart")
-        time.sleep(0.1)
+def _container(entry: Entry) -> str:
+    if entry.container is None:
+        raise ValueError("this component is not a container (env.json names no container for it)")
+    return entry.container
 
 
 def _first_exposed_port(container: Any) -> int:
@@ -410,14 +388,13 @@ def _first_exposed_port(container: Any) -> int:
     return int(next(iter(exposed)).split("/")[0])
 
 
-def remove_devnet(state_dir: Path, client: docker.DockerClient | None = None) -> bool:
+def remove_devnet(state_dir: Path, client: docker.DockerClient) -> bool:
     """Stop and remove every container and network labelled with `state_dir`; True if any
     container was still running. Services stop first (in parallel), then the node."""
-    client = client or connect(timeout=60)
     selector = {"label": f"{LABEL_STATE}={state_label(state_dir)}"}
     containers = client.containers.list(all=True, filters=selector)
     running = any(c.status == "running" for c in containers)
-    nodes = [c for c in containers if c.labels.get(LABEL_COMPONENT) == "node"]
+    nodes = [c for c in containers if c.labels.get(LABEL_COMPONENT) == NODE_ALIAS]
     others = [c for c in containers if c not in nodes]
     for batch in (others, nodes):
         _remove_all(batch)
@@ -427,7 +404,7 @@ def remove_devnet(state_dir: Path, client: docker.DockerClient | None = None) ->
     return running
 
 
-def _remove_all(containers: Iterable[Any]) -> None:
+def _remove_all(containers: list[Any]) -> None:
     from docker.errors import NotFound
 
     def remove(container: Any) -> None:

@@ -1,14 +1,18 @@
-"""Start a service as a child process (`python -m devnet.services.<name>`) on a free port."""
+"""Start one service as a child process (`python -m devnet.services.<name>`), outside a devnet:
+for tests that wire a service by hand. A devnet's services are started by `devnet.world`."""
 
 from __future__ import annotations
 
-import sys
+import os
+import signal
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import httpx
-
-from devnet.node.process import ManagedProcess, StartError, free_port
+from devnet.components import SPECS
+from devnet.node.process import ManagedProcess
+from devnet.runtime.local import launch
+from devnet.services.common.settings import ServiceSettings
 
 
 class ServiceHandle:
@@ -22,18 +26,8 @@ class ServiceHandle:
 
     def kill(self) -> None:
         """SIGKILL: the process gets no chance to flush or clean up."""
-        import os
-        import signal
-
         os.killpg(self.process.pid, signal.SIGKILL)
         self.process.stop(timeout=5)
-
-
-def _healthy(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/health", timeout=1.0).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def start_service(
@@ -41,24 +35,13 @@ def start_service(
     workdir: Path,
     *,
     port: int | None = None,
-    settings: dict[str, Any] | None = None,
-    timeout: float = 30.0,
+    settings: ServiceSettings | Mapping[str, Any] | None = None,
 ) -> ServiceHandle:
-    """Settings reach the service as environment variables (`BANK_WEBHOOK_SUBSCRIBERS=[...]`)."""
-    from devnet.components import SPECS
-
+    """Start `name` on `port` (default: a free one) with `settings` (its settings model, or the
+    values to make one from; they reach it as environment variables: `BANK_WEBHOOK_SUBSCRIBERS=[...]`),
+    its SQLite file and log in `workdir`, and wait until it is ready."""
     spec = SPECS[name]
-    # A free port can be taken between choosing it and binding it: choose again, a few times.
-    for attempt in range(3 if port is None else 1):
-        chosen = port or free_port()
-        argv = spec.argv(sys.executable, "127.0.0.1", chosen, str(workdir))
-        url = f"http://127.0.0.1:{chosen}"
-        process = ManagedProcess(name, argv, workdir / f"{name}.log", env=spec.environment(settings or {}))
-        try:
-            process.start(ready=lambda u=url: _healthy(u), timeout=timeout)  # type: ignore[misc]
-        except StartError as e:
-            if attempt < 2 and port is None and "address already in use" in str(e).lower():
-                continue
-            raise
-        return ServiceHandle(name, url, process)
-    raise AssertionError("unreachable")
+    if not isinstance(settings, ServiceSettings):
+        settings = spec.settings(settings or {})
+    launched = launch(spec.component(settings, workdir), port)
+    return ServiceHandle(name, launched.url, launched.process)
