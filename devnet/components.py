@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 from pydantic_settings import InitSettingsSource
@@ -32,13 +32,11 @@ from devnet.node.node import anvil_argv, geth_node_argv, init_geth_datadir
 from devnet.profile import BscProfile, Engine
 from devnet.runtime.base import Component, CopyIn, Placement, Reach, Started
 from devnet.runtime.readiness import Readiness
+from devnet.services.bank.settings import BankSettings
 from devnet.services.common.settings import ServiceSettings
-
-if TYPE_CHECKING:
-    from devnet.services.bank.app import BankSettings
-    from devnet.services.custodian.app import CustodianSettings
-    from devnet.services.exchange.settings import ExchangeSettings
-    from devnet.services.issuer.app import IssuerSettings
+from devnet.services.custodian.settings import CustodianSettings
+from devnet.services.exchange.settings import ExchangeSettings
+from devnet.services.issuer.settings import IssuerSettings
 
 SERVICES_IMAGE = "bsc-stablecoin-devnet/services:local"
 NODE_IMAGE = {"geth": "bsc-stablecoin-devnet/geth:v1.17.4", "anvil": "bsc-stablecoin-devnet/anvil:1.7.1"}
@@ -156,8 +154,8 @@ class Wiring:
 class ServiceSpec:
     name: str
     summary: str
-    #: Its settings model (imported when first needed: it loads the service's app).
-    settings_model: Callable[[], type[ServiceSettings]]
+    #: Its settings model: the service's Input (`devnet/services/<name>/settings.py`).
+    settings_model: type[ServiceSettings]
     #: Its Input from the world: which URLs and secrets it gets.
     wire: Callable[[Wiring], ServiceSettings]
     depends_on: tuple[str, ...] = ()
@@ -188,7 +186,7 @@ class ServiceSpec:
 
     def settings(self, values: Mapping[str, Any]) -> ServiceSettings:
         """Its settings model from `values` (validated here: a bad name or value fails now)."""
-        return settings_from(self.settings_model(), values)
+        return settings_from(self.settings_model, values)
 
     def environment(self, settings: ServiceSettings) -> dict[str, str]:
         """The settings given explicitly, as the service reads them from its environment."""
@@ -243,38 +241,14 @@ def service_entry(started: Started) -> ComponentEntry:
 # ---- each service's settings model and wiring -------------------------------------------------
 
 
-def _bank_model() -> type[BankSettings]:
-    from devnet.services.bank.app import BankSettings
-
-    return BankSettings
-
-
-def _custodian_model() -> type[CustodianSettings]:
-    from devnet.services.custodian.app import CustodianSettings
-
-    return CustodianSettings
-
-
-def _issuer_model() -> type[IssuerSettings]:
-    from devnet.services.issuer.app import IssuerSettings
-
-    return IssuerSettings
-
-
-def _exchange_model() -> type[ExchangeSettings]:
-    from devnet.services.exchange.settings import ExchangeSettings
-
-    return ExchangeSettings
-
-
 def wire_bank(w: Wiring) -> BankSettings:
     """The secret it signs its webhooks with."""
-    return settings_from(_bank_model(), {"webhook_secret": w.env.webhook_secrets["bank"]})
+    return settings_from(BankSettings, {"webhook_secret": w.env.webhook_secrets["bank"]})
 
 
 def wire_custodian(w: Wiring) -> CustodianSettings:
     """The secret it signs its webhooks with."""
-    return settings_from(_custodian_model(), {"webhook_secret": w.env.webhook_secrets["custodian"]})
+    return settings_from(CustodianSettings, {"webhook_secret": w.env.webhook_secrets["custodian"]})
 
 
 #: The services whose webhooks the issuer receives.
@@ -286,7 +260,7 @@ def wire_issuer(w: Wiring) -> IssuerSettings:
     secrets their webhooks come signed with, the custodian's signer), where they call it back,
     and its own webhook secret."""
     return settings_from(
-        _issuer_model(),
+        IssuerSettings,
         {
             "env_file": w.reach.env_file,
             "bank_url": w.reach.services.get("bank", ""),
@@ -306,7 +280,7 @@ def wire_exchange(w: Wiring) -> ExchangeSettings:
     and its webhook secret."""
     env = w.env
     return settings_from(
-        _exchange_model(),
+        ExchangeSettings,
         {
             "rpc_url": w.reach.rpc_url,
             "chain_id": env.chain_id,
@@ -321,16 +295,16 @@ def wire_exchange(w: Wiring) -> ExchangeSettings:
 
 #: In start order.
 SERVICES: tuple[ServiceSpec, ...] = (
-    ServiceSpec("bank", "mock commercial bank (KGS, USD)", _bank_model, wire_bank),
-    ServiceSpec("custodian", "gold vault: bars, attestations, XAU/USD", _custodian_model, wire_custodian),
+    ServiceSpec("bank", "mock commercial bank (KGS, USD)", BankSettings, wire_bank),
+    ServiceSpec("custodian", "gold vault: bars, attestations, XAU/USD", CustodianSettings, wire_custodian),
     ServiceSpec(
         "issuer",
         "reference issuer: mints, redemptions, reserve reports",
-        _issuer_model,
+        IssuerSettings,
         wire_issuer,
         depends_on=ISSUER_PEERS,
     ),
-    ServiceSpec("exchange", "exchange-listing simulator", _exchange_model, wire_exchange),
+    ServiceSpec("exchange", "exchange-listing simulator", ExchangeSettings, wire_exchange),
 )
 SERVICE_NAMES = tuple(s.name for s in SERVICES)
 SPECS = {s.name: s for s in SERVICES}

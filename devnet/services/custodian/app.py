@@ -9,22 +9,19 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, FastAPI, Query
-from pydantic import BaseModel, Field
-from pydantic_settings import SettingsConfigDict
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from devnet.core.attestation import DEFAULT_SIGNING_KEY, Signer, attestation_message
+from devnet.core.attestation import Signer, attestation_message
 from devnet.core.worker import PeriodicWorker
 from devnet.services.common.app import ServiceContext, create_service_app
 from devnet.services.common.db import get_or_404, short_id, utcnow
 from devnet.services.common.idempotency import IdempotencyKey, run_idempotent
 from devnet.services.common.problems import Problem, problem_responses
-from devnet.services.common.settings import ServiceSettings
 from devnet.services.common.webhooks import emit
 from devnet.services.custodian.api import (
     PAIR,
-    POOL_PATTERN,
     AnyPath,
     AttestationOut,
     BarIn,
@@ -32,12 +29,10 @@ from devnet.services.custodian.api import (
     BarMoved,
     BarOut,
     BarStatus,
-    ConstantPath,
     CustodianEvent,
     CustodianInfo,
     PoolIn,
     PriceOut,
-    PricePath,
     PricePathKind,
     PriceStateOut,
     PriceUpdated,
@@ -48,26 +43,9 @@ from devnet.services.custodian.api import (
 from devnet.services.custodian.bars import fine_oz_milli, good_delivery_problem
 from devnet.services.custodian.models import Attestation, Bar, PriceState
 from devnet.services.custodian.price import dump_path, initial_price, load_path, next_price
+from devnet.services.custodian.settings import CustodianSettings
 
 log = logging.getLogger("devnet.custodian")
-
-
-class CustodianSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="CUSTODIAN_", extra="forbid", env_nested_delimiter="__")
-
-    webhook_secret: str = "whsec_devnet_custodian"
-    custodian_name: str = "Devnet Gold Vault"
-    #: secp256k1 key attestations are signed with (hex); the default is a public test key.
-    signing_key: str = Field(default=DEFAULT_SIGNING_KEY, pattern=r"^(0x)?[0-9a-fA-F]{64}$")
-    #: token pools bars can be allocated to
-    pools: list[Annotated[str, Field(pattern=POOL_PATTERN)]] = ["USDKG"]  # noqa: RUF012
-    #: the XAU/USD path at the first start (and whenever this setting changes between starts);
-    #: PUT /admin/price-path replaces it at runtime and the replacement survives restarts.
-    price_path: PricePath = ConstantPath()
-    #: seconds between price ticks; 0 = ticks only through POST /price/tick
-    price_tick_interval_s: float = Field(default=1.0, ge=0)
-    #: seconds between scheduled attestations of every pool; 0 = only on changes and requests
-    attestation_interval_s: float = Field(default=0.0, ge=0)
 
 
 def _now() -> int:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
 from eth_utils import to_checksum_address
 from fastapi import APIRouter, FastAPI, Query, Request
-from pydantic import Field, ValidationError
-from pydantic_settings import SettingsConfigDict
+from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -27,7 +25,6 @@ from devnet.services.common.db import get_or_404, short_id
 from devnet.services.common.idempotency import IdempotencyKey, run_idempotent
 from devnet.services.common.params import Limit, RowId
 from devnet.services.common.problems import Problem, invalid_request, problem_responses
-from devnet.services.common.settings import ServiceSettings
 from devnet.services.common.webhooks import (
     RECEIVER_OPENAPI,
     RECEIVER_RESPONSES,
@@ -50,37 +47,9 @@ from devnet.services.issuer.api import (
 )
 from devnet.services.issuer.core import Issuer
 from devnet.services.issuer.models import Mint, MintRequest, Redemption, ScannedBlock
+from devnet.services.issuer.settings import IssuerSettings
 
 log = logging.getLogger("devnet.issuer")
-
-
-class IssuerSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="ISSUER_", extra="forbid", env_nested_delimiter="__")
-
-    webhook_secret: str = "whsec_devnet_issuer"
-    #: The devnet's environment file: chain, contracts, mnemonic (minter and reporter keys).
-    env_file: Path = Path(".devnet/env.json")
-    bank_url: str = ""
-    custodian_url: str = ""
-    #: The URL the bank calls back (default: http://<host>:<port>).
-    public_url: str = ""
-    inbound_webhook_secrets: dict[str, str] = {  # noqa: RUF012
-        "bank": "whsec_devnet_bank",
-        "custodian": "whsec_devnet_custodian",
-    }
-    #: Only attestations signed by this address are reported (empty: not checked).
-    custodian_signer: str = ""
-    issuer_name: str = "Virtual Asset Issuer OJSC"
-    minter_count: int = Field(default=4, ge=1, le=4)
-    gas_per_mint: int = 250_000
-    mint_batch: int = 200
-    mint_interval_s: float = 0.2
-    redeem_interval_s: float = 0.5
-    #: When money is final: None = at the node's `finalized` block (BSC fast finality; the
-    #: devnet's geth and anvil both keep it two blocks behind the head); N = after N
-    #: confirmations, for a node without finality. Payouts and `minted` wait for it.
-    confirmations: int | None = Field(default=None, ge=1)
-    report_interval_s: float = 5.0
 
 
 def create_app(settings: IssuerSettings | None = None) -> FastAPI:
