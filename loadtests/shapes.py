@@ -12,8 +12,8 @@ DURATION_S = int(os.environ.get("LOAD_DURATION_S", "120"))
 SPAWN_RATE = float(os.environ.get("LOAD_SPAWN_RATE", "5"))
 
 #: Share of the day's remittances per hour of Moscow time (UTC+3), in percent: migrant workers
-#: send in business hours and evenings, few at night. A design choice (DOMAIN.md: "traffic
-#: weighted to Moscow business hours"), configurable by replacing this table.
+#: send in business hours and evenings, few at night. A modelling choice of this project, not a
+#: published statistic; replace this table to model another corridor.
 MOSCOW_HOURLY_PCT = (1, 1, 1, 1, 1, 1, 2, 3, 5, 6, 7, 7, 7, 7, 7, 7, 7, 6, 6, 5, 3, 2, 1, 1)
 
 

@@ -263,7 +263,20 @@ def test_issuer_refuses_a_signed_webhook_that_is_no_event(chain_world: DevnetEnv
         "id": f"evt_{uuid.uuid4().hex}",
         "type": "account.credited",
         "created_at": datetime.now().astimezone().isoformat(),
-        "data": {"account_label": "KGST", "amount": 100, "remittance_info": "no payment id"},
+        "data": {  # a whole camt.054 notification but for its payment id
+            "entry_id": 1,
+            "account": "1030000000000001",
+            "account_label": "KGST",
+            "credit_debit": "CRDT",
+            "amount": 100,
+            "currency": "KGS",
+            "balance_after": 100,
+            "booked_at": datetime.now().astimezone().isoformat(),
+            "end_to_end_id": "e2e",
+            "remittance_info": "no payment id",
+            "kind": "transfer",
+            "counterparty": {"account": None, "name": None},
+        },
     }
     assert_problem(deliver(json.dumps(credit).encode()), 422, "body.data.payment_id")
     # unsigned: the signature is checked before anything else
