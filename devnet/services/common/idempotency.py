@@ -1,8 +1,10 @@
 """Idempotency-Key handling with Stripe's semantics.
 
-The first response for a key is stored (errors too) in the same transaction as the side
+The first response for a key is stored (refusals too) in the same transaction as the side
 effect, so a retry after a crash either finds both or neither. The same key with the same
-body replays the stored response; with a different body it is a 422.
+body replays the stored response; with a different body it is a 422. A server failure (a 5xx
+problem: a dependency down, an injected fault) undoes its effects and is not stored, so the
+retry it asks for runs the request again.
 """
 
 from __future__ import annotations
@@ -73,6 +75,8 @@ def run_idempotent(
         except Problem as problem:  # a refusal is an answer too: stored, and its effects undone
             savepoint.rollback()
             status, payload = problem.status, problem.body()
+            if status >= 500:  # "try again": nothing was done, so the key stays unused
+                return _response(status, payload, replayed=False)
         session.add(
             IdempotencyRecord(
                 key=key, scope=scope, request_hash=request_hash, status_code=status, response=payload
