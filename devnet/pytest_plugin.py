@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import pytest
 from filelock import FileLock
@@ -25,6 +26,9 @@ from devnet.services.custodian.client import CustodianClient
 from devnet.services.exchange.client import ExchangeClient
 from devnet.services.issuer.client import IssuerClient
 from harness.connect import Devnet
+
+if TYPE_CHECKING:
+    from devnet.profile import Engine
 
 ENGINES = ("geth", "anvil")
 #: Accounts each worker keeps for the roles of its private deployments.
@@ -172,11 +176,9 @@ def _start_shared(
         env_file = state_dir / ENV_FILE
         if env_file.is_file():
             return DevnetEnv.load(env_file)
-        kwargs: dict[str, object] = {}
-        if config.getoption("--devnet-runtime") != "local":
-            kwargs["runtime"] = config.getoption("--devnet-runtime")
         wanted = dict.fromkeys(SERVICE_NAMES) if services else None
-        return up(state_dir, engine=engine, services=wanted, **kwargs)  # type: ignore[arg-type]
+        runtime = config.getoption("--devnet-runtime")
+        return up(state_dir, engine=cast("Engine", engine), services=wanted, runtime=runtime)
 
 
 @pytest.fixture(scope="session")

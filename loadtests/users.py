@@ -6,7 +6,8 @@ from __future__ import annotations
 import itertools
 import time
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from gevent import GreenletExit
 from locust import User, constant, events, task
@@ -23,6 +24,19 @@ from loadtests.common import FUNDED_LANES, WALLETS_PER_USER, all_accounts, devne
 
 #: USD 200 in som: the typical transfer home.
 REMITTANCE_TYIYN = 17_480_00
+
+#: How long a user's bank write waits for a bank that is down or restarting (`devnet load --kill`).
+BANK_WAIT_S = 120.0
+
+T = TypeVar("T")
+
+
+def until_answered(what: str, write: Callable[[str], T]) -> T:
+    """`write(key)` until the bank answers: a refused connection or a 5xx is "not yet" (a user
+    whose setup met a killed bank would otherwise die). Every try carries the same
+    Idempotency-Key, so a write the bank did just before it died is answered, not done twice."""
+    key = uuid.uuid4().hex
+    return poll(lambda: write(key), BANK_WAIT_S, what, interval=0.5)
 
 
 @events.test_start.add_listener
@@ -105,10 +119,27 @@ class _FlowUser(User):
         self.migrant, self.family = list(lane(self.environment, from_end=True))[:2]
         bank = self.devnet.bank
         tag = uuid.uuid4().hex[:6]
-        migrant = bank.create_customer(f"Migrant {tag}", KycTier.T2, country="KG")
-        family = bank.create_customer(f"Family {tag}", KycTier.T1, country="KG")
-        self.migrant_account = bank.open_account(migrant.id, Currency.KGS).number
-        self.family_account = bank.open_account(family.id, Currency.KGS).number
+        migrant = until_answered(
+            "the bank to open a customer",
+            lambda key: bank.create_customer(f"Migrant {tag}", KycTier.T2, country="KG", key=key),
+        )
+        family = until_answered(
+            "the bank to open a customer",
+            lambda key: bank.create_customer(f"Family {tag}", KycTier.T1, country="KG", key=key),
+        )
+        self.migrant_account = until_answered(
+            "the bank to open an account", lambda key: bank.open_account(migrant.id, Currency.KGS, key=key)
+        ).number
+        self.family_account = until_answered(
+            "the bank to open an account", lambda key: bank.open_account(family.id, Currency.KGS, key=key)
+        ).number
+
+    def deposit(self, tyiyn: int) -> None:
+        """Cash paid in at the bank to the migrant's account, waiting out a restarting bank."""
+        until_answered(
+            "the bank to take a deposit",
+            lambda key: self.devnet.bank.deposit(self.migrant_account, tyiyn, Currency.KGS, key=key),
+        )
 
     def run_flow(self, name: str, flow: Any) -> None:
         trace = Trace(name)
@@ -126,7 +157,7 @@ class RemittanceUser(_FlowUser):
 
     @task
     def cycle(self) -> None:
-        self.devnet.bank.deposit(self.migrant_account, REMITTANCE_TYIYN, Currency.KGS)
+        self.deposit(REMITTANCE_TYIYN)
 
         def flow(trace: Trace) -> None:
             trace.steps.extend(
@@ -148,7 +179,7 @@ class MintOnlyUser(_FlowUser):
 
     @task
     def mint(self) -> None:
-        self.devnet.bank.deposit(self.migrant_account, REMITTANCE_TYIYN, Currency.KGS)
+        self.deposit(REMITTANCE_TYIYN)
         self.run_flow(
             "kgst mint",
             lambda trace: mint_kgst(self.devnet, self.migrant_account, self.migrant, REMITTANCE_TYIYN, trace),
@@ -160,7 +191,7 @@ class RedeemOnlyUser(_FlowUser):
 
     def on_start(self) -> None:
         super().on_start()
-        self.devnet.bank.deposit(self.migrant_account, 100 * REMITTANCE_TYIYN, Currency.KGS)
+        self.deposit(100 * REMITTANCE_TYIYN)
         mint_kgst(self.devnet, self.migrant_account, self.migrant, 100 * REMITTANCE_TYIYN, Trace("stock"))
 
     @task
@@ -185,7 +216,7 @@ class ExchangeUser(_FlowUser):
         from harness.flows import remit_via_exchange
 
         kgst = self.devnet.kgst
-        self.devnet.bank.deposit(self.migrant_account, 200_00, Currency.KGS)
+        self.deposit(200_00)
         stock = Trace("exchange stock")
         mint_kgst(self.devnet, self.migrant_account, self.migrant, 200_00, stock)
         # Half goes in as float (swept to the hot wallet), half stays for deposits.

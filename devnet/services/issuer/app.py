@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Annotated, Any
 
 import httpx
@@ -127,19 +128,20 @@ def create_app(settings: IssuerSettings | None = None) -> FastAPI:
         (reporter if sender == "custodian" else mint_worker).poke()
         return WebhookAck(accepted=True)
 
-    receiver = {
-        "tags": ["webhooks"],
-        "responses": RECEIVER_RESPONSES,
-        "openapi_extra": RECEIVER_OPENAPI,
-        "response_model_exclude_none": True,
-    }
+    receiver = partial(
+        router.post,
+        tags=["webhooks"],
+        responses=RECEIVER_RESPONSES,
+        openapi_extra=RECEIVER_OPENAPI,
+        response_model_exclude_none=True,
+    )
 
-    @router.post("/webhooks/bank", **receiver)  # type: ignore[arg-type]
+    @receiver("/webhooks/bank")
     async def bank_webhook(request: Request) -> WebhookAck:
         """camt.054 notifications from the bank: a credit to the KGST reserve account is a mint order."""
         return await _webhook(request, "bank")
 
-    @router.post("/webhooks/custodian", **receiver)  # type: ignore[arg-type]
+    @receiver("/webhooks/custodian")
     async def custodian_webhook(request: Request) -> WebhookAck:
         """Price and attestation updates: reported on chain at the next reporter tick."""
         return await _webhook(request, "custodian")
