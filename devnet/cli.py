@@ -601,7 +601,9 @@ def listing_check(
 def load_command(
     users: Annotated[int, typer.Option(help="Peak Locust users.")] = 20,
     spawn_rate: Annotated[float, typer.Option(help="Users started per second.")] = 5.0,
-    duration: Annotated[int, typer.Option(help="Seconds of load.")] = 60,
+    duration: Annotated[
+        str, typer.Option(help="How long to load, in Locust's format: 20s, 5m, 1m30s.")
+    ] = "60s",
     shape: Annotated[
         str | None, typer.Option(help="step, spike or day (a remittance day); default: flat.")
     ] = None,
@@ -618,27 +620,47 @@ def load_command(
     seed: SeedOpt = None,
     webhook_loss: WebhookLossOpt = 0.0,
     bank_5xx: Bank5xxOpt = 0.0,
+    threshold: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Pass/fail criterion (repeatable), k6-style: flow.p95<5000, failures<1%, flows_per_s>40, "
+            "cpu_ms_per_flow<25, '<step>.p95<ms'. A failed one exits 99."
+        ),
+    ] = None,
     state_dir: StateOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Headless Locust against the running devnet; writes a run folder with a
     summary page.
 
+    Every run is costed: CPU seconds per completed flow and peak memory of each
+    process (node, consensus side, each service, Locust), and the bottleneck
+    (the process nearest to a full core, the step whose latency grew first).
+
+    Exit codes: 0 all well; 1 flows failed (without --threshold), money does
+    not reconcile, or Locust failed; 99 a --threshold failed (as k6).
+
     With --kill (and/or --webhook-loss, --bank-5xx) the run is a chaos run
     too, for its whole duration, as `devnet chaos` does: the summary adds the
     kills, the time to healthy after each and the flows that failed, and its
     reconciliation says whether money was lost or duplicated.
     """
-    from devnet.chaos import ChaosError
+    from devnet.chaos import ChaosError, parse_duration
     from loadtests.run import run_load
+    from loadtests.thresholds import THRESHOLDS_FAILED, ThresholdError, parse_all
 
+    try:
+        seconds = round(parse_duration(duration))
+        gates = parse_all(threshold or [])
+    except (ChaosError, ThresholdError) as e:
+        raise _fail(str(e)) from e
     cfg = _config(config, state_dir=state_dir)
     env = _env(cfg.state_dir)  # fails clearly when nothing runs
     if shape not in (None, "step", "spike", "day"):
         raise _fail("--shape: choose step, spike or day")
     plan = None
     if kill or webhook_loss or bank_5xx:
-        plan = _chaos_plan(env, float(duration), kill, every, seed, webhook_loss, bank_5xx)
+        plan = _chaos_plan(env, float(seconds), kill, every, seed, webhook_loss, bank_5xx)
     run_dir = out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
     try:
         summary = run_load(
@@ -646,12 +668,13 @@ def load_command(
             run_dir,
             users=users,
             spawn_rate=spawn_rate,
-            duration_s=duration,
+            duration_s=seconds,
             user_classes=user or ["RemittanceUser"],
             shape=shape,
             processes=processes,
             progress=_progress,
             chaos=plan,
+            thresholds=gates,
         )
     except ChaosError as e:
         raise _fail(str(e)) from e
@@ -675,19 +698,48 @@ def load_command(
         f"flows/s {summary['flows_per_s']}, included tx/s {summary['chain']['included_tx_per_s']}, "
         f"Mgas/s {summary['chain']['mgas_per_s']}, reconciliation {reconciled}"
     )
+    _print_costs(summary["costs"])
+    for verdict in summary["thresholds"]:
+        mark = "[green]✓[/]" if verdict["ok"] else "[red]✗[/]"
+        actual = "no value" if verdict["actual"] is None else f"{verdict['actual']:g}"
+        console.print(f"{mark} {verdict['expression']}  (run: {actual})", highlight=False)
     chaos = summary.get("chaos")
     if chaos:
         from devnet.chaos import ChaosReport
 
         console.print(ChaosReport.model_validate(chaos).text(), markup=False, highlight=False)
     _progress(f"report: {run_dir / 'summary.html'}")
-    if chaos:  # flows are expected to fail while components are down: money and restarts decide
-        if not ChaosReport.model_validate(chaos).ok or summary["locust_exit_code"] not in (0, 1):
-            raise typer.Exit(1)
-        return
-    failures = sum(r["failures"] for r in summary["steps"])
-    if failures or (rec and not rec["ok"]) or summary["locust_exit_code"] not in (0, 1):
+    if (rec and not rec["ok"]) or summary["locust_exit_code"] not in (0, 1):
         raise typer.Exit(1)
+    if chaos:  # flows are expected to fail while components are down: money and restarts decide
+        if not ChaosReport.model_validate(chaos).ok:
+            raise typer.Exit(1)
+    elif not gates and sum(r["failures"] for r in summary["steps"]):
+        raise typer.Exit(1)
+    if not all(v["ok"] for v in summary["thresholds"]):
+        raise typer.Exit(THRESHOLDS_FAILED)
+
+
+def _print_costs(costs: dict[str, Any]) -> None:
+    """Each process's CPU per flow, share of a core and peak memory; then the bottleneck."""
+    table = Table("process", "CPU s", "ms per flow", "core share", "peak core", "peak RSS MiB", title="cost")
+    for p in costs["processes"]:
+        name = f"{p['name']} (load generator)" if p["load_generator"] else p["name"]
+        per_flow = "-" if p["cpu_ms_per_flow"] is None else str(p["cpu_ms_per_flow"])
+        table.add_row(
+            name,
+            str(p["cpu_s"]),
+            per_flow,
+            f"{p['core_share']:.0%}",
+            f"{p['peak_core_share']:.0%}",
+            str(p["peak_rss_mib"]),
+        )
+    console.print(table)
+    console.print(
+        f"CPU per flow: {costs['cpu_ms_per_flow']} ms in all, {costs['system_cpu_ms_per_flow']} ms in the "
+        f"system under test; bottleneck: {costs['verdict']}",
+        highlight=False,
+    )
 
 
 # ---- chaos ----------------------------------------------------------------------------------
@@ -829,22 +881,27 @@ def chaos_command(
 def bench_command(
     engine: Annotated[str | None, typer.Option("--engine", "-e", help="geth or anvil.")] = None,
     users: Annotated[int, typer.Option(help="RemittanceUsers driving flows.")] = 30,
-    duration: Annotated[int, typer.Option(help="Seconds of flows.")] = 60,
+    duration: Annotated[str, typer.Option(help="How long the flows run: 20s, 5m (Locust's format).")] = "60s",
     block_period: Annotated[int, typer.Option(help="Block period of the node started for the bench.")] = 1,
     flood_txs: Annotated[int, typer.Option(help="Pre-signed transfers for the raw ceiling.")] = 20_000,
     out: Annotated[Path | None, typer.Option(help="Run folder (default runs/bench-<time>).")] = None,
     config: ConfigOpt = None,
 ) -> None:
     """End-to-end flows/s through every service vs the node's raw ceiling, on one fresh node."""
+    from devnet.chaos import ChaosError, parse_duration
     from loadtests.bench import run_bench
 
+    try:
+        seconds = round(parse_duration(duration))
+    except ChaosError as e:
+        raise _fail(str(e)) from e
     cfg = _config(config, engine=engine)
     run_dir = out or Path("runs") / time.strftime("bench-%Y%m%d-%H%M%S")
     r = run_bench(
         cfg.engine,
         run_dir,
         users=users,
-        duration_s=duration,
+        duration_s=seconds,
         block_period_s=block_period,
         flood_txs=flood_txs,
         progress=_progress,
@@ -859,9 +916,14 @@ def bench_command(
         "ratio_to_ceiling",
         "bsc_mainnet_flows_per_s",
         "ratio_to_bsc_mainnet",
+        "cpu_ms_per_flow",
+        "system_cpu_ms_per_flow",
+        "bottleneck",
         "reconciliation_ok",
     ):
         table.add_row(key, str(r[key]))
+    for process, ms in r["cpu_ms_per_flow_by_process"].items():
+        table.add_row(f"CPU ms per flow: {process}", str(ms))
     for step, ms in r["step_p50_ms"].items():
         table.add_row(f"p50 {step} (ms)", str(ms))
     console.print(table)

@@ -89,6 +89,10 @@ def run_bench(
         "bsc_mainnet_flows_per_s": round(bsc_flows, 1),
         "ratio_to_bsc_mainnet": round(flows["flows_per_s"] / bsc_flows, 4) if bsc_flows else 0.0,
         "step_p50_ms": {name: r["p50"] for name, r in steps.items()},
+        "cpu_ms_per_flow": flows["costs"]["cpu_ms_per_flow"],
+        "system_cpu_ms_per_flow": flows["costs"]["system_cpu_ms_per_flow"],
+        "cpu_ms_per_flow_by_process": {p["name"]: p["cpu_ms_per_flow"] for p in flows["costs"]["processes"]},
+        "bottleneck": flows["costs"]["verdict"],
         "reconciliation_ok": (flows.get("reconciliation") or {}).get("ok"),
         "flood": ceiling,
     }

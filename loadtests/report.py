@@ -74,6 +74,22 @@ def steps_table(stats: list[dict[str, Any]], seconds: float) -> list[dict[str, A
     return sorted(rows, key=lambda r: (r["type"] != "flow", r["name"]))
 
 
+def flow_latency(stats: list[dict[str, Any]]) -> dict[str, Any]:
+    """All flows together (Locust's `flow` rows, their histograms merged): how many, how many
+    failed and which share, and their latency percentiles in ms."""
+    merged: dict[str, int] = {}
+    flows = failed = 0
+    for s in stats:
+        if s["method"] != "flow":
+            continue
+        flows += s["num_requests"]
+        failed += s["num_failures"]
+        for ms, n in s.get("response_times", {}).items():
+            merged[ms] = merged.get(ms, 0) + n
+    share = round(failed / flows, 4) if flows else None
+    return {"flows": flows, "failed": failed, "failure_share": share, **percentiles(merged)}
+
+
 def errors_by_class(failures_csv: Path) -> dict[str, int]:
     out: dict[str, int] = {}
     if not failures_csv.is_file():
@@ -175,7 +191,8 @@ def render_html(summary: dict[str, Any], series: dict[str, list[tuple[float, flo
 <style>body{{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:980px;color:#222}}
 h1{{font-size:22px}} table{{border-collapse:collapse;margin:1em 0}} td,th{{padding:3px 10px;border-bottom:1px solid #ddd;text-align:right}}
 td:nth-child(-n+2),th:nth-child(-n+2){{text-align:left}} .ok{{color:#1a7f37}} .bad{{color:#c62828;font-weight:600}}
-table.left td{{text-align:left}} .kpi{{display:inline-block;margin:0 2em 1em 0}} .kpi b{{display:block;font-size:24px}}</style></head><body>
+table.left td{{text-align:left}} .kpi{{display:inline-block;margin:0 2em 1em 0}} .kpi b{{display:block;font-size:24px}}
+.bar{{display:inline-block;height:10px;background:#1565c0;vertical-align:middle}}</style></head><body>
 <h1>Load run {html.escape(summary["run"])}</h1>
 <p>{html.escape(summary["engine"])} node, {summary["duration_s"]} s, users: {html.escape(summary["users"])}; machine {summary["machine"]["cpus"]} cores.</p>
 <div class=kpi><b>{summary["flows_per_s"]}</b>flows/s completed</div>
@@ -186,11 +203,44 @@ table.left td{{text-align:left}} .kpi{{display:inline-block;margin:0 2em 1em 0}}
 {_plot("Latency per step (p95)", "ms", p95, marks=marks)}
 {_plot("Chain inclusion", "transactions", per_block, xlabel="block")}
 <h2>Steps</h2><table><tr><th>type</th><th>name</th><th>requests</th><th>failures</th><th>per s</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th></tr>{rows}</table>
+{_thresholds_html(summary.get("thresholds") or [])}
+{_costs_html(summary.get("costs"))}
 <h2>Errors by class</h2><ul>{errors}</ul>
 <h2>Reconciliation</h2><table class=left>{rec_rows}</table>
 {_chaos_html(chaos)}
 <p>Locust's own report: <a href="locust.html">locust.html</a>; raw numbers: <a href="summary.json">summary.json</a>.</p>
 </body></html>"""
+
+
+def _thresholds_html(verdicts: list[dict[str, Any]]) -> str:
+    if not verdicts:
+        return ""
+    rows = "".join(
+        f"<tr><td class={'ok' if v['ok'] else 'bad'}>{'pass' if v['ok'] else 'FAIL'}</td>"
+        f"<td>{html.escape(v['expression'])}</td><td>{'-' if v['actual'] is None else v['actual']}</td></tr>"
+        for v in verdicts
+    )
+    return (
+        f"<h2>Thresholds</h2><table class=left><tr><th></th><th>threshold</th><th>run</th></tr>{rows}</table>"
+    )
+
+
+def _costs_html(costs: dict[str, Any] | None) -> str:
+    """What each process cost: a bar per process of its share of a core, CPU per flow, memory."""
+    if not costs:
+        return ""
+    rows = "".join(
+        f"<tr><td>{html.escape(p['name'])}{' <small>(load generator)</small>' if p['load_generator'] else ''}</td>"
+        f"<td>{p['cpu_s']}</td><td>{'-' if p['cpu_ms_per_flow'] is None else p['cpu_ms_per_flow']}</td>"
+        f"<td><span class=bar style='width:{min(100, round(p['core_share'] * 100))}px'></span> "
+        f"{p['core_share']:.0%}</td><td>{p['peak_core_share']:.0%}</td><td>{p['peak_rss_mib']}</td></tr>"
+        for p in costs["processes"]
+    )
+    return f"""<h2>Where the CPU went</h2>
+<div class=kpi><b>{"-" if costs["cpu_ms_per_flow"] is None else costs["cpu_ms_per_flow"]} ms</b>CPU per flow, all processes</div>
+<div class=kpi><b>{"-" if costs["system_cpu_ms_per_flow"] is None else costs["system_cpu_ms_per_flow"]} ms</b>in the system under test</div>
+<p>Bottleneck: <b>{html.escape(costs["verdict"])}</b></p>
+<table><tr><th>process</th><th>CPU s</th><th>ms per flow</th><th>share of a core</th><th>peak</th><th>peak RSS MiB</th></tr>{rows}</table>"""
 
 
 def _chaos_html(chaos: dict[str, Any] | None) -> str:

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 from harness.connect import Devnet
 from harness.reconcile import reconcile
 from loadtests import report
+from loadtests.costs import LOAD_GENERATOR, CostMeter, devnet_roots, latency_growth
+from loadtests.thresholds import Threshold, evaluate
 
 if TYPE_CHECKING:
     from devnet.chaos import ChaosPlan
@@ -97,12 +99,16 @@ def run_load(
     processes: int = 1,
     progress: Callable[[str], None] = lambda _m: None,
     chaos: ChaosPlan | None = None,
+    thresholds: list[Threshold] | None = None,
 ) -> dict[str, Any]:
     """`chaos`: kill and restart components (and turn faults on) while Locust runs, as
     `devnet chaos` does, from the moment Locust has spawned its users for the plan's duration
     (at most the load's; kills not made when Locust ends are dropped); the summary gets a
     `chaos` section (kills, time to healthy, flows failed, the money's verdict). The devnet's
-    state folder is `env_file`'s folder."""
+    state folder is `env_file`'s folder.
+
+    Every run is costed (`costs`: CPU and peak memory per process, per completed flow, and the
+    bottleneck); `thresholds` are judged on the summary (`thresholds`: each with its value)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     chaos_run = None
     if chaos is not None:
@@ -157,6 +163,8 @@ def run_load(
         progress(f"locust: {users} users ({', '.join(user_classes)}), {duration_s} s{shaped} ...")
         with open(run_dir / "locust.log", "w") as log:
             locust = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
+            devnet_now = devnet_roots(env_file)
+            meter = CostMeter(lambda: {**devnet_now(), LOAD_GENERATOR: locust.pid}).start()
             if chaos_run is not None:
                 chaos_thread = threading.Thread(
                     target=_chaos_once_spawned,
@@ -170,6 +178,8 @@ def run_load(
             except BaseException:  # interrupted: Locust goes too, as with subprocess.run
                 locust.kill()
                 raise
+            finally:
+                meter.stop()
         if chaos_thread is not None:
             stop_chaos.set()  # no kill after the load; a restart under way completes
             chaos_thread.join()
@@ -190,6 +200,8 @@ def run_load(
         offered = sum(r["requests"] for r in sends)
         failed = sum(r["failures"] for r in sends)
         flows = sum(r["requests"] - r["failures"] for r in steps if r["name"] in FLOW_NAMES)
+        growth = latency_growth(report.history(run_dir / "locust_stats_history.csv"))
+        costs = meter.costs(flows, growth)
         reconciliation = None
         checks: list[dict[str, Any]] = []
         if "issuer" in devnet.env.services or chaos_run is not None:
@@ -222,12 +234,15 @@ def run_load(
             "accepted_tx_per_s": round((offered - failed) / seconds, 1),
             "flows_completed": flows,
             "flows_per_s": round(flows / seconds, 2),
+            "flow_latency_ms": report.flow_latency(stats),
             "chain": chain,
             "steps": steps,
+            "costs": costs.model_dump(),
             "errors_by_class": report.errors_by_class(run_dir / "locust_failures.csv"),
             "reconciliation": reconciliation,
             "chaos": chaos_report,
         }
+        summary["thresholds"] = [v.model_dump() for v in evaluate(thresholds or [], summary)]
         report.write(run_dir, summary)
         return summary
     finally:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from devnet.cli import app
 from devnet.core.accounts import derive_accounts
 from devnet.core.chain import Chain
 from devnet.world import down, up
 from loadtests.run import run_load
+from loadtests.thresholds import THRESHOLDS_FAILED
 
 
 @pytest.mark.load
@@ -41,21 +45,25 @@ def test_raw_transfer_load_smoke(engine: str, tmp_path: Path, monkeypatch: pytes
 
 
 @pytest.mark.load
-def test_remittance_flow_load_smoke_reconciles(tmp_path: Path) -> None:
-    """Full cycles from 4 users for a few seconds, through `devnet load`'s runner: no failure,
-    a run folder with its reports, and a world that still adds up."""
-    up(tmp_path / "devnet", engine="geth", services={"bank": None, "custodian": None, "issuer": None})
+def test_remittance_flow_load_through_the_cli_is_costed_gated_and_reconciles(tmp_path: Path) -> None:
+    """`devnet load` with full cycles from 4 users for a few seconds: no failure, a run folder
+    with its reports, a world that still adds up, each process costed, and thresholds that
+    set the exit code (99 when one fails, as k6)."""
+    state = tmp_path / "devnet"
+    up(state, engine="geth", services={"bank": None, "custodian": None, "issuer": None})
     try:
-        summary = run_load(
-            tmp_path / "devnet" / "env.json",
-            tmp_path / "run",
-            users=4,
-            spawn_rate=4,
-            duration_s=10,
-            user_classes=["RemittanceUser"],
+        result = CliRunner().invoke(
+            app,
+            [
+                *("load", "--users", "4", "--spawn-rate", "4", "--duration", "10s"),
+                *("--state-dir", str(state), "--out", str(tmp_path / "run")),
+                *("--threshold", "failures<1%", "--threshold", "flows_per_s>100000"),
+            ],
         )
     finally:
-        down(tmp_path / "devnet")
+        down(state)
+    assert result.exit_code == THRESHOLDS_FAILED, result.output
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     steps = {r["name"]: r for r in summary["steps"]}
     for name in ("bank credit", "mint included", "transfer included", "redeem included", "payout settled"):
         assert steps[name]["failures"] == 0, name
@@ -64,3 +72,17 @@ def test_remittance_flow_load_smoke_reconciles(tmp_path: Path) -> None:
     assert {"summary.json", "summary.html", "locust.html", "locust_stats_history.csv"} <= {
         p.name for p in (tmp_path / "run").iterdir()
     }
+    verdicts = {v["expression"]: v for v in summary["thresholds"]}
+    assert verdicts["failures<1%"]["ok"] and verdicts["failures<1%"]["actual"] == 0
+    assert not verdicts["flows_per_s>100000"]["ok"]
+    assert "✗ flows_per_s>100000" in result.output
+    # Every process of the system under test and the load generator has its cost.
+    costs = summary["costs"]
+    names = {p["name"] for p in costs["processes"]}
+    assert {"node", "node geth", "bank", "custodian", "issuer", "locust"} <= names, names
+    issuer = next(p for p in costs["processes"] if p["name"] == "issuer")
+    assert issuer["cpu_s"] > 0 and issuer["peak_rss_mib"] > 10 and issuer["cpu_ms_per_flow"] > 0
+    assert costs["cpu_ms_per_flow"] > costs["system_cpu_ms_per_flow"] > 0
+    assert costs["bottleneck"] in names and "bottleneck" in result.output
+    page = (tmp_path / "run" / "summary.html").read_text()
+    assert "Where the CPU went" in page and "Bottleneck" in page and "Thresholds" in page
