@@ -150,7 +150,7 @@ def create_app(settings: IssuerSettings | None = None) -> FastAPI:
     def list_mints(
         status: Annotated[str | None, Query(max_length=40)] = None, limit: Limit = 100
     ) -> list[MintOut]:
-        with db.transaction() as session:
+        with db.read() as session:
             q = select(Mint).order_by(Mint.id.desc()).limit(limit)
             if status:
                 q = q.where(Mint.status == status)
@@ -158,13 +158,13 @@ def create_app(settings: IssuerSettings | None = None) -> FastAPI:
 
     @router.get("/mints/{mint_id}", tags=["mints"], responses=problem_responses(404))
     def get_mint(mint_id: RowId) -> MintOut:
-        with db.transaction() as session:
+        with db.read() as session:
             mint = get_or_404(session, Mint, mint_id, "path.mint_id", "mint")
             return MintOut.model_validate(mint, from_attributes=True)
 
     @router.get("/mints/by-payment/{payment_id}", tags=["mints"], responses=problem_responses(404))
     def mint_by_payment(payment_id: str) -> MintOut:
-        with db.transaction() as session:
+        with db.read() as session:
             mint = session.scalar(select(Mint).where(Mint.bank_payment_id == payment_id))
             if mint is None:
                 raise Problem(404, "No mint for this payment (yet)", field="path.payment_id")
@@ -281,7 +281,7 @@ def create_app(settings: IssuerSettings | None = None) -> FastAPI:
     def list_redemptions(
         status: Annotated[str | None, Query(max_length=40)] = None, limit: Limit = 100
     ) -> list[RedemptionOut]:
-        with db.transaction() as session:
+        with db.read() as session:
             q = select(Redemption).order_by(Redemption.id.desc()).limit(limit)
             if status:
                 q = q.where(Redemption.status == status)
@@ -290,14 +290,14 @@ def create_app(settings: IssuerSettings | None = None) -> FastAPI:
     @router.get("/redemptions/by-tx/{tx_hash}", tags=["redemptions"])
     def redemptions_by_tx(tx_hash: str) -> list[RedemptionOut]:
         """The redemptions one transaction made (usually one); empty until the watcher saw it."""
-        with db.transaction() as session:
+        with db.read() as session:
             rows = session.scalars(select(Redemption).where(Redemption.tx_hash == tx_hash.lower()))
             return [RedemptionOut.model_validate(r, from_attributes=True) for r in rows]
 
     @router.get("/info", tags=["info"])
     def info() -> IssuerInfo:
         """How the issuer decides that money is final, and how far its redemption scan got."""
-        with db.transaction() as session:
+        with db.read() as session:
             scanned = session.scalar(select(func.max(ScannedBlock.number)))
         return IssuerInfo(
             finality="finalized tag"
