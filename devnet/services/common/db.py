@@ -6,7 +6,8 @@ at a time; `Database.read()` never takes it, so a read neither waits for a write
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cache
@@ -16,6 +17,8 @@ from sqlalchemy import JSON, DateTime, Engine, String, create_engine, event
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
+
+log = logging.getLogger("devnet.services.db")
 
 
 class Base(DeclarativeBase):
@@ -69,6 +72,7 @@ class Database:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         #: the same engine and pool; its connections' BEGIN takes no lock (see `_READ_ONLY`)
         self._reads = sessionmaker(self.engine.execution_options(**{_READ_ONLY: True}))
+        self._commit_listeners: list[Callable[[list[Base]], None]] = []
 
     def create_all(self) -> None:
         Base.metadata.create_all(self.engine)
@@ -87,8 +91,40 @@ class Database:
         with self._reads() as session:
             yield session
 
+    def on_commit(self, listener: Callable[[list[Base]], None]) -> None:
+        """After each transaction that committed changes, call `listener` with the rows it
+        added, changed or deleted: in the committing thread, right after the commit (never for
+        a transaction rolled back, nor for a read)."""
+        if not self._commit_listeners:
+            _publish_commits(self._sessions, self._commit_listeners)
+        self._commit_listeners.append(listener)
+
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+#: Where a session keeps the rows its flushes wrote until it commits.
+_CHANGED = "devnet_changed_rows"
+
+
+def _publish_commits(sessions: sessionmaker[Session], listeners: list[Callable[[list[Base]], None]]) -> None:
+    @event.listens_for(sessions, "after_flush")
+    def _collect(session: Session, _context: Any) -> None:
+        rows = [*session.new, *session.dirty, *session.deleted]
+        session.info.setdefault(_CHANGED, []).extend(row for row in rows if isinstance(row, Base))
+
+    @event.listens_for(sessions, "after_commit")
+    def _publish(session: Session) -> None:
+        rows: list[Base] = session.info.pop(_CHANGED, [])
+        for listener in listeners if rows else ():
+            try:
+                listener(rows)
+            except Exception:  # the commit stands: its caller must not see it as failed
+                log.exception("a commit listener failed")
+
+    @event.listens_for(sessions, "after_rollback")
+    def _forget(session: Session) -> None:
+        session.info.pop(_CHANGED, None)
 
 
 #: The execution option that marks a connection of `Database.read()`: its BEGIN takes no lock.
