@@ -393,3 +393,20 @@ def test_a_wait_out_of_range_is_a_422_naming_query_wait(issuer: IssuerClient, pa
     reply = httpx.get(f"{issuer.base_url}{path}", params={"wait": wait})
     assert reply.status_code == 422 and reply.headers["content-type"] == "application/problem+json"
     assert reply.json()["field"] == "query.wait"
+
+
+def test_a_stopping_issuer_answers_its_long_polls_at_once_instead_of_waiting_them_out(world: World) -> None:
+    """SIGTERM: uvicorn waits for the requests in flight before it exits, and a stop that takes
+    too long ends in a SIGKILL (here after 15 s), cutting the long poll off."""
+    url = world.services["issuer"].url
+    unknown = f"pmt_none_{uuid.uuid4().hex[:8]}"
+    with ThreadPoolExecutor(1) as pool:
+        deadline = time.monotonic() + LONG_WAIT_S
+        waiting = pool.submit(
+            httpx.get, f"{url}/mints/by-payment/{unknown}", params={"wait": LONG_WAIT_S}, timeout=60
+        )
+        time.sleep(0.5)  # the request is in (not asserted)
+        world.restart("issuer", kill=False)  # SIGTERM, then the same issuer again
+        reply = waiting.result()
+    assert reply.status_code == 404  # answered, the state then; not a connection cut by a SIGKILL
+    assert time.monotonic() < deadline
