@@ -64,15 +64,15 @@ def _redemptions_key(tx_hash: str) -> str:
     return f"redemptions:{tx_hash.lower()}"
 
 
-def _changed_keys(rows: list[Base]) -> list[str]:
+def _changed_keys(rows: list[Base]) -> set[str]:
     """What a long poll may wait on among the rows a commit wrote: a bank payment's mint, a
     transaction's redemptions."""
-    keys = []
+    keys = set()
     for row in rows:
         if isinstance(row, Mint) and row.bank_payment_id:
-            keys.append(_mint_key(row.bank_payment_id))
+            keys.add(_mint_key(row.bank_payment_id))
         elif isinstance(row, Redemption):
-            keys.append(_redemptions_key(row.tx_hash))
+            keys.add(_redemptions_key(row.tx_hash))
     return keys
 
 
