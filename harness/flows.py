@@ -19,7 +19,14 @@ from devnet.core.wait import wait_until
 from devnet.core.wallets import Wallet
 from devnet.services.bank.api import Currency
 from devnet.services.exchange.api import SweepStatus, TokenBalance, WithdrawalStatus
-from devnet.services.issuer.api import MintOut, MintStatus, RedemptionOut, RedemptionStatus
+from devnet.services.issuer.api import (
+    MINT_SETTLED,
+    REDEMPTION_SETTLED,
+    MintOut,
+    MintStatus,
+    RedemptionOut,
+    RedemptionStatus,
+)
 from harness.connect import Devnet
 
 T = TypeVar("T")
@@ -86,15 +93,26 @@ def poll(probe: Callable[[], T | None], timeout: float, what: str, interval: flo
     )
 
 
-#: A mint in one of these is settled: its outcome is final.
-MINT_SETTLED = (MintStatus.MINTED, MintStatus.FAILED, MintStatus.HELD)
+#: How long one long poll asks the issuer to wait for an outcome before answering anyway.
+LONG_POLL_S = 10.0
 
 
-def _mint_for(devnet: Devnet, payment_id: str) -> MintOut | None:
-    from devnet.core.http import ApiError
+def long_poll(probe: Callable[[float], T | None], timeout: float, what: str, wait: float = LONG_POLL_S) -> T:
+    """Until `probe(seconds)` answers or `timeout` passes. Each probe is one long poll, which the
+    service answers as soon as the outcome is there, else after `seconds` (`wait`, or what is
+    left of the timeout): one request at a time, none waiting on a fixed interval. As in `poll`,
+    a service down or restarting (a refused connection, a 5xx) is "not yet"."""
+    deadline = time.monotonic() + timeout
 
+    def once() -> T | None:
+        return probe(max(0.0, min(wait, deadline - time.monotonic())))
+
+    return poll(once, timeout, what)
+
+
+def _mint_for(devnet: Devnet, payment_id: str, wait: float) -> MintOut | None:
     try:
-        mint = devnet.issuer.mint_by_payment(payment_id)
+        mint = devnet.issuer.mint_by_payment(payment_id, wait=wait)
     except ApiError as e:
         if e.status == 404:
             return None
@@ -102,6 +120,21 @@ def _mint_for(devnet: Devnet, payment_id: str) -> MintOut | None:
     if mint.status in MINT_SETTLED:
         return mint
     return None
+
+
+def settled_mint(devnet: Devnet, payment_id: str, timeout: float) -> MintOut:
+    """The mint a bank payment caused, once settled (minted, failed or held)."""
+    return long_poll(lambda wait: _mint_for(devnet, payment_id, wait), timeout, "mint")
+
+
+def settled_payout(devnet: Devnet, tx_hash: str, timeout: float) -> RedemptionOut:
+    """A redemption of the transaction `tx_hash` once it left pending (paid, failed or reorged)."""
+
+    def settled(wait: float) -> RedemptionOut | None:
+        found = devnet.issuer.redemptions_by_tx(tx_hash, wait=wait)
+        return next((r for r in found if r.status in REDEMPTION_SETTLED), None)
+
+    return long_poll(settled, timeout, "payout")
 
 
 def mint_kgst(
@@ -122,7 +155,7 @@ def mint_kgst(
         step.bank_ref = payment.id
         step.detail = f"{format_minor(tyiyn)} KGS to the KGST reserve account"
     with trace.record("mint included") as step:
-        mint = poll(lambda: _mint_for(devnet, payment.id), timeout, "mint")
+        mint = settled_mint(devnet, payment.id, timeout)
         if mint.status != MintStatus.MINTED:
             raise RuntimeError(f"mint {mint.status}: {mint.reason}")
         step.tx_hash, step.block, step.bank_ref = mint.tx_hash, mint.block_number, payment.id
@@ -156,13 +189,8 @@ def redeem(
         step.tx_hash, step.block = result.tx_hash, result.block_number
         event = token.events(result, "Redeemed")[0]
         step.detail = f"redemption #{event['redemptionId']} to account {bank_account}"
-
-    def paid() -> RedemptionOut | None:
-        found = devnet.issuer.redemptions_by_tx(result.tx_hash)
-        return next((r for r in found if r.status != RedemptionStatus.PENDING), None)
-
     with trace.record("payout settled") as step:
-        redemption = poll(paid, timeout, "payout")
+        redemption = settled_payout(devnet, result.tx_hash, timeout)
         if redemption.status != RedemptionStatus.PAID:
             raise RuntimeError(f"payout {redemption.status}: {redemption.reason}")
         step.bank_ref = redemption.bank_payment_id
@@ -191,7 +219,7 @@ def mint_usdkg(
         step.bank_ref = accepted.bank_payment_id
         step.detail = f"{format_minor(cents)} USD paid into the USDKG reserve account"
     with trace.record("mint included") as step:
-        mint = poll(lambda: _mint_for(devnet, accepted.bank_payment_id), timeout, "mint")
+        mint = settled_mint(devnet, accepted.bank_payment_id, timeout)
         if mint.status != MintStatus.MINTED:
             raise RuntimeError(f"mint {mint.status}: {mint.reason}")
         step.tx_hash, step.block, step.bank_ref = mint.tx_hash, mint.block_number, accepted.bank_payment_id

@@ -43,6 +43,8 @@ class ServiceClient:
         self.base_url = base_url.rstrip("/")
         self.admin_token = admin_token
         self.retries = retries
+        #: seconds a request may take (connecting, each read, ...) unless it says otherwise
+        self.timeout = timeout
         self._http = httpx.Client(base_url=self.base_url, timeout=timeout)
 
     def close(self) -> None:
@@ -56,11 +58,19 @@ class ServiceClient:
         json: Any = None,
         params: Any = None,
         headers: dict[str, str] | None = None,
+        timeout: float | None = None,
     ) -> Any:
         delay = 0.05
         for attempt in range(self.retries + 1):
             try:
-                reply = self._http.request(method, path, json=json, params=params, headers=headers)
+                reply = self._http.request(
+                    method,
+                    path,
+                    json=json,
+                    params=params,
+                    headers=headers,
+                    timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
+                )
             except httpx.TransportError:
                 if attempt == self.retries:
                     raise
@@ -87,6 +97,13 @@ class ServiceClient:
     def get_model(self, type_: type[T], path: str, **params: Any) -> T:
         """GET `path` and validate the answer as `type_` (a model, or e.g. `list[Model]`)."""
         answer: T = _adapter(type_).validate_python(self.get(path, **params))
+        return answer
+
+    def get_model_within(self, timeout: float, type_: type[T], path: str, /, **params: Any) -> T:
+        """`get_model` with a timeout of its own, in seconds (a long poll's: its wait and more)."""
+        answer: T = _adapter(type_).validate_python(
+            self._send("GET", path, params=params or None, timeout=timeout)
+        )
         return answer
 
     def post_model(

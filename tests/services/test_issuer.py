@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
+import httpx
 import pytest
 
 from devnet.core.accounts import ROLE_LAYOUT, derive_account
+from devnet.core.http import ApiError
 from devnet.core.wallets import Wallet
 from devnet.services.bank.api import PaymentOut
 from devnet.services.bank.client import BankClient
-from devnet.services.issuer.api import MintOut, MintStatus, RedemptionStatus
+from devnet.services.issuer.api import MINT_SETTLED, REDEMPTION_SETTLED, MintOut, MintStatus, RedemptionStatus
 from devnet.services.issuer.client import IssuerClient
 from tests.services.worldkit import World, customer_account, wait_until
 
@@ -284,3 +288,125 @@ def test_a_structured_reference_that_is_no_wallet_is_held_with_the_reason(
     )
     held = wait_until(lambda: (m := issuer.mint_by_payment(payment.id)).status == MintStatus.HELD and m)
     assert held.reason is not None and "creditor reference" in held.reason
+
+
+# ---- long polls: ?wait=<seconds> answers once the outcome is there --------------------------
+
+#: A wait no long poll here runs out unless nothing can happen: answering before it is the point.
+LONG_WAIT_S = 30.0
+
+
+@contextmanager
+def issuer_told_only_by_webhooks(world: World) -> Iterator[IssuerClient]:
+    """The issuer restarted so that it learns of bank credits from the bank's webhooks alone: its
+    statement sync (the safety net for lost webhooks) runs at start, then not for a minute.
+    Restarted as it was afterwards."""
+    usual = world.settings["issuer"]
+    world.settings["issuer"] = {**usual, "report_interval_s": 60}
+    world.restart("issuer", kill=False)
+    try:
+        yield IssuerClient(world.services["issuer"].url)
+    finally:
+        world.settings["issuer"] = usual
+        world.restart("issuer", kill=False)
+
+
+def test_a_long_poll_made_before_the_credit_reached_the_issuer_answers_with_the_mint_once_minted(
+    world: World, bank: BankClient
+) -> None:
+    kgst = world.token("KGST")
+    wallet = world.wallet()
+    with issuer_told_only_by_webhooks(world) as issuer:
+        bank.set_faults(webhook_drop_bps=10_000)  # the credit notice is held back (and retried)
+        try:
+            payment = _buy(bank, bank.reserve_accounts()["KGST"], wallet.address, 90_00)
+            with pytest.raises(ApiError) as unknown:
+                issuer.mint_by_payment(payment.id)
+            assert unknown.value.status == 404  # the issuer has no such credit yet
+            with ThreadPoolExecutor(1) as pool:
+                deadline = time.monotonic() + LONG_WAIT_S
+                waiting = pool.submit(issuer.mint_by_payment, payment.id, wait=LONG_WAIT_S)
+                time.sleep(0.5)  # the request is in before the notice can be (not asserted)
+                bank.clear_faults()  # the bank's next try delivers the credit notice
+                mint = waiting.result()
+                answered = time.monotonic()
+        finally:
+            bank.clear_faults()
+    assert mint.status == MintStatus.MINTED and mint.wallet == wallet.address
+    assert answered < deadline  # answered at the outcome, not at the end of its wait
+    assert kgst.balance_of(wallet) == 90_00 * KGS
+
+
+def test_a_long_poll_answers_a_credit_held_on_arrival_at_once(
+    world: World, bank: BankClient, issuer: IssuerClient
+) -> None:
+    payer = customer_account(bank, funds=60_00)
+    payment = bank.pay(
+        payer, bank.reserve_accounts()["KGST"], 60_00, "KGS", end_to_end_id="no-wallet", remittance_info="x"
+    )
+    deadline = time.monotonic() + LONG_WAIT_S
+    held = issuer.mint_by_payment(payment.id, wait=LONG_WAIT_S)
+    assert held.status == MintStatus.HELD and held.status in MINT_SETTLED
+    assert time.monotonic() < deadline
+
+
+def test_a_long_poll_whose_wait_ends_answers_the_current_state_or_the_same_404(
+    world: World, bank: BankClient, issuer: IssuerClient
+) -> None:
+    started = time.monotonic()
+    with pytest.raises(ApiError) as missing:
+        issuer.mint_by_payment(f"pmt_none_{uuid.uuid4().hex[:8]}", wait=0.5)
+    assert time.monotonic() - started >= 0.5  # nothing could happen: it waited the wait out
+    assert missing.value.status == 404 and missing.value.field == "path.payment_id"
+    assert issuer.redemptions_by_tx("0x" + "ab" * 32, wait=0.5) == []
+    kgst = world.token("KGST")
+    pauser = Wallet.of(derive_account(world.env.mnemonic, ROLE_LAYOUT.pauser))
+    kgst.pause(pauser)  # the mint waits, queued, for as long as the token is paused
+    try:
+        payment = _buy(bank, bank.reserve_accounts()["KGST"], world.wallet().address, 70_00)
+        wait_until(lambda: issuer.mint_by_payment(payment.id), what="the mint queued")
+        queued = issuer.mint_by_payment(payment.id, wait=0.5)
+        assert queued.status == MintStatus.QUEUED and queued.bank_payment_id == payment.id
+    finally:
+        kgst.unpause(pauser)
+    assert issuer.mint_by_payment(payment.id, wait=LONG_WAIT_S).status == MintStatus.MINTED
+
+
+def test_a_long_poll_on_a_redemption_answers_once_it_is_paid(
+    world: World, bank: BankClient, issuer: IssuerClient
+) -> None:
+    kgst = world.token("KGST")
+    holder = world.wallet()
+    _settled_mint(issuer, _buy(bank, bank.reserve_accounts()["KGST"], holder.address, 40_00).id)
+    family = customer_account(bank, tier="T1")
+    result = kgst.redeem(holder, 40_00 * KGS, family)
+    deadline = time.monotonic() + LONG_WAIT_S
+    (redemption,) = issuer.redemptions_by_tx(result.tx_hash, wait=LONG_WAIT_S)
+    assert time.monotonic() < deadline
+    assert redemption.status == RedemptionStatus.PAID and redemption.status in REDEMPTION_SETTLED
+    assert bank.balance(family) == 40_00
+
+
+@pytest.mark.parametrize("wait", ["-1", "30.5", "31", "soon"])
+@pytest.mark.parametrize("path", ["/mints/by-payment/pmt_x", "/redemptions/by-tx/0xab"])
+def test_a_wait_out_of_range_is_a_422_naming_query_wait(issuer: IssuerClient, path: str, wait: str) -> None:
+    reply = httpx.get(f"{issuer.base_url}{path}", params={"wait": wait})
+    assert reply.status_code == 422 and reply.headers["content-type"] == "application/problem+json"
+    assert reply.json()["field"] == "query.wait"
+
+
+def test_a_stopping_issuer_answers_its_long_polls_at_once_instead_of_waiting_them_out(world: World) -> None:
+    """SIGTERM: uvicorn waits for the requests in flight before it exits, and a stop that takes
+    too long ends in a SIGKILL (here after 15 s), cutting the long poll off."""
+    url = world.services["issuer"].url
+    unknown = f"pmt_none_{uuid.uuid4().hex[:8]}"
+    with ThreadPoolExecutor(1) as pool:
+        deadline = time.monotonic() + LONG_WAIT_S
+        waiting = pool.submit(
+            httpx.get, f"{url}/mints/by-payment/{unknown}", params={"wait": LONG_WAIT_S}, timeout=60
+        )
+        time.sleep(0.5)  # the request is in (not asserted)
+        world.restart("issuer", kill=False)  # SIGTERM, then the same issuer again
+        reply = waiting.result()
+    assert reply.status_code == 404  # answered, the state then; not a connection cut by a SIGKILL
+    assert time.monotonic() < deadline

@@ -91,3 +91,25 @@ def test_bank_on_postgres_keeps_idempotency_under_concurrency_and_survives_sigki
         service.stop()
         if restarted is not None:
             restarted.stop()
+
+
+def test_a_read_on_postgres_answers_while_another_connection_holds_the_writer_lock(
+    postgres_url: str,
+) -> None:
+    """`Database.read()` takes no advisory lock: it reads the last committed state meanwhile."""
+    import sqlalchemy
+
+    from devnet.services.common.db import Database
+    from tests.unit.test_db_read import assert_a_read_answers_while_a_writer_holds_the_lock
+
+    name = f"reads_{uuid.uuid4().hex[:8]}"
+    admin = sqlalchemy.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f"CREATE DATABASE {name}")
+    admin.dispose()
+    db = Database(postgres_url.replace("/bank?", f"/{name}?"))
+    try:
+        db.create_all()
+        assert_a_read_answers_while_a_writer_holds_the_lock(db)
+    finally:
+        db.dispose()

@@ -275,7 +275,7 @@ def create_app(settings: BankSettings | None = None) -> FastAPI:
         responses=problem_responses(404),
     )
     def get_customer(customer_id: str) -> CustomerOut:
-        with db.transaction() as session:
+        with db.read() as session:
             customer = get_or_404(session, Customer, customer_id, "path.customer_id", "customer")
             return CustomerOut.model_validate(customer, from_attributes=True)
 
@@ -293,7 +293,7 @@ def create_app(settings: BankSettings | None = None) -> FastAPI:
         "/accounts/{number}", response_model=AccountOut, tags=["accounts"], responses=problem_responses(404)
     )
     def get_account(number: str) -> AccountOut:
-        with db.transaction() as session:
+        with db.read() as session:
             return _account_out(get_or_404(session, Account, number, "path.number", "account"))
 
     @router.get(
@@ -306,7 +306,7 @@ def create_app(settings: BankSettings | None = None) -> FastAPI:
         number: str,
         after_entry: Annotated[int, Query(ge=0, le=MAX_DB_INT, description="only entries after this id")] = 0,
     ) -> Statement:
-        with db.transaction() as session:
+        with db.read() as session:
             account = get_or_404(session, Account, number, "path.number", "account")
             rows = session.execute(
                 select(Entry, Payment)
@@ -385,13 +385,13 @@ def create_app(settings: BankSettings | None = None) -> FastAPI:
         responses=problem_responses(404),
     )
     def get_payment(payment_id: str) -> PaymentOut:
-        with db.transaction() as session:
+        with db.read() as session:
             return _payment_out(get_or_404(session, Payment, payment_id, "path.payment_id", "payment"))
 
     @router.get("/reserve-accounts", response_model=ReserveAccounts, tags=["issuer"])
     def reserve_accounts() -> ReserveAccounts:
         """The issuer's segregated reserve account for each token."""
-        with db.transaction() as session:
+        with db.read() as session:
             rows = session.scalars(select(Account).where(Account.kind == AccountKind.RESERVE))
             return ReserveAccounts({a.label or "": a.number for a in rows})
 

@@ -15,6 +15,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from devnet.services.common.changes import ChangeFeed
 from devnet.services.common.db import Database
 from devnet.services.common.faults import FaultConfig, Faults, injects_faults
 from devnet.services.common.problems import (
@@ -73,7 +74,8 @@ class PendingWebhooks(BaseModel):
 
 
 class ServiceContext:
-    """What a service's routes and workers share: settings, store, faults, dispatcher."""
+    """What a service's routes and workers share: settings, store, faults, dispatcher, and the
+    change feed its long polls wait on."""
 
     def __init__(self, name: str, settings: ServiceSettings):
         self.name = name
@@ -88,6 +90,7 @@ class ServiceContext:
             faults=self.faults.webhook_faults,
         )
         self.workers: list[Worker] = [self.dispatcher]
+        self.changes = ChangeFeed()
 
     def require_admin(
         self, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(admin_bearer)]

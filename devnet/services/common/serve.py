@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import socket
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 from typing import Any, TypeVar
 
 import uvicorn
@@ -14,6 +17,25 @@ from fastapi import FastAPI
 from devnet.services.common.settings import ServiceSettings
 
 S = TypeVar("S", bound=ServiceSettings)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, which on a stop signal first ends the app's long polls (each answers the
+    state then): otherwise it would wait them out before it exits, up to their 30 s."""
+
+    def __init__(self, config: uvicorn.Config, on_exit: Callable[[], None]):
+        super().__init__(config)
+        self._on_exit = on_exit
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        self._loop = asyncio.get_running_loop()
+        await super().startup(sockets)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self._loop is not None:  # run on the loop: a signal handler may interrupt anything
+            self._loop.call_soon_threadsafe(self._on_exit)
+        super().handle_exit(sig, frame)
 
 
 def main(
@@ -33,4 +55,6 @@ def main(
         if getattr(args, key) is not None:
             values[key] = getattr(args, key)
     settings = settings_cls(**values)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port or 8000, log_level="info")
+    app = create_app(settings)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port or 8000, log_level="info")
+    _Server(config, on_exit=app.state.ctx.changes.close).run()

@@ -215,5 +215,5 @@ class Dispatcher:
 
 
 def pending_deliveries(db: Database) -> int:
-    with db.transaction() as session:
+    with db.read() as session:
         return len(list(session.scalars(select(Delivery.id).where(Delivery.delivered_at.is_(None)))))

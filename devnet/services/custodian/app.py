@@ -326,7 +326,7 @@ def create_app(settings: CustodianSettings | None = None) -> FastAPI:
     @router.get("/bars", response_model=BarList, tags=["bars"])
     def list_bars(pool: str | None = None, status: BarStatus | None = None) -> BarList:
         """Every bar on record (released ones too), filtered by pool and/or status."""
-        with db.transaction() as session:
+        with db.read() as session:
             query = select(Bar).order_by(Bar.serial)
             if pool is not None:
                 query = query.where(Bar.pool == vault.check_pool(pool, "query.pool"))
@@ -336,13 +336,13 @@ def create_app(settings: CustodianSettings | None = None) -> FastAPI:
 
     @router.get("/bars/{serial}", response_model=BarOut, tags=["bars"], responses=problem_responses(404))
     def get_bar(serial: str) -> BarOut:
-        with db.transaction() as session:
+        with db.read() as session:
             return _bar_out(vault.bar(session, serial))
 
     @router.get("/weight-list", response_model=WeightList, tags=["bars"])
     def weight_list(pool: str | None = None) -> WeightList:
         """The LBMA weight list: the bars allocated to `pool`, or every bar in the vault."""
-        with db.transaction() as session:
+        with db.read() as session:
             if pool is not None:
                 bars = vault.allocated(session, vault.check_pool(pool, "query.pool"))
             else:
@@ -372,7 +372,7 @@ def create_app(settings: CustodianSettings | None = None) -> FastAPI:
         responses=problem_responses(404),
     )
     def latest_attestation(pool: Annotated[str, Query()]) -> AttestationOut:
-        with db.transaction() as session:
+        with db.read() as session:
             att = vault.latest(session, vault.check_pool(pool, "query.pool"))
             if att is None:
                 raise Problem(404, "No attestation yet", field="query.pool")
@@ -385,7 +385,7 @@ def create_app(settings: CustodianSettings | None = None) -> FastAPI:
         responses=problem_responses(404),
     )
     def get_attestation(attestation_id: str) -> AttestationOut:
-        with db.transaction() as session:
+        with db.read() as session:
             # Looked up by its public id, not its primary key (seq): not a get_or_404 case.
             att = session.scalars(select(Attestation).where(Attestation.id == attestation_id)).first()
             if att is None:
@@ -394,10 +394,19 @@ def create_app(settings: CustodianSettings | None = None) -> FastAPI:
 
     # ---- price --------------------------------------------------------------------------------
 
+    def price_state() -> PriceState:
+        """The price row, read without the writer lock (made again, as a write, only in the
+        case `Custodian.price_state` covers: the row deleted by hand)."""
+        with db.read() as session:
+            state = session.get(PriceState, 1)
+        if state is None:
+            with db.transaction() as session:
+                state = vault.price_state(session)
+        return state
+
     @router.get("/price", response_model=PriceOut, tags=["price"])
     def get_price() -> PriceOut:
-        with db.transaction() as session:
-            return _price_out(vault.price_state(session))
+        return _price_out(price_state())
 
     @router.post(
         "/price/tick",
@@ -416,8 +425,7 @@ def create_app(settings: CustodianSettings | None = None) -> FastAPI:
 
     @admin.get("/price-path", response_model=PriceStateOut)
     def get_price_path() -> PriceStateOut:
-        with db.transaction() as session:
-            return _state_out(vault.price_state(session))
+        return _state_out(price_state())
 
     @admin.put("/price-path", response_model=PriceStateOut)
     def put_price_path(path: Annotated[AnyPath, Body(discriminator="path")]) -> PriceStateOut:

@@ -121,7 +121,7 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
     admin = ctx.admin_router()
 
     def replayable(key: str, scope: str) -> bool:
-        with db.transaction() as session:
+        with db.read() as session:
             return session.get(IdempotencyRecord, (key, scope)) is not None
 
     def network(session: Session, symbol: str, field: str) -> Network:
@@ -171,7 +171,7 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
 
     @router.get("/listings/reviews/{review_id}", tags=["listing"], responses=problem_responses(404))
     def get_review(review_id: str) -> ReviewOut:
-        with db.transaction() as session:
+        with db.read() as session:
             row = get_or_404(session, ListingReview, review_id, "path.review_id", "review")
             return ReviewOut.model_validate(row, from_attributes=True)
 
@@ -179,13 +179,13 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
 
     @router.get("/networks", tags=["networks"])
     def networks() -> NetworkList:
-        with db.transaction() as session:
+        with db.read() as session:
             rows = session.scalars(select(Network).order_by(Network.symbol))
             return NetworkList(chain_id=core.chain_id, networks=[core.network_out(n) for n in rows])
 
     @router.get("/networks/{symbol}", tags=["networks"], responses=problem_responses(404))
     def get_network(symbol: str) -> NetworkOut:
-        with db.transaction() as session:
+        with db.read() as session:
             net = get_or_404(session, Network, symbol, "path.symbol", "network", f"{symbol} is not listed")
             return core.network_out(net)
 
@@ -221,7 +221,7 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
 
     @router.get("/users/{user_id}", tags=["users"], responses=problem_responses(404))
     def get_user(user_id: str) -> UserDetail:
-        with db.transaction() as session:
+        with db.read() as session:
             row = user(session, user_id, "path.user_id", 404)
             addresses = session.scalars(select(DepositAddress).where(DepositAddress.user_id == user_id))
             return UserDetail(
@@ -277,7 +277,7 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
 
     @router.get("/users/{user_id}/deposit-addresses", tags=["users"], responses=problem_responses(404))
     def list_deposit_addresses(user_id: str) -> AddressList:
-        with db.transaction() as session:
+        with db.read() as session:
             user(session, user_id, "path.user_id", 404)
             rows = session.scalars(select(DepositAddress).where(DepositAddress.user_id == user_id))
             return AddressList(
@@ -286,7 +286,7 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
 
     @router.get("/users/{user_id}/balances", tags=["users"], responses=problem_responses(404))
     def balances(user_id: str) -> Balances:
-        with db.transaction() as session:
+        with db.read() as session:
             user(session, user_id, "path.user_id", 404)
             pending = ledger.pending(session, user_id)
             out: dict[str, TokenBalance] = {}
@@ -305,7 +305,7 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
 
     @router.get("/users/{user_id}/deposits", tags=["deposits"], responses=problem_responses(404))
     def user_deposits(user_id: str) -> UserDeposits:
-        with db.transaction() as session:
+        with db.read() as session:
             user(session, user_id, "path.user_id", 404)
             rows = session.scalars(
                 select(Deposit)
@@ -317,7 +317,7 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
 
     @router.get("/deposits", tags=["deposits"])
     def find_deposits(tx_hash: Annotated[str, Query(pattern=r"^0x[0-9a-fA-F]{64}$")]) -> DepositList:
-        with db.transaction() as session:
+        with db.read() as session:
             rows = session.scalars(
                 select(Deposit).where(Deposit.tx_hash == tx_hash.lower()).order_by(Deposit.log_index)
             )
@@ -326,7 +326,7 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
 
     @router.get("/deposits/{deposit_id}", tags=["deposits"], responses=problem_responses(404))
     def get_deposit(deposit_id: str) -> DepositOut:
-        with db.transaction() as session:
+        with db.read() as session:
             row = get_or_404(session, Deposit, deposit_id, "path.deposit_id", "deposit")
             return deposit_out(row, tip(session))
 
@@ -429,7 +429,7 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
 
     @router.get("/withdrawals/{withdrawal_id}", tags=["withdrawals"], responses=problem_responses(404))
     def get_withdrawal(withdrawal_id: str) -> WithdrawalOut:
-        with db.transaction() as session:
+        with db.read() as session:
             row = get_or_404(session, Withdrawal, withdrawal_id, "path.withdrawal_id", "withdrawal")
             return withdrawal_out(row)
 
@@ -480,7 +480,7 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
 
     @router.get("/internal-transfers/{transfer_id}", tags=["transfers"], responses=problem_responses(404))
     def get_internal_transfer(transfer_id: str) -> TransferOut:
-        with db.transaction() as session:
+        with db.read() as session:
             row = get_or_404(session, InternalTransfer, transfer_id, "path.transfer_id", "internal transfer")
             return transfer_out(row)
 
@@ -507,7 +507,7 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
 
     @admin.get("/sweeps")
     def list_sweeps(status: Annotated[str | None, Query(max_length=20)] = None) -> SweepList:
-        with db.transaction() as session:
+        with db.read() as session:
             query = select(Sweep).order_by(Sweep.created_at)
             if status:
                 query = query.where(Sweep.status == status)
@@ -517,7 +517,7 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
 
     @admin.get("/sweeps/{sweep_id}", responses=problem_responses(404))
     def get_sweep(sweep_id: str) -> SweepOut:
-        with db.transaction() as session:
+        with db.read() as session:
             row = get_or_404(session, Sweep, sweep_id, "path.sweep_id", "sweep")
             return SweepOut.model_validate(row, from_attributes=True)
 
@@ -549,7 +549,7 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
 
     @router.get("/info", tags=["ops"])
     def info() -> ExchangeInfo:
-        with db.transaction() as session:
+        with db.read() as session:
             last = tip(session)
         return ExchangeInfo(
             chain_id=core.chain_id,

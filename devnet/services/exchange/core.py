@@ -111,7 +111,7 @@ class ExchangeCore:
 
     def token_addresses(self) -> dict[str, str]:
         """symbol -> contract address of every listed token."""
-        with self.db.transaction() as session:
+        with self.db.read() as session:
             return {n.symbol: n.contract_address for n in session.scalars(select(Network))}
 
     def read_token_state(self, address: str) -> TokenState:

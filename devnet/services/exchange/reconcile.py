@@ -29,7 +29,7 @@ CREDITED = (DepositStatus.CREDITED, DepositStatus.UNLOCKED)
 
 
 def reconcile_books(core: ExchangeCore) -> Reconciliation:
-    with core.db.transaction() as session:
+    with core.db.read() as session:
         tokens = {
             n.symbol: n.contract_address for n in session.scalars(select(Network).order_by(Network.symbol))
         }

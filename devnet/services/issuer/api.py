@@ -39,6 +39,19 @@ class RedemptionStatus(StrEnum):
     REORGED = "reorged"
 
 
+#: A mint in one of these has its outcome: it changes no more. A long poll on a mint
+#: (`GET /mints/by-payment/{payment_id}?wait=...`) answers as soon as the mint is in one.
+MINT_SETTLED = (MintStatus.MINTED, MintStatus.FAILED, MintStatus.HELD)
+
+#: A redemption out of `pending`: paid, failed, or reorged (void; pending again only if its
+#: transaction is included again). A long poll on a transaction's redemptions
+#: (`GET /redemptions/by-tx/{tx_hash}?wait=...`) answers once it has some and all are in one.
+REDEMPTION_SETTLED = (RedemptionStatus.PAID, RedemptionStatus.FAILED, RedemptionStatus.REORGED)
+
+#: The longest `wait` a long poll may ask for, in seconds.
+MAX_WAIT_S = 30
+
+
 class MintRequestStatus(StrEnum):
     """A USDKG mint request is answered only once it is paid: then the mint is queued."""
 

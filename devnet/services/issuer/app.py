@@ -22,7 +22,7 @@ from devnet.core.worker import PeriodicWorker
 from devnet.services.bank.api import AccountNotification, BankEvent, Currency, KycTier
 from devnet.services.bank.client import BankClient
 from devnet.services.common.app import ServiceContext, create_service_app
-from devnet.services.common.db import get_or_404, short_id
+from devnet.services.common.db import Base, get_or_404, short_id
 from devnet.services.common.idempotency import IdempotencyKey, run_idempotent
 from devnet.services.common.params import Limit, RowId
 from devnet.services.common.problems import Problem, invalid_request, problem_responses
@@ -35,6 +35,9 @@ from devnet.services.common.webhooks import (
 )
 from devnet.services.custodian.client import CustodianClient
 from devnet.services.issuer.api import (
+    MAX_WAIT_S,
+    MINT_SETTLED,
+    REDEMPTION_SETTLED,
     IssuerEvent,
     IssuerInfo,
     MintOut,
@@ -53,10 +56,34 @@ from devnet.services.issuer.settings import IssuerSettings
 log = logging.getLogger("devnet.issuer")
 
 
+def _mint_key(payment_id: str) -> str:
+    return f"mint:{payment_id}"
+
+
+def _redemptions_key(tx_hash: str) -> str:
+    return f"redemptions:{tx_hash.lower()}"
+
+
+def _changed_keys(rows: list[Base]) -> set[str]:
+    """What a long poll may wait on among the rows a commit wrote: a bank payment's mint, a
+    transaction's redemptions."""
+    keys = set()
+    for row in rows:
+        if isinstance(row, Mint) and row.bank_payment_id:
+            keys.add(_mint_key(row.bank_payment_id))
+        elif isinstance(row, Redemption):
+            keys.add(_redemptions_key(row.tx_hash))
+    return keys
+
+
 def create_app(settings: IssuerSettings | None = None) -> FastAPI:
     settings = settings or IssuerSettings()
     ctx = ServiceContext("issuer", settings)
     db = ctx.db
+    changes = ctx.changes
+    # Every commit (the webhook receiver's, the mint worker's, the redemption scan's and payouts,
+    # the statement sync's) wakes the long polls waiting on what it wrote.
+    db.on_commit(lambda rows: changes.notify(*_changed_keys(rows)))
     bank = BankClient(settings.bank_url) if settings.bank_url else None
     custodian = CustodianClient(settings.custodian_url) if settings.custodian_url else None
     issuer_box: dict[str, Issuer] = {}
@@ -150,7 +177,7 @@ def create_app(settings: IssuerSettings | None = None) -> FastAPI:
     def list_mints(
         status: Annotated[str | None, Query(max_length=40)] = None, limit: Limit = 100
     ) -> list[MintOut]:
-        with db.transaction() as session:
+        with db.read() as session:
             q = select(Mint).order_by(Mint.id.desc()).limit(limit)
             if status:
                 q = q.where(Mint.status == status)
@@ -158,17 +185,38 @@ def create_app(settings: IssuerSettings | None = None) -> FastAPI:
 
     @router.get("/mints/{mint_id}", tags=["mints"], responses=problem_responses(404))
     def get_mint(mint_id: RowId) -> MintOut:
-        with db.transaction() as session:
+        with db.read() as session:
             mint = get_or_404(session, Mint, mint_id, "path.mint_id", "mint")
             return MintOut.model_validate(mint, from_attributes=True)
 
     @router.get("/mints/by-payment/{payment_id}", tags=["mints"], responses=problem_responses(404))
-    def mint_by_payment(payment_id: str) -> MintOut:
-        with db.transaction() as session:
-            mint = session.scalar(select(Mint).where(Mint.bank_payment_id == payment_id))
-            if mint is None:
-                raise Problem(404, "No mint for this payment (yet)", field="path.payment_id")
-            return MintOut.model_validate(mint, from_attributes=True)
+    async def mint_by_payment(
+        payment_id: str,
+        wait: Annotated[
+            float,
+            Query(
+                ge=0,
+                le=MAX_WAIT_S,
+                description="a long poll: seconds to wait for the mint to be settled (minted, failed "
+                "or held) before answering; it answers as soon as it is, else when the wait ends, "
+                "with the mint as it is then (or the 404). 0: answer at once",
+            ),
+        ] = 0,
+    ) -> MintOut:
+        """The mint a bank payment into a reserve account caused (404 until the issuer booked it)."""
+
+        def read() -> MintOut | None:
+            with db.read() as session:
+                mint = session.scalar(select(Mint).where(Mint.bank_payment_id == payment_id))
+                return None if mint is None else MintOut.model_validate(mint, from_attributes=True)
+
+        def settled(mint: MintOut | None) -> bool:
+            return mint is not None and mint.status in MINT_SETTLED
+
+        mint = await changes.observe(_mint_key(payment_id), read, settled, wait)
+        if mint is None:
+            raise Problem(404, "No mint for this payment (yet)", field="path.payment_id")
+        return mint
 
     @router.post(
         "/usdkg/mint-requests",
@@ -281,23 +329,42 @@ def create_app(settings: IssuerSettings | None = None) -> FastAPI:
     def list_redemptions(
         status: Annotated[str | None, Query(max_length=40)] = None, limit: Limit = 100
     ) -> list[RedemptionOut]:
-        with db.transaction() as session:
+        with db.read() as session:
             q = select(Redemption).order_by(Redemption.id.desc()).limit(limit)
             if status:
                 q = q.where(Redemption.status == status)
             return [RedemptionOut.model_validate(r, from_attributes=True) for r in session.scalars(q)]
 
     @router.get("/redemptions/by-tx/{tx_hash}", tags=["redemptions"])
-    def redemptions_by_tx(tx_hash: str) -> list[RedemptionOut]:
+    async def redemptions_by_tx(
+        tx_hash: str,
+        wait: Annotated[
+            float,
+            Query(
+                ge=0,
+                le=MAX_WAIT_S,
+                description="a long poll: seconds to wait until the transaction has redemptions and "
+                "none is pending (each paid, failed or reorged); it answers as soon as that is so, "
+                "else when the wait ends, with the redemptions as they are then. 0: answer at once",
+            ),
+        ] = 0,
+    ) -> list[RedemptionOut]:
         """The redemptions one transaction made (usually one); empty until the watcher saw it."""
-        with db.transaction() as session:
-            rows = session.scalars(select(Redemption).where(Redemption.tx_hash == tx_hash.lower()))
-            return [RedemptionOut.model_validate(r, from_attributes=True) for r in rows]
+
+        def read() -> list[RedemptionOut]:
+            with db.read() as session:
+                rows = session.scalars(select(Redemption).where(Redemption.tx_hash == tx_hash.lower()))
+                return [RedemptionOut.model_validate(r, from_attributes=True) for r in rows]
+
+        def settled(redemptions: list[RedemptionOut]) -> bool:
+            return bool(redemptions) and all(r.status in REDEMPTION_SETTLED for r in redemptions)
+
+        return await changes.observe(_redemptions_key(tx_hash), read, settled, wait)
 
     @router.get("/info", tags=["info"])
     def info() -> IssuerInfo:
         """How the issuer decides that money is final, and how far its redemption scan got."""
-        with db.transaction() as session:
+        with db.read() as session:
             scanned = session.scalar(select(func.max(ScannedBlock.number)))
         return IssuerInfo(
             finality="finalized tag"

@@ -5,6 +5,8 @@ A record not there (yet) raises `ApiError` with status 404, as every problem ans
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from devnet.core.http import ServiceClient
 from devnet.services.issuer.api import (
     IssuerInfo,
@@ -28,7 +30,16 @@ def _filters(status: str | None, limit: int | None) -> dict[str, str | int]:
     return params
 
 
+T = TypeVar("T")
+
+
 class IssuerClient(ServiceClient):
+    def _long_poll(self, type_: type[T], path: str, wait: float) -> T:
+        """GET `path?wait=<wait>`: the request may take its wait plus the client's usual timeout."""
+        if wait <= 0:
+            return self.get_model(type_, path)
+        return self.get_model_within(wait + self.timeout, type_, path, wait=wait)
+
     # ---- mints -------------------------------------------------------------------------------
 
     def mints(self, status: MintStatus | None = None, limit: int | None = None) -> list[MintOut]:
@@ -38,9 +49,13 @@ class IssuerClient(ServiceClient):
     def mint(self, mint_id: int) -> MintOut:
         return self.get_model(MintOut, f"/mints/{mint_id}")
 
-    def mint_by_payment(self, payment_id: str) -> MintOut:
-        """The mint a bank payment into a reserve account caused (404 until the issuer booked it)."""
-        return self.get_model(MintOut, f"/mints/by-payment/{payment_id}")
+    def mint_by_payment(self, payment_id: str, wait: float = 0) -> MintOut:
+        """The mint a bank payment into a reserve account caused (404 until the issuer booked it).
+
+        `wait` > 0 (at most `MAX_WAIT_S`) makes it a long poll: the issuer answers as soon as the
+        mint is settled (`MINT_SETTLED`), else after `wait` seconds with the mint as it is then
+        (or the 404)."""
+        return self._long_poll(MintOut, f"/mints/by-payment/{payment_id}", wait)
 
     def request_usdkg_mint(
         self, customer_account: str, wallet: str, amount_cents: int, key: str | None = None
@@ -57,9 +72,13 @@ class IssuerClient(ServiceClient):
         """The newest redemptions first (at most `limit`, the service's default when None)."""
         return self.get_model(list[RedemptionOut], "/redemptions", **_filters(status, limit))
 
-    def redemptions_by_tx(self, tx_hash: str) -> list[RedemptionOut]:
-        """The redemptions one transaction made (usually one); empty until the issuer saw it final."""
-        return self.get_model(list[RedemptionOut], f"/redemptions/by-tx/{tx_hash}")
+    def redemptions_by_tx(self, tx_hash: str, wait: float = 0) -> list[RedemptionOut]:
+        """The redemptions one transaction made (usually one); empty until the issuer saw it final.
+
+        `wait` > 0 (at most `MAX_WAIT_S`) makes it a long poll: the issuer answers as soon as the
+        transaction has redemptions and none is pending (`REDEMPTION_SETTLED`), else after `wait`
+        seconds with what there is then."""
+        return self._long_poll(list[RedemptionOut], f"/redemptions/by-tx/{tx_hash}", wait)
 
     # ---- reserves and finality ---------------------------------------------------------------
 
