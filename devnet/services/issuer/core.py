@@ -7,6 +7,7 @@ import logging
 import re
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from eth_account import Account
@@ -19,7 +20,7 @@ from web3.contract import Contract
 
 from devnet.core.accounts import ROLE_LAYOUT, derive_account
 from devnet.core.attestation import attestation_message
-from devnet.core.chain import Chain, Reverted
+from devnet.core.chain import Chain, ContractCall, Reverted
 from devnet.core.chainfollow import (
     Header,
     final_height,
@@ -50,6 +51,23 @@ CURRENCY = {"KGST": Currency.KGS, "USDKG": Currency.USD}
 IN_FLIGHT = (MintStatus.SENT, MintStatus.INCLUDED)
 SCAN_BLOCKS_PER_TICK = 500
 SCANNED_BLOCKS_KEPT = 256
+
+
+#: A reserve report older than this (well inside the feed's heartbeat) is refreshed rather
+#: than trusted.
+REPORT_MAX_AGE_S = 3600
+
+
+@dataclass
+class TickReads:
+    """The chain as one mint tick saw it (one JSON-RPC batch)."""
+
+    paused: dict[str, bool]
+    #: (token, wallet) -> blacklisted on that token
+    blacklisted: dict[tuple[str, str], bool]
+    kgst_supply: int | None = None
+    #: (answer, updated at) of the KGST reserve feed's latest round; None before the first
+    kgst_reserve: tuple[int, int] | None = None
 
 
 class Issuer:
@@ -178,12 +196,15 @@ class Issuer:
                     .limit(self.mint_batch)
                 )
             )
-        queued = self._screen(queued)
+        if not queued:
+            return 0
+        reads = self._tick_reads(queued)
+        queued = self._screen(queued, reads)
         if not queued:
             return 0
         if any(m.token == "KGST" for m in queued):
             self._cover_kgst(
-                sum(int(m.amount) for m in queued if m.token == "KGST") + self._in_flight("KGST")
+                sum(int(m.amount) for m in queued if m.token == "KGST") + self._in_flight("KGST"), reads
             )
         signed: list[tuple[int, Wallet, SignedTx]] = []
         with self.db.transaction() as session:
@@ -214,18 +235,44 @@ class Issuer:
             )
             return sum(int(a) for a in rows)
 
-    def _screen(self, queued: list[Mint]) -> list[Mint]:
+    def _tick_reads(self, queued: list[Mint]) -> TickReads:
+        """What a mint tick reads from the chain, in one JSON-RPC batch: each token's pause,
+        each wallet's blacklisting, and (for KGST) the supply and the last reserve report."""
+        tokens = sorted({m.token for m in queued})
+        wallets = sorted({(m.token, m.wallet) for m in queued if m.wallet is not None})
+        calls: list[ContractCall] = [(self.tokens[t].contract, "paused", ()) for t in tokens]
+        calls += [(self.tokens[t].contract, "isBlacklisted", (w,)) for t, w in wallets]
+        kgst = self.tokens["KGST"]
+        if "KGST" in tokens:
+            calls += [(kgst.contract, "totalSupply", ()), (kgst.feeds["reserve"], "latestRoundData", ())]
+        answers = self.chain.call_many(calls)
+        for answer in answers[: len(tokens) + len(wallets)]:
+            if isinstance(answer, Reverted):
+                raise answer
+        reads = TickReads(
+            paused={t: bool(a) for t, a in zip(tokens, answers, strict=False)},
+            blacklisted={tw: bool(a) for tw, a in zip(wallets, answers[len(tokens) :], strict=False)},
+        )
+        if "KGST" in tokens:
+            supply, round_data = answers[-2:]
+            if isinstance(supply, Reverted):
+                raise supply
+            reads.kgst_supply = int(supply)
+            if not isinstance(round_data, Reverted):  # none before the first report
+                reads.kgst_reserve = (int(round_data[1]), int(round_data[3]))
+        return reads
+
+    def _screen(self, queued: list[Mint], reads: TickReads) -> list[Mint]:
         """Mints that may go out now: none for a paused token (they wait), none to a wallet the
         token blacklists (held: sanctions screening, instead of a reverted transaction)."""
-        paused = {symbol: self.tokens[symbol].paused() for symbol in {m.token for m in queued}}
         ready = []
         with self.db.transaction() as session:
             for queued_mint in queued:
                 mint = session.get(Mint, queued_mint.id)
                 assert mint is not None and mint.wallet is not None
-                if paused[mint.token]:
+                if reads.paused[mint.token]:
                     mint.reason = f"{mint.token} is paused: waiting"
-                elif self.tokens[mint.token].is_blacklisted(mint.wallet):
+                elif reads.blacklisted[(mint.token, mint.wallet)]:
                     mint.status, mint.reason = (
                         MintStatus.HELD,
                         "wallet is blacklisted on the token (sanctions): not minted",
@@ -355,13 +402,16 @@ class Issuer:
                 mint.status, mint.raw_tx, mint.tx_hash = MintStatus.QUEUED, None, None
                 mint.block_number = mint.block_hash = None
 
-    def _cover_kgst(self, pending_units: int) -> None:
+    def _cover_kgst(self, pending_units: int, reads: TickReads) -> None:
         """Make the on-chain reserve report cover supply + the mints about to be sent."""
         token = self.tokens["KGST"]
-        needed = token.total_supply() + pending_units
-        reported = self._feed_answer(token, "reserve")
-        if reported is not None and token.info.from_minor(reported) >= needed:
-            return
+        assert reads.kgst_supply is not None
+        needed = reads.kgst_supply + pending_units
+        if reads.kgst_reserve is not None:
+            answer, updated_at = reads.kgst_reserve
+            fresh = self._chain_time() - updated_at <= REPORT_MAX_AGE_S
+            if fresh and token.info.from_minor(answer) >= needed:
+                return
         # Not waited for: the mints follow at once and land behind it (a lost race is retried).
         self.report_bank_reserve(force=True, wait=False)
 
@@ -379,7 +429,7 @@ class Issuer:
         """The latest answer, or None when there is none or it is over an hour old (well inside
         the heartbeat): then it is refreshed rather than trusted."""
         state = self._feed_state(token, feed)
-        if state is None or self._chain_time() - state[1] > 3600:
+        if state is None or self._chain_time() - state[1] > REPORT_MAX_AGE_S:
             return None
         return state[0]
 
