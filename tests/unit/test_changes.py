@@ -7,8 +7,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -147,14 +146,6 @@ def test_notifying_with_no_one_waiting_or_a_loop_gone_is_harmless() -> None:
 
 
 # ---- what a commit publishes -------------------------------------------------------------------
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'store.sqlite'}")
-    database.create_all()
-    yield database
-    database.dispose()
 
 
 def test_each_commit_hands_its_changed_rows_to_the_listener_once_committed(db: Database) -> None:

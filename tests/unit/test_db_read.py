@@ -4,9 +4,7 @@ time); a read does not, so a read never waits for a writer (SQLite in WAL mode, 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 from sqlalchemy.exc import OperationalError
@@ -16,14 +14,6 @@ from devnet.services.common.db import Database
 
 #: A deadline for the background thread's steps on a busy machine, not a time the tests assert.
 DEADLINE_S = 20
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'store.sqlite'}")
-    database.create_all()
-    yield database
-    database.dispose()
 
 
 def read_cursor(db: Database, name: str) -> int | None:

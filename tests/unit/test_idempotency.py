@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,13 +11,6 @@ from sqlalchemy.orm import Session
 from devnet.services.common.db import Database
 from devnet.services.common.idempotency import run_idempotent
 from devnet.services.common.problems import Problem
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Database:
-    database = Database(f"sqlite:///{tmp_path / 'idem.sqlite'}")
-    database.create_all()
-    return database
 
 
 def answer(response: Any) -> tuple[int, dict[str, Any], bool]:
