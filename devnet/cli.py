@@ -599,11 +599,25 @@ def listing_check(
 
 @app.command("load")
 def load_command(
-    users: Annotated[int, typer.Option(help="Peak Locust users.")] = 20,
+    users: Annotated[
+        int | None,
+        typer.Option(
+            help="Peak Locust users (default 20). With --rate: the most flows in flight "
+            "(default 20 x rate, at most the devnet's wallet lanes)."
+        ),
+    ] = None,
     spawn_rate: Annotated[float, typer.Option(help="Users started per second.")] = 5.0,
     duration: Annotated[
         str, typer.Option(help="How long to load, in Locust's format: 20s, 5m, 1m30s.")
     ] = "60s",
+    rate: Annotated[
+        float | None,
+        typer.Option(
+            min=0.01,
+            help="Open model: offer this many flows per second whatever their latency "
+            "(offered vs started vs completed in the summary). Default: closed model.",
+        ),
+    ] = None,
     shape: Annotated[
         str | None, typer.Option(help="step, spike or day (a remittance day); default: flat.")
     ] = None,
@@ -658,6 +672,13 @@ def load_command(
     env = _env(cfg.state_dir)  # fails clearly when nothing runs
     if shape not in (None, "step", "spike", "day"):
         raise _fail("--shape: choose step, spike or day")
+    if rate and shape:
+        raise _fail("--rate and --shape: choose one (a shape sets users, --rate sets arrivals)")
+    if rate:
+        lanes = (env.free_accounts[1] - env.free_accounts[0]) // 2
+        users = users or min(lanes, max(1, round(20 * rate)))
+        spawn_rate = rate  # the users' starts, and so their flows, interleave at the rate
+    users = users or 20
     plan = None
     if kill or webhook_loss or bank_5xx:
         plan = _chaos_plan(env, float(seconds), kill, every, seed, webhook_loss, bank_5xx)
@@ -675,6 +696,7 @@ def load_command(
             progress=_progress,
             chaos=plan,
             thresholds=gates,
+            rate=rate,
         )
     except ChaosError as e:
         raise _fail(str(e)) from e
@@ -694,6 +716,13 @@ def load_command(
     console.print(table)
     rec = summary.get("reconciliation")
     reconciled = "clean" if not rec or rec["ok"] else "[red]VIOLATED[/]"
+    opened = summary.get("open_model")
+    if opened:
+        console.print(
+            f"open model: {opened['offered_flows_per_s']:g} flows/s offered ({opened['offered']}), "
+            f"{opened['started']} started ({opened['started_flows_per_s']}/s), {opened['dropped']} dropped",
+            highlight=False,
+        )
     console.print(
         f"flows/s {summary['flows_per_s']}, included tx/s {summary['chain']['included_tx_per_s']}, "
         f"Mgas/s {summary['chain']['mgas_per_s']}, reconciliation {reconciled}"
@@ -884,17 +913,33 @@ def bench_command(
     duration: Annotated[str, typer.Option(help="How long the flows run: 20s, 5m (Locust's format).")] = "60s",
     block_period: Annotated[int, typer.Option(help="Block period of the node started for the bench.")] = 1,
     flood_txs: Annotated[int, typer.Option(help="Pre-signed transfers for the raw ceiling.")] = 20_000,
+    sweep: Annotated[
+        str | None,
+        typer.Option(
+            help="Find the knee first: open-model runs of --duration each at these offered flows/s "
+            "(comma-separated, e.g. 1,2,4,8; 'auto': 1, 2, 4, ... up to 128) until completed < 90% "
+            "of offered or flow p95 doubles. Writes sweep/sweep.html."
+        ),
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="Run folder (default runs/bench-<time>).")] = None,
     config: ConfigOpt = None,
 ) -> None:
     """End-to-end flows/s through every service vs the node's raw ceiling, on one fresh node."""
     from devnet.chaos import ChaosError, parse_duration
-    from loadtests.bench import run_bench
+    from loadtests.bench import run_bench, sweep_rates
 
     try:
         seconds = round(parse_duration(duration))
     except ChaosError as e:
         raise _fail(str(e)) from e
+    rates: list[float] | None = None
+    if sweep:
+        try:
+            rates = sweep_rates(1, 8) if sweep == "auto" else [float(r) for r in sweep.split(",")]
+        except ValueError:
+            raise _fail(f"--sweep {sweep!r}: give rates like 1,2,4,8 or 'auto'") from None
+        if not rates or any(r <= 0 for r in rates):
+            raise _fail(f"--sweep {sweep!r}: rates must be above 0")
     cfg = _config(config, engine=engine)
     run_dir = out or Path("runs") / time.strftime("bench-%Y%m%d-%H%M%S")
     r = run_bench(
@@ -905,6 +950,7 @@ def bench_command(
         block_period_s=block_period,
         flood_txs=flood_txs,
         progress=_progress,
+        sweep=rates,
     )
     table = Table("measure", "value", title=f"bench on {cfg.engine}, {block_period} s blocks")
     for key in (
@@ -924,6 +970,15 @@ def bench_command(
         table.add_row(key, str(r[key]))
     for process, ms in r["cpu_ms_per_flow_by_process"].items():
         table.add_row(f"CPU ms per flow: {process}", str(ms))
+    if r["sweep"]:
+        for p in r["sweep"]["points"]:
+            table.add_row(
+                f"sweep {p['offered_flows_per_s']:g}/s offered",
+                f"{p['flows_per_s']} completed/s, p95 {p['p95_ms']} ms",
+            )
+        knee = r["sweep"]["knee_flows_per_s"]
+        sustained = "-" if knee is None else f"{knee:g}"
+        table.add_row("knee (flows/s sustained)", f"{sustained}: {r['sweep']['knee_reason']}")
     for step, ms in r["step_p50_ms"].items():
         table.add_row(f"p50 {step} (ms)", str(ms))
     console.print(table)

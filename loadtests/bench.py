@@ -22,6 +22,7 @@ from devnet.profile import BscProfile, Engine
 from devnet.world import down, up
 from harness.connect import Devnet
 from harness.flood import flood, fund_senders
+from loadtests import report
 from loadtests.run import run_load
 
 #: BSC mainnet's throughput as commonly quoted: the report's second reference line.
@@ -38,7 +39,10 @@ def run_bench(
     flood_txs: int = 20_000,
     senders: int = 100,
     progress: Callable[[str], None] = lambda _m: None,
+    sweep: list[float] | None = None,
 ) -> dict[str, Any]:
+    """Flows (a closed model of `users` RemittanceUsers; or, with `sweep`, open-model runs of
+    `duration_s` each at those offered rates until the knee), then the raw ceiling."""
     run_dir.mkdir(parents=True, exist_ok=True)
     profile = BscProfile(
         block_period_s=block_period_s, prefunded_accounts=max(500, 20 + 2 * users + senders + 130)
@@ -53,6 +57,9 @@ def run_bench(
             progress=progress,
         )
         try:
+            swept = None
+            if sweep:
+                swept = run_sweep(state / "env.json", run_dir / "sweep", sweep, duration_s, progress)
             progress(f"flows: {users} RemittanceUsers for {duration_s} s ...")
             flows = run_load(
                 state / "env.json",
@@ -95,8 +102,90 @@ def run_bench(
         "bottleneck": flows["costs"]["verdict"],
         "reconciliation_ok": (flows.get("reconciliation") or {}).get("ok"),
         "flood": ceiling,
+        "sweep": swept,
     }
     (run_dir / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+#: The sweep stops at the first rate whose completed flows/s fall below this share of the
+#: offered rate, or whose flow p95 is more than KNEE_P95_FACTOR times the first rate's.
+KNEE_ACHIEVED_SHARE = 0.9
+KNEE_P95_FACTOR = 2.0
+
+
+def sweep_rates(start: float, most: int) -> list[float]:
+    """Offered rates, doubling from `start`: 1, 2, 4, 8, ... (`most` of them at the most)."""
+    return [start * 2**i for i in range(most)]
+
+
+def knee(points: list[dict[str, Any]]) -> tuple[float | None, str]:
+    """The highest offered rate the system sustained, and why the sweep stopped after it (or
+    that it did not stop). `points`: one per rate, in order, with `offered_flows_per_s`,
+    `flows_per_s` (completed) and `p95_ms` (flows)."""
+    sustained: float | None = None
+    base_p95 = points[0]["p95_ms"] if points else 0
+    for p in points:
+        if p["flows_per_s"] < KNEE_ACHIEVED_SHARE * p["offered_flows_per_s"]:
+            return sustained, (
+                f"at {p['offered_flows_per_s']:g} flows/s offered only {p['flows_per_s']:g} completed "
+                f"(< {KNEE_ACHIEVED_SHARE:.0%})"
+            )
+        if base_p95 and p["p95_ms"] > KNEE_P95_FACTOR * base_p95:
+            return sustained, (
+                f"at {p['offered_flows_per_s']:g} flows/s flow p95 {p['p95_ms']} ms is more than "
+                f"{KNEE_P95_FACTOR:g}x the first rate's {base_p95} ms"
+            )
+        sustained = p["offered_flows_per_s"]
+    return sustained, "no knee within the rates swept"
+
+
+def run_sweep(
+    env_file: Path,
+    run_dir: Path,
+    rates: list[float],
+    step_s: int,
+    progress: Callable[[str], None] = lambda _m: None,
+) -> dict[str, Any]:
+    """Open-model runs at each offered rate in turn on one devnet, until the knee (see `knee`)."""
+    env = Devnet.attach(env_file)
+    lanes = (env.env.free_accounts[1] - env.env.free_accounts[0]) // 2
+    env.close()
+    points: list[dict[str, Any]] = []
+    for rate in rates:
+        users = min(lanes, max(2, round(20 * rate)))
+        progress(f"sweep: {rate:g} flows/s offered for {step_s} s ({users} users) ...")
+        summary = run_load(
+            env_file,
+            run_dir / f"rate-{rate:g}",
+            users=users,
+            spawn_rate=rate,
+            duration_s=step_s,
+            user_classes=["RemittanceUser"],
+            rate=rate,
+            progress=progress,
+        )
+        flows = summary["flow_latency_ms"]
+        points.append(
+            {
+                "offered_flows_per_s": rate,
+                "started_flows_per_s": summary["open_model"]["started_flows_per_s"],
+                "flows_per_s": summary["flows_per_s"],
+                "failed": flows["failed"],
+                "p50_ms": flows["p50"],
+                "p95_ms": flows["p95"],
+                "cpu_ms_per_flow": summary["costs"]["cpu_ms_per_flow"],
+                "bottleneck": summary["costs"]["verdict"],
+                "reconciliation_ok": (summary.get("reconciliation") or {}).get("ok"),
+            }
+        )
+        sustained, why = knee(points)
+        if why != "no knee within the rates swept":
+            progress(f"sweep: knee found: {why}")
+            break
+    sustained, why = knee(points)
+    result = {"points": points, "knee_flows_per_s": sustained, "knee_reason": why}
+    (run_dir / "sweep.html").write_text(report.sweep_html(result))
     return result
 
 

@@ -83,8 +83,8 @@ def _cpu(proc: psutil.Process) -> float:
 
 
 def _child_label(component: str, proc: psutil.Process) -> str:
-    if component == LOAD_GENERATOR:
-        return "locust workers"
+    if component == LOAD_GENERATOR:  # Locust's --processes: each worker on its own line
+        return f"locust worker {proc.pid}"
     try:
         name = proc.name()
     except psutil.Error:

@@ -196,6 +196,7 @@ table.left td{{text-align:left}} .kpi{{display:inline-block;margin:0 2em 1em 0}}
 <h1>Load run {html.escape(summary["run"])}</h1>
 <p>{html.escape(summary["engine"])} node, {summary["duration_s"]} s, users: {html.escape(summary["users"])}; machine {summary["machine"]["cpus"]} cores.</p>
 <div class=kpi><b>{summary["flows_per_s"]}</b>flows/s completed</div>
+{_open_model_html(summary.get("open_model"))}
 <div class=kpi><b>{chain["included_tx_per_s"]}</b>tx/s included</div>
 <div class=kpi><b>{chain["mgas_per_s"]}</b>Mgas/s</div>
 <div class=kpi><b class={"ok" if rec.get("ok", True) else "bad"}>{"clean" if rec.get("ok", True) else "VIOLATED"}</b>reconciliation</div>
@@ -210,6 +211,17 @@ table.left td{{text-align:left}} .kpi{{display:inline-block;margin:0 2em 1em 0}}
 {_chaos_html(chaos)}
 <p>Locust's own report: <a href="locust.html">locust.html</a>; raw numbers: <a href="summary.json">summary.json</a>.</p>
 </body></html>"""
+
+
+def _open_model_html(opened: dict[str, Any] | None) -> str:
+    if not opened:
+        return ""
+    dropped = "bad" if opened["dropped"] else "ok"
+    return (
+        f"<div class=kpi><b>{opened['offered_flows_per_s']:g}</b>flows/s offered</div>"
+        f"<div class=kpi><b>{opened['started_flows_per_s']}</b>flows/s started</div>"
+        f"<div class=kpi><b class={dropped}>{opened['dropped']}</b>offered, not started</div>"
+    )
 
 
 def _thresholds_html(verdicts: list[dict[str, Any]]) -> str:
@@ -286,6 +298,45 @@ seed {plan["seed"]}{"; " + html.escape(", ".join(f for f in faults if f)) if any
 <div class=kpi><b class={"ok" if money_ok else "bad"}>{"none" if money_ok else "LOST OR DUPLICATED"}</b>money lost or duplicated</div>
 <table><tr><th>component</th><th>kills</th><th>back</th><th>healthy p50 s</th><th>max s</th></tr>{per}</table>
 <table class=left><tr><th>when</th><th>component</th><th>pid</th><th>time to healthy</th><th>chain</th></tr>{rows}</table>"""
+
+
+def sweep_html(result: dict[str, Any]) -> str:
+    """The knee sweep's page: completed vs offered flows/s and latency vs load, knee marked."""
+    points = result["points"]
+    offered = [p["offered_flows_per_s"] for p in points]
+    marks = [(result["knee_flows_per_s"], "knee")] if result["knee_flows_per_s"] else []
+    achieved = _plot(
+        "Completed vs offered",
+        "flows/s",
+        {
+            "completed": (offered, [p["flows_per_s"] for p in points]),
+            "offered (ideal)": (offered, offered),
+        },
+        xlabel="flows/s offered",
+        marks=marks,
+    )
+    latency = _plot(
+        "Flow latency vs load",
+        "ms",
+        {"p50": (offered, [p["p50_ms"] for p in points]), "p95": (offered, [p["p95_ms"] for p in points])},
+        xlabel="flows/s offered",
+        marks=marks,
+    )
+    rows = "".join(
+        f"<tr><td>{p['offered_flows_per_s']:g}</td><td>{p['started_flows_per_s']}</td><td>{p['flows_per_s']}</td>"
+        f"<td>{p['failed']}</td><td>{p['p50_ms']}</td><td>{p['p95_ms']}</td><td>{p['cpu_ms_per_flow']}</td>"
+        f"<td style='text-align:left'>{html.escape(p['bottleneck'])}</td></tr>"
+        for p in points
+    )
+    knee_text = "none" if result["knee_flows_per_s"] is None else f"{result['knee_flows_per_s']:g} flows/s"
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>Knee sweep</title>
+<style>body{{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:980px;color:#222}}
+table{{border-collapse:collapse}} td,th{{padding:3px 10px;border-bottom:1px solid #ddd;text-align:right}}</style></head><body>
+<h1>Knee sweep</h1><p>Sustained: <b>{knee_text}</b> ({html.escape(result["knee_reason"])}).</p>
+{achieved}{latency}
+<table><tr><th>offered/s</th><th>started/s</th><th>completed/s</th><th>failed</th><th>p50 ms</th><th>p95 ms</th>
+<th>CPU ms/flow</th><th>bottleneck</th></tr>{rows}</table>
+<p>Each rate's own report: <code>rate-&lt;n&gt;/summary.html</code>.</p></body></html>"""
 
 
 def write(run_dir: Path, summary: dict[str, Any]) -> None:

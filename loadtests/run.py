@@ -87,6 +87,23 @@ def _chaos_once_spawned(
         errors.append(e)
 
 
+def open_model(rate: float | None, users: int, duration_s: float, started: int) -> dict[str, Any] | None:
+    """Offered vs started flows of an open-model run (None for a closed one). The users start
+    `rate` per second and each offers one flow per users/rate seconds, so `rate` x duration are
+    offered; those not started (a user still busy with its last flow) are `dropped`."""
+    if not rate:
+        return None
+    offered = round(rate * duration_s)
+    return {
+        "offered_flows_per_s": rate,
+        "users": users,
+        "offered": offered,
+        "started": started,
+        "dropped": max(0, offered - started),
+        "started_flows_per_s": round(started / duration_s, 2),
+    }
+
+
 def run_load(
     env_file: Path,
     run_dir: Path,
@@ -100,12 +117,19 @@ def run_load(
     progress: Callable[[str], None] = lambda _m: None,
     chaos: ChaosPlan | None = None,
     thresholds: list[Threshold] | None = None,
+    rate: float | None = None,
 ) -> dict[str, Any]:
     """`chaos`: kill and restart components (and turn faults on) while Locust runs, as
     `devnet chaos` does, from the moment Locust has spawned its users for the plan's duration
     (at most the load's; kills not made when Locust ends are dropped); the summary gets a
     `chaos` section (kills, time to healthy, flows failed, the money's verdict). The devnet's
     state folder is `env_file`'s folder.
+
+    `rate`: an open model: flows are offered at `rate` per second whatever their latency, by
+    `users` users each starting a flow every users/rate seconds (started `rate` per second, so
+    the starts interleave); a flow that outlasts its slot delays that user's next one, and the
+    summary's `open_model` says how many offered flows were not started (k6's dropped
+    iterations). Give enough users for rate x flow latency flows in flight.
 
     Every run is costed (`costs`: CPU and peak memory per process, per completed flow, and the
     bottleneck); `thresholds` are judged on the summary (`thresholds`: each with its value)."""
@@ -150,6 +174,8 @@ def run_load(
             argv += ["--processes", str(processes)]
         argv += user_classes
         env = {**os.environ, "DEVNET_ENV": str(env_file)}
+        if rate:
+            env["LOAD_PACING_S"] = f"{users / rate:.6f}"
         if shape:
             env.update(
                 LOAD_SHAPE=shape,
@@ -160,7 +186,8 @@ def run_load(
         first_block = devnet.chain.block_number() + 1
         started = time.time()
         shaped = f", shape {shape}" if shape else ""
-        progress(f"locust: {users} users ({', '.join(user_classes)}), {duration_s} s{shaped} ...")
+        model = f", {rate:g} flows/s offered" if rate else ""
+        progress(f"locust: {users} users ({', '.join(user_classes)}), {duration_s} s{shaped}{model} ...")
         with open(run_dir / "locust.log", "w") as log:
             locust = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
             devnet_now = devnet_roots(env_file)
@@ -235,6 +262,7 @@ def run_load(
             "flows_completed": flows,
             "flows_per_s": round(flows / seconds, 2),
             "flow_latency_ms": report.flow_latency(stats),
+            "open_model": open_model(rate, users, duration_s, report.flow_latency(stats)["flows"]),
             "chain": chain,
             "steps": steps,
             "costs": costs.model_dump(),

@@ -5,6 +5,7 @@ One threshold is `<metric><op><value>`, e.g. `flow.p95<5000`, `failures<1%`,
 
 - `flows_per_s`: completed flows per second;
 - `failures`: the share of flows that failed (`1%` or `0.01`);
+- `dropped`: with `--rate`, the share of offered flows not started (`5%`);
 - `flow.p50`, `flow.p95`, `flow.p99`: latency of all flows together, ms;
 - `<step>.p50|p95|p99`: latency of one step as the summary names it (`mint included`), ms;
 - `tx_per_s`, `mgas_per_s`: what the chain included;
@@ -37,7 +38,10 @@ _EXPR = re.compile(
     r"^\s*(?P<metric>[^<>=]+?)\s*(?P<op><=|>=|==|<|>)\s*(?P<value>-?[0-9.]+)\s*(?P<pct>%)?\s*$"
 )
 _PERCENTILE = re.compile(r"^(?P<step>.+)\.(?P<p>p50|p95|p99)$")
-_PLAIN = ("flows_per_s", "failures", "tx_per_s", "mgas_per_s", "cpu_ms_per_flow", "system_cpu_ms_per_flow")
+_PLAIN = (
+    *("flows_per_s", "failures", "dropped", "tx_per_s", "mgas_per_s"),
+    *("cpu_ms_per_flow", "system_cpu_ms_per_flow"),
+)
 
 
 class ThresholdError(ValueError):
@@ -71,8 +75,10 @@ def parse(expression: str) -> Threshold:
     except ValueError as e:
         raise ThresholdError(f"bad threshold {expression!r}: {match['value']!r} is no number") from e
     if match["pct"]:
-        if metric != "failures":
-            raise ThresholdError(f"bad threshold {expression!r}: only `failures` takes a percentage")
+        if metric not in ("failures", "dropped"):
+            raise ThresholdError(
+                f"bad threshold {expression!r}: only `failures` and `dropped` take a percentage"
+            )
         value /= 100
     if metric not in _PLAIN and _PERCENTILE.match(metric) is None:
         raise ThresholdError(
@@ -89,7 +95,9 @@ def parse_all(expressions: list[str]) -> list[Threshold]:
 def metric_value(summary: dict[str, Any], metric: str) -> float | None:
     """The value of `metric` in a load run's summary (None if the run has none)."""
     costs = summary.get("costs") or {}
+    opened = summary.get("open_model") or {}
     plain: dict[str, Any] = {
+        "dropped": opened["dropped"] / opened["offered"] if opened.get("offered") else None,
         "flows_per_s": summary.get("flows_per_s"),
         "failures": (summary.get("flow_latency_ms") or {}).get("failure_share"),
         "tx_per_s": summary["chain"]["included_tx_per_s"],

@@ -4,13 +4,14 @@ Locust request, so Locust's charts show per-step and whole-flow latency)."""
 from __future__ import annotations
 
 import itertools
+import os
 import time
 import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from gevent import GreenletExit
-from locust import User, constant, events, task
+from locust import User, constant, constant_pacing, events, task
 from locust.runners import WorkerRunner
 
 from devnet.core.accounts import ROLE_LAYOUT, derive_account
@@ -108,11 +109,17 @@ def _settle(chain: Chain, tx_hash: str) -> Exception | None:
     return None
 
 
+#: Open model (`devnet load --rate`): each user starts a flow every this many seconds, whatever
+#: the last one took (Locust's constant_pacing); users started N per second then offer N flows
+#: per second. 0: closed model, each user starts its next flow when the last one ends.
+PACING_S = float(os.environ.get("LOAD_PACING_S", "0"))
+
+
 class _FlowUser(User):
     """A migrant worker with a bank account and a wallet, and the family at home with theirs."""
 
     abstract = True
-    wait_time = constant(0)
+    wait_time = constant_pacing(PACING_S) if PACING_S else constant(0)
 
     def on_start(self) -> None:
         self.devnet = devnet()

@@ -60,8 +60,22 @@ def test_remittance_flow_load_through_the_cli_is_costed_gated_and_reconciles(tmp
                 *("--threshold", "failures<1%", "--threshold", "flows_per_s>100000"),
             ],
         )
+        # The open model: 2 flows/s offered for 8 s by 6 users, whatever the flows' latency.
+        opened = CliRunner().invoke(
+            app,
+            [
+                *("load", "--rate", "2", "--users", "6", "--duration", "8s"),
+                *("--state-dir", str(state), "--out", str(tmp_path / "open")),
+                *("--threshold", "dropped<=100%"),
+            ],
+        )
     finally:
         down(state)
+    assert opened.exit_code == 0, opened.output
+    model = json.loads((tmp_path / "open" / "summary.json").read_text())["open_model"]
+    assert model["offered_flows_per_s"] == 2 and model["users"] == 6 and model["offered"] == 16
+    assert model["started"] > 0 and model["dropped"] == max(0, 16 - model["started"])
+    assert "flows/s offered" in opened.output
     assert result.exit_code == THRESHOLDS_FAILED, result.output
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     steps = {r["name"]: r for r in summary["steps"]}
@@ -86,3 +100,34 @@ def test_remittance_flow_load_through_the_cli_is_costed_gated_and_reconciles(tmp
     assert costs["bottleneck"] in names and "bottleneck" in result.output
     page = (tmp_path / "run" / "summary.html").read_text()
     assert "Where the CPU went" in page and "Bottleneck" in page and "Thresholds" in page
+
+
+@pytest.mark.load
+@pytest.mark.timeout(900)
+def test_bench_sweeps_offered_rates_reports_the_knee_and_the_ceiling(tmp_path: Path) -> None:
+    """`devnet bench --sweep`: open-model runs at each offered rate on one fresh node, each
+    costed and reconciled, a knee (or why none), the page that plots them, then the closed run
+    and the raw ceiling. Structure only: how fast is this machine's business, not the test's."""
+    result = CliRunner().invoke(
+        app,
+        [
+            *("bench", "--sweep", "1,2", "--duration", "8s", "--users", "4"),
+            *("--flood-txs", "400", "--out", str(tmp_path / "bench")),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    bench = json.loads((tmp_path / "bench" / "bench.json").read_text())
+    sweep = bench["sweep"]
+    assert 1 <= len(sweep["points"]) <= 2
+    assert [p["offered_flows_per_s"] for p in sweep["points"]] == [1, 2][: len(sweep["points"])]
+    for point in sweep["points"]:
+        assert point["reconciliation_ok"] is True
+        assert point["cpu_ms_per_flow"] is None or point["cpu_ms_per_flow"] > 0
+        rate_dir = tmp_path / "bench" / "sweep" / f"rate-{point['offered_flows_per_s']:g}"
+        assert (rate_dir / "summary.json").is_file()
+    assert sweep["knee_reason"]
+    assert sweep["knee_flows_per_s"] in (None, 1, 2)
+    page = (tmp_path / "bench" / "sweep" / "sweep.html").read_text()
+    assert "Completed vs offered" in page and "<svg" in page
+    assert bench["ceiling_tx_per_s"] > 0 and bench["bottleneck"]
+    assert "knee (flows/s sustained)" in result.output

@@ -115,6 +115,7 @@ SUMMARY = {
         "p99": 5100,
     },
     "costs": {"cpu_ms_per_flow": 30.2, "system_cpu_ms_per_flow": 21.0},
+    "open_model": {"offered": 400, "started": 388, "dropped": 12},
 }
 
 
@@ -133,6 +134,8 @@ SUMMARY = {
         ("'mint included.p95' < 1000", False),
         ("tx_per_s>100", True),
         ("mgas_per_s==6.1", True),
+        ("dropped<5%", True),
+        ("dropped<1%", False),
     ],
 )
 def test_a_threshold_is_judged_on_the_summary(expression: str, ok: bool) -> None:
@@ -150,7 +153,7 @@ def test_a_metric_the_run_lacks_fails_its_threshold() -> None:
     [
         ("flow.p95", "write <metric><op><value>"),
         ("latency<5", "unknown metric 'latency'"),
-        ("flows_per_s>4%", "only `failures` takes a percentage"),
+        ("flows_per_s>4%", "only `failures` and `dropped` take a percentage"),
         ("failures<abc", "write <metric><op><value>"),
     ],
 )
@@ -167,3 +170,19 @@ def test_flow_latency_merges_every_flow_histogram() -> None:
     ]
     merged = flow_latency(stats)
     assert merged == {"flows": 4, "failed": 1, "failure_share": 0.25, "p50": 100, "p95": 900, "p99": 900}
+
+
+def test_the_knee_is_the_last_rate_sustained_and_the_reason_is_given() -> None:
+    from loadtests.bench import knee, sweep_rates
+
+    assert sweep_rates(1, 5) == [1, 2, 4, 8, 16]
+
+    def point(offered: float, completed: float, p95: int) -> dict[str, float]:
+        return {"offered_flows_per_s": offered, "flows_per_s": completed, "p95_ms": p95}
+
+    falls_behind = [point(1, 1.0, 9000), point(2, 1.95, 9500), point(4, 3.1, 11000)]
+    assert knee(falls_behind) == (2, "at 4 flows/s offered only 3.1 completed (< 90%)")
+    slows = [point(1, 1.0, 8000), point(2, 2.0, 17000)]
+    assert knee(slows) == (1, "at 2 flows/s flow p95 17000 ms is more than 2x the first rate's 8000 ms")
+    assert knee([point(1, 0.5, 8000)]) == (None, "at 1 flows/s offered only 0.5 completed (< 90%)")
+    assert knee([point(1, 1.0, 8000), point(2, 2.0, 9000)]) == (2, "no knee within the rates swept")
