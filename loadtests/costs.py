@@ -73,7 +73,6 @@ class _Group:
     load_generator: bool
     peak_rss: int = 0
     peak_share: float = 0.0
-    previous: float | None = None
     pids: set[int] = field(default_factory=set)
 
 
@@ -187,6 +186,9 @@ class CostMeter:
     def _sample(self) -> None:
         now = time.monotonic()
         rss_by_label: dict[str, int] = {}
+        #: CPU spent since the last sample by processes seen then too: a process first seen now
+        #: (a restart) counts in the totals, but its start-up is not this interval's rate.
+        delta_by_label: dict[str, float] = {}
         for label, generator, proc in self._processes():
             try:
                 cpu, rss = _cpu(proc), int(proc.memory_info().rss)
@@ -195,17 +197,16 @@ class CostMeter:
             seen = self._seen.get(proc.pid)
             if seen is None or seen.label != label:  # a new process (or a reused pid)
                 seen = self._seen[proc.pid] = _Seen(label, base=cpu if self._first else 0.0, last=cpu)
+            delta_by_label[label] = delta_by_label.get(label, 0.0) + (cpu - seen.last)
             seen.last, seen.rss = cpu, rss
             self._groups.setdefault(label, _Group(label, generator)).pids.add(proc.pid)
             rss_by_label[label] = rss_by_label.get(label, 0) + rss
+        interval = now - self._last_sample_at
         for label, rss_sum in rss_by_label.items():
             group = self._groups[label]
             group.peak_rss = max(group.peak_rss, rss_sum)
-            used = self._used(label)
-            if group.previous is not None and now > self._last_sample_at:
-                share = (used - group.previous) / (now - self._last_sample_at)
-                group.peak_share = max(group.peak_share, share)
-            group.previous = used
+            if not self._first and interval > 0:
+                group.peak_share = max(group.peak_share, delta_by_label[label] / interval)
         self._last_sample_at = self._ended = now
 
     def _used(self, label: str) -> float:

@@ -78,6 +78,8 @@ def test_a_process_that_starts_during_the_run_counts_from_zero_and_a_restart_is_
             p.wait()
     (issuer,) = costs.processes
     assert 0.4 <= issuer.cpu_s < 0.9  # the new process's half second, none of the old one's
+    # One busy thread is at most about one core, its start-up seen at once included.
+    assert 0.3 < issuer.peak_core_share <= 1.5
     assert issuer.cpu_ms_per_flow is None and costs.cpu_ms_per_flow is None
 
 
