@@ -720,7 +720,8 @@ def load_command(
     if opened:
         console.print(
             f"open model: {opened['offered_flows_per_s']:g} flows/s offered ({opened['offered']}), "
-            f"{opened['started']} started ({opened['started_flows_per_s']}/s), {opened['dropped']} dropped",
+            f"{opened['started']} started ({opened['started_flows_per_s']}/s), {opened['dropped']} dropped, "
+            f"{opened['completed']} completed ({opened['completed_flows_per_s']}/s)",
             highlight=False,
         )
     console.print(

@@ -170,7 +170,7 @@ def run_sweep(
             {
                 "offered_flows_per_s": rate,
                 "started_flows_per_s": summary["open_model"]["started_flows_per_s"],
-                "flows_per_s": summary["flows_per_s"],
+                "flows_per_s": summary["open_model"]["completed_flows_per_s"],
                 "failed": flows["failed"],
                 "p50_ms": flows["p50"],
                 "p95_ms": flows["p95"],

@@ -220,6 +220,7 @@ def _open_model_html(opened: dict[str, Any] | None) -> str:
     return (
         f"<div class=kpi><b>{opened['offered_flows_per_s']:g}</b>flows/s offered</div>"
         f"<div class=kpi><b>{opened['started_flows_per_s']}</b>flows/s started</div>"
+        f"<div class=kpi><b>{opened['completed_flows_per_s']}</b>flows/s completed (of the window)</div>"
         f"<div class=kpi><b class={dropped}>{opened['dropped']}</b>offered, not started</div>"
     )
 

@@ -87,10 +87,14 @@ def _chaos_once_spawned(
         errors.append(e)
 
 
-def open_model(rate: float | None, users: int, duration_s: float, started: int) -> dict[str, Any] | None:
-    """Offered vs started flows of an open-model run (None for a closed one). The users start
-    `rate` per second and each offers one flow per users/rate seconds, so `rate` x duration are
-    offered; those not started (a user still busy with its last flow) are `dropped`."""
+def open_model(
+    rate: float | None, users: int, duration_s: float, started: int, completed: int
+) -> dict[str, Any] | None:
+    """Offered vs started vs completed flows of an open-model run (None for a closed one). The
+    users start `rate` per second and each offers one flow per users/rate seconds, so `rate` x
+    duration are offered; those not started (a user still busy with its last flow) are
+    `dropped`. Flows started in the window may complete after it (Locust's stop timeout), so
+    `completed_flows_per_s` is per second of the offered window: the achieved rate."""
     if not rate:
         return None
     offered = round(rate * duration_s)
@@ -100,7 +104,9 @@ def open_model(rate: float | None, users: int, duration_s: float, started: int) 
         "offered": offered,
         "started": started,
         "dropped": max(0, offered - started),
+        "completed": completed,
         "started_flows_per_s": round(started / duration_s, 2),
+        "completed_flows_per_s": round(completed / duration_s, 2),
     }
 
 
@@ -262,7 +268,7 @@ def run_load(
             "flows_completed": flows,
             "flows_per_s": round(flows / seconds, 2),
             "flow_latency_ms": report.flow_latency(stats),
-            "open_model": open_model(rate, users, duration_s, report.flow_latency(stats)["flows"]),
+            "open_model": open_model(rate, users, duration_s, report.flow_latency(stats)["flows"], flows),
             "chain": chain,
             "steps": steps,
             "costs": costs.model_dump(),

@@ -75,6 +75,9 @@ def test_remittance_flow_load_through_the_cli_is_costed_gated_and_reconciles(tmp
     model = json.loads((tmp_path / "open" / "summary.json").read_text())["open_model"]
     assert model["offered_flows_per_s"] == 2 and model["users"] == 6 and model["offered"] == 16
     assert model["started"] > 0 and model["dropped"] == max(0, 16 - model["started"])
+    assert model["completed"] <= model["started"] and model["completed_flows_per_s"] == round(
+        model["completed"] / 8, 2
+    )
     assert "flows/s offered" in opened.output
     assert result.exit_code == THRESHOLDS_FAILED, result.output
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())

@@ -149,8 +149,14 @@ class Dispatcher:
         #: returns (drop this attempt, send it twice), for fault injection
         self.faults = faults
         self._client = httpx.Client(timeout=5.0)
-        #: looks for due deliveries every 50 ms, at once when poked, back to back while busy
-        self._worker = PeriodicWorker("webhook-dispatcher", 0.05, self._deliver_due)
+        #: delivers at once when a commit queues a delivery, back to back while busy, and looks
+        #: for retries that fell due every `retry_base_s` (the shortest retry delay)
+        self._worker = PeriodicWorker("webhook-dispatcher", retry_base_s, self._deliver_due)
+        db.on_commit(self._queued)
+
+    def _queued(self, rows: list[Any]) -> None:
+        if any(isinstance(row, Delivery) and row.delivered_at is None for row in rows):
+            self._worker.poke()
 
     def start(self) -> None:
         self._worker.start()
@@ -163,7 +169,7 @@ class Dispatcher:
         self._worker.poke()
 
     def _deliver_due(self) -> bool:
-        with self.db.transaction() as session:
+        with self.db.read() as session:  # an idle look takes no writer lock
             due = list(
                 session.scalars(
                     select(Delivery)

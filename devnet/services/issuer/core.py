@@ -165,7 +165,7 @@ class Issuer:
         if self.bank is None:
             return 0
         account = self.reserve_account("KGST")
-        with self.db.transaction() as session:
+        with self.db.read() as session:
             after = get_cursor(session, "bank_entry") or 0
         statement = self.bank.statement(account, after_entry=after)
         booked = 0
@@ -187,7 +187,7 @@ class Issuer:
         each other block after block instead of one batch per round trip.
         """
         self._settle_sent()
-        with self.db.transaction() as session:
+        with self.db.read() as session:
             queued = list(
                 session.scalars(
                     select(Mint)
@@ -229,7 +229,7 @@ class Issuer:
 
     def _in_flight(self, token: str) -> int:
         """Base units sent but not yet booked: they need reserve cover too."""
-        with self.db.transaction() as session:
+        with self.db.read() as session:
             rows = session.scalars(
                 select(Mint.amount).where(Mint.token == token, Mint.status == MintStatus.SENT)
             )
@@ -308,7 +308,7 @@ class Issuer:
         a reorg then undoes would mint twice. A mint whose transaction left the chain goes back
         to `sent` and is resent: the same bytes and nonce, so it can never mint twice. Only when
         a *final* block has used its nonce for another transaction is it signed anew."""
-        with self.db.transaction() as session:
+        with self.db.read() as session:
             open_mints = [
                 (m.id, m.tx_hash, m.raw_tx, m.status, m.minter, m.nonce, m.block_hash)
                 for m in session.scalars(select(Mint).where(Mint.status.in_(IN_FLIGHT)))
@@ -538,7 +538,7 @@ class Issuer:
         final blocks are scanned, so a payout never rests on a block a reorg can take away."""
         rpc = self.chain.rpc
         final = final_height(rpc, self.confirmations)
-        with self.db.transaction() as session:
+        with self.db.read() as session:
             last = session.scalar(select(ScannedBlock).order_by(ScannedBlock.number.desc()).limit(1))
             anchor = None if last is None else Header(last.number, last.hash, last.parent_hash)
         start = 0 if anchor is None else anchor.number + 1
