@@ -104,7 +104,7 @@ class Issuer:
         #: mint id -> when this process last checked that the node still knows its transaction
         self._pending_checked: dict[int, float] = {}
         #: reports go out from the reporter and the mint workers: one at a time, the last one kept
-        self._report_lock = threading.Lock()
+        self._report_lock = threading.RLock()
         self._last_report: str | None = None
 
     def close(self) -> None:
@@ -475,10 +475,13 @@ class Issuer:
         if self.bank is None:
             return
         token = self.tokens["KGST"]
-        balance = self.bank.balance(self.reserve_account("KGST"))
-        current = self._feed_answer(token, "reserve")
-        if force or current != balance:
-            self._report(token, "reserve", balance, self._chain_time(), wait=wait)
+        # Read and sent under one lock: a report read from an older balance never goes out after
+        # one read from a newer balance (the mints that one covers would revert behind it).
+        with self._report_lock:
+            balance = self.bank.balance(self.reserve_account("KGST"))
+            current = self._feed_answer(token, "reserve")
+            if force or current != balance:
+                self._report(token, "reserve", balance, self._chain_time(), wait=wait)
 
     def report_gold(self) -> None:
         if self.custodian is None:
