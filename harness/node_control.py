@@ -70,6 +70,10 @@ class NodeControl:
         new branch includes again ("all", "none", or hashes); the others are dropped.
 
         geth refuses a reorg that would replace a finalized block, as BSC's fast finality does.
+
+        A dropped transaction is left out of the new branch, not erased: geth, as any node,
+        may return the transactions of a lost branch to its pool, and a later block may then
+        include them again (at once, when blocks are sealed on demand).
         """
         if self.engine != "anvil":
             options = {"depth": depth, "keep": keep, "extraBlocks": extra_blocks}

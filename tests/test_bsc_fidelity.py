@@ -162,10 +162,13 @@ def test_a_reorg_replaces_the_branch_and_drops_its_transaction(slow_finality: No
     new = [node.block(n) for n in range(included, head + 1)]
     assert [b["hash"] for b in new] == reorg.blocks and not set(reorg.blocks) & set(old)
     assert new[0]["parentHash"] == old[0]
-    assert reorg.dropped == [tx] and reorg.included == []
-    assert node.rpc.call("eth_getTransactionReceipt", tx) is None
-    assert node.rpc.call("eth_getTransactionByHash", tx) is None
-    assert node.rpc.call("eth_getTransactionCount", sender.address, "latest") == "0x0"
+    # The new branch leaves the transaction out. (Only this test's: geth, as any node, may put
+    # the transactions of a lost branch back in its pool later, and an earlier test's can then
+    # have been sealed into the blocks replaced here; seen in CI.)
+    assert tx in reorg.dropped and tx not in reorg.included
+    assert all(tx not in b["transactions"] for b in new)
+    replaced_state = node.rpc.call("eth_getTransactionCount", sender.address, hex(head))
+    assert replaced_state == "0x0"  # at the new head, as if the transfer never happened
 
 
 def test_a_reorg_can_include_the_transaction_again_in_another_block(slow_finality: Node) -> None:
@@ -176,7 +179,7 @@ def test_a_reorg_can_include_the_transaction_again_in_another_block(slow_finalit
 
     reorg = node.control.reorg(2, keep="all", extra_blocks=1)
 
-    assert reorg.included == [tx] and reorg.dropped == [] and len(reorg.blocks) == 3
+    assert tx in reorg.included and reorg.dropped == [] and len(reorg.blocks) == 3
     receipt = node.rpc.call("eth_getTransactionReceipt", tx)
     assert receipt["status"] == "0x1" and receipt["blockHash"] in reorg.blocks
     assert receipt["blockHash"] != old_block

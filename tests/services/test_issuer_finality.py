@@ -142,13 +142,20 @@ def test_a_redemption_reorganised_away_before_finality_is_never_paid(
     reorg = node.reorg(depth)  # the burn's block leaves the chain before it is final
     assert result.tx_hash in reorg.dropped
     holder.resync(world.chain.rpc)
-    assert kgst.balance_of(holder) == 500_00 * KGS  # the holder has the tokens back
     final_after = node.mine(4)
     wait_until(lambda: node.finality().finalized >= final_after - 2, what="later blocks final")
-    # The issuer has scanned past the reorganised height and paid nothing for it.
     wait_until(lambda: _scanned_past(issuer, final_after - 2), what="issuer scanned the final blocks")
-    assert _redemptions(issuer, result.tx_hash) == []
-    assert bank.balance(family) == 0
+    if world.chain.rpc.call("eth_getTransactionByHash", result.tx_hash) is not None:
+        # geth, as any node may, returned the lost branch's burn to its pool and sealed it
+        # again: a re-inclusion, which is paid exactly once, for its new block.
+        paid = _mining_until(node, lambda: _paid(issuer, result.tx_hash), what="paid after re-inclusion")
+        assert [r.status for r in _redemptions(issuer, result.tx_hash)] == [RedemptionStatus.PAID]
+        assert paid.block_hash not in reorg.replaced and bank.balance(family) == 500_00
+    else:
+        # The issuer has scanned past the reorganised height and paid nothing for it.
+        assert kgst.balance_of(holder) == 500_00 * KGS  # the holder has the tokens back
+        assert _redemptions(issuer, result.tx_hash) == []
+        assert bank.balance(family) == 0
     _reconciled(world, bank, issuer)
 
 
