@@ -660,7 +660,7 @@ def load_command(
     reconciliation says whether money was lost or duplicated.
     """
     from devnet.chaos import ChaosError, parse_duration
-    from loadtests.run import run_load
+    from loadtests.run import open_model_users, run_load
     from loadtests.thresholds import THRESHOLDS_FAILED, ThresholdError, parse_all
 
     try:
@@ -675,8 +675,7 @@ def load_command(
     if rate and shape:
         raise _fail("--rate and --shape: choose one (a shape sets users, --rate sets arrivals)")
     if rate:
-        lanes = (env.free_accounts[1] - env.free_accounts[0]) // 2
-        users = users or min(lanes, max(1, round(20 * rate)))
+        users = users or open_model_users(env, rate)
         spawn_rate = rate  # the users' starts, and so their flows, interleave at the rate
     users = users or 20
     plan = None

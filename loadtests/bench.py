@@ -16,6 +16,7 @@ from typing import Any
 
 from devnet.core.accounts import RoleKeys
 from devnet.core.deploy import deploy_suite
+from devnet.core.env import DevnetEnv
 from devnet.core.tokens import StableCoinClient
 from devnet.core.wallets import Wallet, WalletPool
 from devnet.profile import BscProfile, Engine
@@ -23,7 +24,7 @@ from devnet.world import down, up
 from harness.connect import Devnet
 from harness.flood import flood, fund_senders
 from loadtests import report
-from loadtests.run import run_load
+from loadtests.run import open_model_users, run_load
 
 #: BSC mainnet's throughput as commonly quoted: the report's second reference line.
 BSC_MAINNET_MGAS_PER_S = 133.0
@@ -148,12 +149,10 @@ def run_sweep(
     progress: Callable[[str], None] = lambda _m: None,
 ) -> dict[str, Any]:
     """Open-model runs at each offered rate in turn on one devnet, until the knee (see `knee`)."""
-    env = Devnet.attach(env_file)
-    lanes = (env.env.free_accounts[1] - env.env.free_accounts[0]) // 2
-    env.close()
+    env = DevnetEnv.load(env_file)
     points: list[dict[str, Any]] = []
     for rate in rates:
-        users = min(lanes, max(2, round(20 * rate)))
+        users = open_model_users(env, rate)
         progress(f"sweep: {rate:g} flows/s offered for {step_s} s ({users} users) ...")
         summary = run_load(
             env_file,

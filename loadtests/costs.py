@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
@@ -64,7 +64,6 @@ class _Seen:
     label: str
     base: float
     last: float
-    rss: int = 0
 
 
 @dataclass
@@ -73,7 +72,6 @@ class _Group:
     load_generator: bool
     peak_rss: int = 0
     peak_share: float = 0.0
-    pids: set[int] = field(default_factory=set)
 
 
 def _cpu(proc: psutil.Process) -> float:
@@ -109,17 +107,17 @@ def container_pid(container_id: str) -> int | None:
 def devnet_roots(env_file: Path) -> Callable[[], dict[str, int]]:
     """A function answering {component: root pid} for the devnet now (read from env.json at
     each call, so a component restarted by chaos is followed)."""
-    cached: dict[str, tuple[int, int]] = {}  # container id -> (pid, when looked up)
+    cached: dict[str, int] = {}  # container id -> its main process's host pid
 
     def pid_of(pid: int | None, container: str | None) -> int | None:
         if container is None:
             return pid
         hit = cached.get(container)
-        if hit is not None and psutil.pid_exists(hit[0]):
-            return hit[0]
+        if hit is not None and psutil.pid_exists(hit):
+            return hit
         found = container_pid(container)
         if found is not None:
-            cached[container] = (found, int(time.time()))
+            cached[container] = found
         return found
 
     def roots() -> dict[str, int]:
@@ -198,8 +196,8 @@ class CostMeter:
             if seen is None or seen.label != label:  # a new process (or a reused pid)
                 seen = self._seen[proc.pid] = _Seen(label, base=cpu if self._first else 0.0, last=cpu)
             delta_by_label[label] = delta_by_label.get(label, 0.0) + (cpu - seen.last)
-            seen.last, seen.rss = cpu, rss
-            self._groups.setdefault(label, _Group(label, generator)).pids.add(proc.pid)
+            seen.last = cpu
+            self._groups.setdefault(label, _Group(label, generator))
             rss_by_label[label] = rss_by_label.get(label, 0) + rss
         interval = now - self._last_sample_at
         for label, rss_sum in rss_by_label.items():

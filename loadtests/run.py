@@ -13,9 +13,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from devnet.core.env import DevnetEnv
 from harness.connect import Devnet
 from harness.reconcile import reconcile
 from loadtests import report
+from loadtests.common import WALLETS_PER_USER
 from loadtests.costs import LOAD_GENERATOR, CostMeter, devnet_roots, latency_growth
 from loadtests.thresholds import Threshold, evaluate
 
@@ -85,6 +87,13 @@ def _chaos_once_spawned(
         run(stop)
     except BaseException as e:
         errors.append(e)
+
+
+def open_model_users(env: DevnetEnv, rate: float) -> int:
+    """Users for an open-model run at `rate` flows/s: room for 20 s of flows in flight, at most
+    one per lane of wallets the devnet has."""
+    lanes = (env.free_accounts[1] - env.free_accounts[0]) // WALLETS_PER_USER
+    return min(lanes, max(2, round(20 * rate)))
 
 
 def open_model(
@@ -226,6 +235,7 @@ def run_load(
         )
         stats: list[dict[str, Any]] = json.loads((run_dir / "stats.json").read_text())
         steps = report.steps_table(stats, seconds)
+        flow_latency = report.flow_latency(stats)
         chain = chain_window(devnet, first_block, last_block)
         chain["included_tx_per_s"] = round(chain["txs"] / seconds, 1)
         chain["mgas_per_s"] = round(chain["gas_used"] / seconds / 1e6, 2)
@@ -267,8 +277,8 @@ def run_load(
             "accepted_tx_per_s": round((offered - failed) / seconds, 1),
             "flows_completed": flows,
             "flows_per_s": round(flows / seconds, 2),
-            "flow_latency_ms": report.flow_latency(stats),
-            "open_model": open_model(rate, users, duration_s, report.flow_latency(stats)["flows"], flows),
+            "flow_latency_ms": flow_latency,
+            "open_model": open_model(rate, users, duration_s, flow_latency["flows"], flows),
             "chain": chain,
             "steps": steps,
             "costs": costs.model_dump(),

@@ -155,7 +155,7 @@ class Dispatcher:
         db.on_commit(self._queued)
 
     def _queued(self, rows: list[Any]) -> None:
-        if any(isinstance(row, Delivery) and row.delivered_at is None for row in rows):
+        if any(isinstance(row, Delivery) and not row.attempts for row in rows):  # newly queued
             self._worker.poke()
 
     def start(self) -> None:
