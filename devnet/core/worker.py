@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 import httpx
@@ -54,3 +55,49 @@ class PeriodicWorker:
             if not busy:
                 self._wake.wait(self.interval_s)
                 self._wake.clear()
+
+
+class ChangeGate:
+    """Skips a tick that could only find what the last one found: a tick that reads the chain and
+    the service's own store runs when the chain's head block (its hash, so a reorg counts) or the
+    store changed since the last tick that ended well, and is skipped otherwise. An idle watcher
+    then costs one head read per interval, not a tick's worth of reads and writes.
+
+    `head` answers the head block's hash; `mark_changed` is called on each commit to the store
+    (a service's own ticks commit too, which costs one more tick after each: never one too few).
+    A tick that raised runs again next time; a `busy` tick (work left behind) does too. And one
+    runs at least every `max_idle_s` whatever: what a tick checks against the outside world
+    without a block (a transaction a restarted node's pool lost, to send again) still happens."""
+
+    def __init__(self, head: Callable[[], str], max_idle_s: float = 3.0):
+        self._head = head
+        self.max_idle_s = max_idle_s
+        self._last_run = 0.0
+        self._seen: str | None = None
+        self._changed = True
+        self._lock = threading.Lock()
+        #: ticks run and skipped, for /info and tests
+        self.ran = 0
+        self.skipped = 0
+
+    def mark_changed(self) -> None:
+        with self._lock:
+            self._changed = True
+
+    def wrap(self, tick: Callable[[], bool | None]) -> Callable[[], bool | None]:
+        def gated() -> bool | None:
+            head = self._head()
+            with self._lock:
+                idle = time.monotonic() - self._last_run < self.max_idle_s
+                if head == self._seen and not self._changed and idle:
+                    self.skipped += 1
+                    return False
+                self._seen, self._changed = None, False
+                self._last_run = time.monotonic()
+            busy = tick()
+            self.ran += 1
+            with self._lock:
+                self._seen = None if busy else head
+            return busy
+
+        return gated

@@ -32,7 +32,7 @@ from fastapi import APIRouter, FastAPI, Query
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from devnet.core.worker import PeriodicWorker
+from devnet.core.worker import ChangeGate, PeriodicWorker
 from devnet.services.common.app import ServiceContext, create_service_app
 from devnet.services.common.db import get_or_404, short_id
 from devnet.services.common.idempotency import IdempotencyKey, IdempotencyRecord, run_idempotent
@@ -108,10 +108,20 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
     core = ExchangeCore(ctx, settings)
     watcher = Watcher(core)
     treasury = Treasury(core)
-    treasury_worker = PeriodicWorker("exchange-treasury", settings.poll_interval_s, treasury.tick)
+    # Both workers read only the chain and the exchange's store: an idle exchange skips their
+    # ticks until a new block (or reorg) or a commit (a withdrawal asked for, a config changed).
+    gates = [ChangeGate(core.head_hash), ChangeGate(core.head_hash)]
+
+    def store_changed(_rows: object) -> None:
+        for gate in gates:
+            gate.mark_changed()
+
+    ctx.db.on_commit(store_changed)
+    treasury_tick = treasury.tick if settings.auto_sweep_interval_s else gates[1].wrap(treasury.tick)
+    treasury_worker = PeriodicWorker("exchange-treasury", settings.poll_interval_s, treasury_tick)
     core.wake_treasury = treasury_worker.poke
     ctx.workers += [
-        PeriodicWorker("exchange-watcher", settings.poll_interval_s, watcher.tick),
+        PeriodicWorker("exchange-watcher", settings.poll_interval_s, gates[0].wrap(watcher.tick)),
         treasury_worker,
     ]
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per RPC call otherwise

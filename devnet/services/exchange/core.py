@@ -133,6 +133,10 @@ class ExchangeCore:
             flags.append(bool(abi_decode(["bool"], raw)[0]) if len(raw) >= 32 else False)
         return TokenState(paused=flags[0], hot_wallet_blacklisted=flags[1], error=None)
 
+    def head_hash(self) -> str:
+        """The hash of the node's head block (what the workers' change gates compare)."""
+        return str(self.rpc.call("eth_getBlockByNumber", "latest", False)["hash"])
+
     def refresh_network_state(self, only: str | None = None) -> None:
         """Read each token's pause and the hot wallet's blacklisting; store them, and emit
         network.status_changed when either changed. RPC failures are stored, not raised."""
