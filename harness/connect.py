@@ -41,6 +41,7 @@ class Devnet:
         self.usdkg = StableCoinClient(self.chain, env.deployment.token("USDKG"))
         self.node = NodeControl(self.chain.rpc, env.node.engine)
         self._clients: dict[str, ServiceClient] = {}
+        self._reserve_accounts: dict[str, str] | None = None
 
     @classmethod
     def attach(cls, path: Path = Path(".devnet/env.json")) -> Devnet:
@@ -83,6 +84,12 @@ class Devnet:
     @property
     def bank(self) -> BankClient:
         return self._client("bank", BankClient)
+
+    def reserve_account(self, symbol: str) -> str:
+        """The bank account that backs `symbol` (fixed for the bank's life: asked once)."""
+        if self._reserve_accounts is None:
+            self._reserve_accounts = self.bank.reserve_accounts()
+        return self._reserve_accounts[symbol]
 
     @property
     def custodian(self) -> CustodianClient:

@@ -6,9 +6,11 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 
@@ -137,12 +139,86 @@ def settled_payout(devnet: Devnet, tx_hash: str, timeout: float) -> RedemptionOu
     return long_poll(settled, timeout, "payout")
 
 
-def mint_kgst(
-    devnet: Devnet, payer_account: str, wallet: Wallet, tyiyn: int, trace: Trace, timeout: float = 60
+#: The step that pays for a mint, per token.
+PAY_STEP = {"KGST": "bank credit", "USDKG": "mint request accepted"}
+
+#: While a mint is awaited on chain, how often the issuer is asked whether it refused it instead
+#: (failed or held), so such a flow fails with the issuer's reason rather than a timeout.
+REFUSAL_CHECK_S = 2.0
+
+
+def observe_mint(
+    devnet: Devnet, landed: Future[dict[str, Any]], payment_id: str, timeout: float
+) -> dict[str, Any]:
+    """The mint's `Transfer` log, from the chain (the chain client's block follower resolves
+    `landed`); meanwhile, every REFUSAL_CHECK_S, one quick question to the issuer in case it
+    refused the mint. Raises on a refusal or when `timeout` passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return landed.result(max(0.0, min(REFUSAL_CHECK_S, deadline - time.monotonic())))
+        except FutureTimeout:
+            pass
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"no mint on chain after {timeout} s")
+        try:
+            mint = _mint_for(devnet, payment_id, 0)
+        except (httpx.TransportError, httpx.HTTPStatusError, ApiError):
+            continue  # the issuer is down or restarting: keep watching the chain
+        if mint is not None and mint.status != MintStatus.MINTED:
+            raise RuntimeError(f"mint {mint.status}: {mint.reason}")
+
+
+def _mint_steps(
+    devnet: Devnet,
+    token: StableCoinClient,
+    wallet: Wallet,
+    minor: int,
+    trace: Trace,
+    pay: Callable[[Step], str],
+    timeout: float,
+    final: bool,
 ) -> None:
-    """Pay som into the KGST reserve account naming a wallet; the issuer mints that amount."""
-    reserve = devnet.bank.reserve_accounts()["KGST"]
-    with trace.record("bank credit") as step:
+    """`pay` (recorded as `trace`'s first step) causes a mint of `minor` to `wallet`. "mint
+    included": the chain shows the mint's Transfer to the wallet (observed, not polled). With
+    `final`, "mint final": the issuer has booked it `minted`, on a final block (a long poll)."""
+    currency = "KGS" if token.info.symbol == "KGST" else "USD"
+    landed = token.watch_mint(wallet, token.info.from_minor(minor))
+    try:
+        with trace.record(PAY_STEP[token.info.symbol]) as step:
+            payment_id = pay(step)
+        with trace.record("mint included") as step:
+            log = observe_mint(devnet, landed, payment_id, timeout)
+            step.tx_hash, step.block = log["transactionHash"], int(log["blockNumber"], 16)
+            step.bank_ref = payment_id
+            step.detail = f"{format_minor(minor)} {token.info.symbol} to {wallet.address}"
+    finally:
+        landed.cancel()
+    if not final:
+        return
+    with trace.record("mint final") as step:
+        mint = settled_mint(devnet, payment_id, timeout)
+        if mint.status != MintStatus.MINTED:
+            raise RuntimeError(f"mint {mint.status}: {mint.reason}")
+        step.tx_hash, step.block, step.bank_ref = mint.tx_hash, mint.block_number, payment_id
+        step.detail = f"booked by the issuer ({format_minor(minor)} {currency} of reserve)"
+
+
+def mint_kgst(
+    devnet: Devnet,
+    payer_account: str,
+    wallet: Wallet,
+    tyiyn: int,
+    trace: Trace,
+    timeout: float = 60,
+    final: bool = True,
+) -> None:
+    """Pay som into the KGST reserve account naming a wallet; the issuer mints that amount.
+    `final=False` ends when the tokens are in the wallet (what a load run measures); the issuer's
+    booking is then checked by the reconciliation after the run."""
+    reserve = devnet.reserve_account("KGST")
+
+    def pay(step: Step) -> str:
         payment = devnet.bank.pay(
             payer_account,
             reserve,
@@ -154,12 +230,9 @@ def mint_kgst(
         )
         step.bank_ref = payment.id
         step.detail = f"{format_minor(tyiyn)} KGS to the KGST reserve account"
-    with trace.record("mint included") as step:
-        mint = settled_mint(devnet, payment.id, timeout)
-        if mint.status != MintStatus.MINTED:
-            raise RuntimeError(f"mint {mint.status}: {mint.reason}")
-        step.tx_hash, step.block, step.bank_ref = mint.tx_hash, mint.block_number, payment.id
-        step.detail = f"{format_minor(tyiyn)} KGST to {wallet.address}"
+        return payment.id
+
+    _mint_steps(devnet, devnet.kgst, wallet, tyiyn, trace, pay, timeout, final)
 
 
 def remit_on_chain(
@@ -199,40 +272,58 @@ def redeem(
 
 
 def kgst_remittance_cycle(
-    devnet: Devnet, *, migrant_account: str, migrant: Wallet, family: Wallet, family_account: str, tyiyn: int
+    devnet: Devnet,
+    *,
+    migrant_account: str,
+    migrant: Wallet,
+    family: Wallet,
+    family_account: str,
+    tyiyn: int,
+    final: bool = True,
 ) -> Trace:
     """A migrant worker buys KGST with som, sends it home, and the family cashes it out."""
     trace = Trace("kgst remittance cycle")
     amount = devnet.kgst.info.from_minor(tyiyn)
-    mint_kgst(devnet, migrant_account, migrant, tyiyn, trace)
+    mint_kgst(devnet, migrant_account, migrant, tyiyn, trace, final=final)
     remit_on_chain(devnet.kgst, migrant, family, amount, trace)
     redeem(devnet, devnet.kgst, family, amount, family_account, trace)
     return trace
 
 
 def mint_usdkg(
-    devnet: Devnet, customer_account: str, wallet: Wallet, cents: int, trace: Trace, timeout: float = 60
+    devnet: Devnet,
+    customer_account: str,
+    wallet: Wallet,
+    cents: int,
+    trace: Trace,
+    timeout: float = 60,
+    final: bool = True,
 ) -> None:
     """An institutional (T3) customer buys USDKG with USD; refused unless gold covers it."""
-    with trace.record("mint request accepted") as step:
+
+    def pay(step: Step) -> str:
         accepted = devnet.issuer.request_usdkg_mint(customer_account, wallet.address, cents)
         step.bank_ref = accepted.bank_payment_id
         step.detail = f"{format_minor(cents)} USD paid into the USDKG reserve account"
-    with trace.record("mint included") as step:
-        mint = settled_mint(devnet, accepted.bank_payment_id, timeout)
-        if mint.status != MintStatus.MINTED:
-            raise RuntimeError(f"mint {mint.status}: {mint.reason}")
-        step.tx_hash, step.block, step.bank_ref = mint.tx_hash, mint.block_number, accepted.bank_payment_id
-        step.detail = f"{format_minor(cents)} USDKG to {wallet.address}"
+        return accepted.bank_payment_id
+
+    _mint_steps(devnet, devnet.usdkg, wallet, cents, trace, pay, timeout, final)
 
 
 def usdkg_cycle(
-    devnet: Devnet, *, buyer_account: str, buyer: Wallet, payee: Wallet, payee_account: str, cents: int
+    devnet: Devnet,
+    *,
+    buyer_account: str,
+    buyer: Wallet,
+    payee: Wallet,
+    payee_account: str,
+    cents: int,
+    final: bool = True,
 ) -> Trace:
     """A fund buys gold-backed dollars, pays a supplier on chain, the supplier cashes out in USD."""
     trace = Trace("usdkg cycle")
     amount = devnet.usdkg.info.from_minor(cents)
-    mint_usdkg(devnet, buyer_account, buyer, cents, trace)
+    mint_usdkg(devnet, buyer_account, buyer, cents, trace, final=final)
     remit_on_chain(devnet.usdkg, buyer, payee, amount, trace)
     redeem(devnet, devnet.usdkg, payee, amount, payee_account, trace)
     return trace
@@ -297,12 +388,19 @@ def remit_via_exchange(
 
 
 def kgst_exchange_cycle(
-    devnet: Devnet, *, migrant_account: str, migrant: Wallet, family: Wallet, family_account: str, tyiyn: int
+    devnet: Devnet,
+    *,
+    migrant_account: str,
+    migrant: Wallet,
+    family: Wallet,
+    family_account: str,
+    tyiyn: int,
+    final: bool = True,
 ) -> Trace:
     """The same remittance, through the exchange instead of wallet to wallet."""
     trace = Trace("kgst exchange remittance cycle")
     amount = devnet.kgst.info.from_minor(tyiyn)
-    mint_kgst(devnet, migrant_account, migrant, tyiyn, trace)
+    mint_kgst(devnet, migrant_account, migrant, tyiyn, trace, final=final)
     remit_via_exchange(devnet, devnet.kgst, migrant, family, amount, trace)
     received = amount - devnet.exchange.network("KGST").withdraw_fee
     redeem(devnet, devnet.kgst, family, received, family_account, trace)

@@ -63,6 +63,7 @@ def test_many_migrants_send_home_at_once(
     assert results[0] == [
         "bank credit",
         "mint included",
+        "mint final",
         "transfer included",
         "redeem included",
         "payout settled",
@@ -85,6 +86,7 @@ def test_remittance_through_the_exchange(
     assert [s.name for s in trace.steps] == [
         "bank credit",
         "mint included",
+        "mint final",
         "deposit included",
         "deposit credited",
         "deposit unlocked",

@@ -170,3 +170,23 @@ def test_usdkg_missing_price_blocks_minting(
     usdkg.report_gold(roles.reporter, fine_oz_milli=1_000 * OZ)
     with pytest.raises(Reverted, match=r"^SecureMint: no gold price report$"):
         usdkg.mint(roles.minter, alice, 1)
+
+
+def test_a_mint_is_observed_from_the_chain_by_wallet_and_amount(
+    kgst: StableCoinClient, roles: RoleWallets, alice: Wallet
+) -> None:
+    """What a flow waits on instead of polling: the block follower resolves the watch that
+    matches the mint's Transfer exactly, and no other (another amount, another wallet)."""
+    kgst.report_reserve(roles.reporter, 10_000_00)
+    kgst.configure_minter(roles.master_minter, roles.minter, kgst.units(100))
+    exact = kgst.watch_mint(alice, kgst.units(7))
+    other_amount = kgst.watch_mint(alice, kgst.units(8))
+    other_wallet = kgst.watch_mint(roles.minter, kgst.units(7))
+    result = kgst.mint(roles.minter, alice, kgst.units(7))
+    log = exact.result(timeout=30)
+    assert log["transactionHash"] == result.tx_hash
+    assert int(log["blockNumber"], 16) == result.block_number
+    kgst.mint(roles.minter, roles.minter, kgst.units(1))  # one more block, with a mint to another
+    assert not other_amount.done() and not other_wallet.done()
+    for watch in (other_amount, other_wallet):
+        assert watch.cancel()  # how a waiter gives up; the follower then stops for it

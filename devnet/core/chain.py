@@ -209,15 +209,22 @@ class Chain:
         value: int = 0,
         gas: int | None = None,
         gas_price: int | None = None,
+        expect: bool = False,
     ) -> str:
-        """Sign and submit; returns the tx hash. Reverts found by gas estimation raise Reverted."""
+        """Sign and submit; returns the tx hash. Reverts found by gas estimation raise Reverted.
+        `expect`: the caller will `wait` for it (its receipt is then awaited from the start)."""
         if gas is None:
             gas = self.estimate_gas(wallet.address, to, data, value)
         for attempt in (1, 2):
             signed = self.sign(wallet, to, data, value=value, gas=gas, gas_price=gas_price)
+            if expect:  # awaited before it is sent, so `wait` needs no lookup of its own
+                self.receipts.expect(signed.hash_hex)
             try:
                 return self.submit(wallet, signed)
-            except RpcError as e:
+            except BaseException as e:
+                self.receipts.forget(signed.hash_hex)
+                if not isinstance(e, RpcError):
+                    raise
                 # Someone else sent from this key (another process): one retry with the node's nonce.
                 if attempt == 2 or "nonce too low" not in e.message:
                     raise
@@ -255,10 +262,10 @@ class Chain:
     ) -> TxResult:
         """Call `fn(*args)` on `contract` from `wallet` and wait for inclusion."""
         data = self.encode_call(contract, fn, *args)
-        return self.wait(self.send(wallet, contract.address, data, value=value, gas=gas))
+        return self.wait(self.send(wallet, contract.address, data, value=value, gas=gas, expect=True))
 
     def deploy(self, wallet: Wallet, name: str, *args: Any) -> str:
-        result = self.wait(self.send(wallet, None, self.encode_deploy(name, *args)))
+        result = self.wait(self.send(wallet, None, self.encode_deploy(name, *args), expect=True))
         return to_checksum_address(result.receipt["contractAddress"])
 
     def call(self, contract: Contract, fn: str, *args: Any, sender: str | None = None) -> Any:

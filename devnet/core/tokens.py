@@ -4,6 +4,7 @@ signatures (permit, EIP-3009) and event decoding."""
 from __future__ import annotations
 
 import os
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +13,7 @@ from eth_account.signers.local import LocalAccount
 
 from devnet.core.chain import Chain, TxResult
 from devnet.core.deploy import TokenDeployment
-from devnet.core.events import decode_log
+from devnet.core.events import decode_log, topic
 from devnet.core.wallets import Wallet
 
 
@@ -76,6 +77,17 @@ class StableCoinClient:
     def max_supply(self) -> int:
         """What the reserve policy allows right now (reverts with the policy's reason if stale)."""
         return int(self.chain.call(self.policy, "maxSupply"))
+
+    # ---- observing ---------------------------------------------------------------------------
+
+    def watch_mint(self, to: str | Wallet, amount: int) -> Future[dict[str, Any]]:
+        """The `Transfer(0x0, to, amount)` log of a mint, once a block holds it: from the chain
+        client's one block follower, no poll of its own. Register it before causing the mint;
+        cancel the future to stop waiting."""
+        word = _addr(to).lower().removeprefix("0x").rjust(64, "0")
+        return self.chain.receipts.watch_log(
+            self.address, [topic("Transfer"), "0x" + "0" * 64, "0x" + word], data="0x" + f"{amount:064x}"
+        )
 
     # ---- holder actions ----------------------------------------------------------------------
 

@@ -163,6 +163,7 @@ def test_usdkg_cycle_buy_pay_cash_out(world: World, vault: CustodianClient, bank
     assert [s.name for s in trace.steps] == [
         "mint request accepted",
         "mint included",
+        "mint final",
         "transfer included",
         "redeem included",
         "payout settled",
