@@ -125,8 +125,12 @@ class ServiceClient:
     def clear_faults(self) -> Any:
         return self._admin("DELETE", "/admin/faults")
 
-    def subscribe(self, url: str) -> Any:
-        return self._admin("POST", "/admin/subscriptions", {"url": url})
+    def subscribe(self, url: str, subjects: list[str] | None = None) -> Any:
+        """Webhooks to `url`: every event, or only those about `subjects` (the bank: accounts)."""
+        body: dict[str, Any] = {"url": url}
+        if subjects is not None:
+            body["subjects"] = subjects
+        return self._admin("POST", "/admin/subscriptions", body)
 
     def pending_webhooks(self) -> int:
         return int(self._admin("GET", "/admin/webhooks/pending")["pending"])

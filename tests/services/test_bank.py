@@ -116,6 +116,25 @@ def test_payment_settles_at_once_with_statement_and_notifications(
     assert credit.remittance_info == "family support"
 
 
+def test_a_subscription_to_some_accounts_hears_of_those_only(bank: BankClient, sink: WebhookSink) -> None:
+    """As a bank notifies a customer of its own accounts: the issuer subscribes to its reserve
+    accounts and hears nothing of other customers' bookings (one delivery per event it needs)."""
+    payer = _customer_with_account(bank, funds=100_00)
+    watched, other = _customer_with_account(bank), _customer_with_account(bank)
+    narrow = WebhookSink(SECRET)
+    try:
+        bank.subscribe(narrow.url, [watched])
+        bank.pay(payer, other, 1_00, "KGS", end_to_end_id="E2E-SUB-OTHER")
+        paid = bank.pay(payer, watched, 2_00, "KGS", end_to_end_id="E2E-SUB-WATCHED")
+        events = narrow.wait_for(lambda ev: any(e["data"]["payment_id"] == paid.id for e in ev))
+        # the broad subscriber got the other payment first (one dispatcher, in order) ...
+        sink.wait_for(lambda ev: any(e["data"]["end_to_end_id"] == "E2E-SUB-OTHER" for e in ev))
+        # ... the narrow one only the credit to its account
+        assert [(e["type"], e["data"]["account"]) for e in events] == [("account.credited", watched)]
+    finally:
+        narrow.close()
+
+
 def test_a_structured_creditor_reference_travels_with_the_payment(
     bank: BankClient, sink: WebhookSink
 ) -> None:

@@ -128,7 +128,7 @@ class Bank:
             counterparty=counterparty,
         )
         event = BankEvent.ACCOUNT_CREDITED if credit_debit == CreditDebit.CRDT else BankEvent.ACCOUNT_DEBITED
-        emit(session, event, notification.model_dump(mode="json"))
+        emit(session, event, notification.model_dump(mode="json"), subject=account.number)
 
     def deposit(self, session: Session, body: DepositIn) -> Payment:
         account = self._account(session, body.account, "body.account")

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from devnet.services.common.changes import ChangeFeed
 from devnet.services.common.db import Database
-from devnet.services.common.faults import FaultConfig, Faults, injects_faults
+from devnet.services.common.faults import FaultConfig, Faults, FaultsMiddleware, injects_faults
 from devnet.services.common.problems import (
     Problem,
     document_problems,
@@ -49,7 +49,13 @@ class SubscriptionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: str = Field(
-        max_length=500, pattern=r"^https?://", description="an http(s) URL that receives every webhook"
+        max_length=500, pattern=r"^https?://", description="an http(s) URL that receives the webhooks"
+    )
+    subjects: list[Annotated[str, Field(min_length=1, max_length=80)]] | None = Field(
+        default=None,
+        max_length=100,
+        description="only events about these subjects (the bank: account numbers, as a bank "
+        "notifies a customer of its own accounts); every event when absent",
     )
 
     @field_validator("url")
@@ -67,6 +73,7 @@ class SubscriptionIn(BaseModel):
 
 class SubscriptionOut(BaseModel):
     url: str
+    subjects: list[str] | None = None
 
 
 class PendingWebhooks(BaseModel):
@@ -136,7 +143,7 @@ def create_service_app(
     app.state.ctx = ctx
     install_problem_handlers(app)
     document_problems(app)
-    app.middleware("http")(ctx.faults.middleware)
+    app.add_middleware(FaultsMiddleware, faults=ctx.faults)
     for router in [_admin_router(ctx), *routers]:
         _include(app, router)
 
@@ -179,8 +186,8 @@ def _admin_router(ctx: ServiceContext) -> APIRouter:
 
     @router.post("/subscriptions", status_code=201)
     def add_subscription(body: SubscriptionIn) -> SubscriptionOut:
-        subscribe(ctx.db, body.url)
-        return SubscriptionOut(url=body.url)
+        subscribe(ctx.db, body.url, body.subjects)
+        return SubscriptionOut(url=body.url, subjects=sorted(set(body.subjects)) if body.subjects else None)
 
     @router.get("/webhooks/pending")
     def webhooks_pending() -> PendingWebhooks:

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 from pydantic import ValidationError
-from sqlalchemy import DateTime, Integer, String, Text, select
+from sqlalchemy import DateTime, Integer, String, Text, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from devnet.core.webhooks import (
@@ -60,6 +60,16 @@ class Subscription(Base):
     url: Mapped[str] = mapped_column(String(500), primary_key=True)
 
 
+class SubscriptionSubject(Base):
+    """A subscription that lists subjects receives only events about them (the bank: an account
+    number, as a bank notifies a customer about its own accounts); one without gets every event."""
+
+    __tablename__ = "webhook_subscription_subjects"
+
+    url: Mapped[str] = mapped_column(String(500), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(80), primary_key=True)
+
+
 class InboxEvent(Base):
     """Events this service has received and processed, for de-duplication."""
 
@@ -99,19 +109,30 @@ def read_event(secret: str, header: str | None, body: bytes) -> WebhookEvent:
         raise invalid_request(e.errors(), prefix=("body",)) from e
 
 
-def emit(session: Session, type_: str, data: dict[str, Any]) -> str:
-    """Queue an event for every subscriber, atomically with the caller's state change."""
+def emit(session: Session, type_: str, data: dict[str, Any], subject: str | None = None) -> str:
+    """Queue an event for every subscriber that wants it (all, or those listing `subject`),
+    atomically with the caller's state change."""
     event_id = short_id("evt")
     session.add(OutboxEvent(id=event_id, type=type_, payload=data))
+    filters: dict[str, set[str]] = {}
+    for row in session.scalars(select(SubscriptionSubject)):
+        filters.setdefault(row.url, set()).add(row.subject)
     for sub in session.scalars(select(Subscription)):
-        session.add(Delivery(event_id=event_id, url=sub.url))
+        wanted = filters.get(sub.url)
+        if wanted is None or subject in wanted:
+            session.add(Delivery(event_id=event_id, url=sub.url))
     return event_id
 
 
-def subscribe(db: Database, url: str) -> None:
+def subscribe(db: Database, url: str, subjects: list[str] | None = None) -> None:
+    """Subscribe `url` to every event, or (with `subjects`) to events about those only; a
+    second call replaces the first's subjects."""
     with db.transaction() as session:
         if session.get(Subscription, url) is None:
             session.add(Subscription(url=url))
+        session.execute(delete(SubscriptionSubject).where(SubscriptionSubject.url == url))
+        for subject in sorted(set(subjects or ())):
+            session.add(SubscriptionSubject(url=url, subject=subject))
 
 
 def verify(secret: str, header: str | None, body: bytes, tolerance_s: int = TOLERANCE_S) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from functools import partial
 from typing import Annotated, Any
 
@@ -97,16 +98,19 @@ def create_app(settings: IssuerSettings | None = None) -> FastAPI:
     #: webhook subscriptions not made yet: a peer that is down when the issuer starts (a
     #: restart after a crash, say) is asked again on each reporter tick, and meanwhile the
     #: bank statement sync finds the credits its webhooks would have announced
-    unsubscribed: list[tuple[ServiceClient, str]] = []
+    #: (peer, our URL, what to subscribe to: None for everything, else a function naming the
+    #: subjects, asked when subscribing)
+    unsubscribed: list[tuple[ServiceClient, str, Callable[[], list[str]] | None]] = []
 
     def subscribe() -> None:
-        for client, url in list(unsubscribed):
+        for entry in list(unsubscribed):
+            client, url, subjects = entry
             try:
-                client.subscribe(url)
+                client.subscribe(url, subjects() if subjects else None)
             except (ApiError, httpx.HTTPError) as e:
                 log.warning("subscribing %s at %s failed, retrying later: %s", url, client.base_url, e)
             else:
-                unsubscribed.remove((client, url))
+                unsubscribed.remove(entry)
 
     def report() -> None:
         subscribe()
@@ -402,10 +406,13 @@ def create_app(settings: IssuerSettings | None = None) -> FastAPI:
             issuer_name=settings.issuer_name,
         )
         public = settings.public_url or f"http://{settings.host}:{settings.port}"
-        if bank is not None:  # the bank tells us about reserve credits
-            unsubscribed.append((bank, f"{public}/webhooks/bank"))
+        if bank is not None:  # the bank tells us about our reserve accounts, not its other customers'
+            reserve_bank = bank
+            unsubscribed.append(
+                (bank, f"{public}/webhooks/bank", lambda: sorted(reserve_bank.reserve_accounts().values()))
+            )
         if custodian is not None:  # new prices and attestations are reported at once
-            unsubscribed.append((custodian, f"{public}/webhooks/custodian"))
+            unsubscribed.append((custodian, f"{public}/webhooks/custodian", None))
         subscribe()
 
     return create_service_app(
