@@ -9,12 +9,12 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 from pydantic import ValidationError
-from sqlalchemy import DateTime, Integer, String, Text, delete, select
+from sqlalchemy import DateTime, Integer, String, Text, delete, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from devnet.core.webhooks import (
@@ -190,31 +190,44 @@ class Dispatcher:
         self._worker.poke()
 
     def _deliver_due(self) -> bool:
+        """One round: every due delivery (up to 50) posted in order, then their outcomes written
+        in one transaction. Plain column reads (no ORM objects): this runs once per commit that
+        queues an event, so its cost is paid per event."""
         with self.db.read() as session:  # an idle look takes no writer lock
-            due = list(
-                session.scalars(
-                    select(Delivery)
-                    .where(Delivery.delivered_at.is_(None), Delivery.next_attempt_at <= utcnow())
-                    .order_by(Delivery.id)
-                    .limit(50)
+            jobs = session.execute(
+                select(
+                    Delivery.id,
+                    Delivery.url,
+                    Delivery.attempts,
+                    OutboxEvent.id,
+                    OutboxEvent.type,
+                    OutboxEvent.payload,
+                    OutboxEvent.created_at,
                 )
-            )
-            jobs = [(d.id, d.url, session.get(OutboxEvent, d.event_id)) for d in due]
-            jobs_data = [(i, url, ev.id, ev.type, ev.payload, ev.created_at) for i, url, ev in jobs if ev]
-        for delivery_id, url, event_id, type_, payload, created in jobs_data:
+                .join(OutboxEvent, OutboxEvent.id == Delivery.event_id)
+                .where(Delivery.delivered_at.is_(None), Delivery.next_attempt_at <= utcnow())
+                .order_by(Delivery.id)
+                .limit(50)
+            ).all()
+        if not jobs:
+            return False
+        outcomes: list[dict[str, Any]] = []
+        for delivery_id, url, attempts, event_id, type_, payload, created in jobs:
+            if created.tzinfo is None:  # SQLite keeps no zone; every timestamp is written in UTC
+                created = created.replace(tzinfo=UTC)
             ok, error = self._post(url, event_id, type_, payload, created)
-            with self.db.transaction() as session:
-                d = session.get(Delivery, delivery_id)
-                if d is None:
-                    continue
-                d.attempts += 1
-                if ok:
-                    d.delivered_at = utcnow()
-                else:
-                    delay = min(self.retry_base_s * 2 ** (d.attempts - 1), self.retry_max_s)
-                    d.next_attempt_at = utcnow() + timedelta(seconds=delay)
-                    d.last_error = error
-        return bool(jobs_data)
+            outcome: dict[str, Any] = {"id": delivery_id, "attempts": attempts + 1}
+            if ok:
+                outcome["delivered_at"] = utcnow()
+            else:
+                delay = min(self.retry_base_s * 2**attempts, self.retry_max_s)
+                outcome["next_attempt_at"] = utcnow() + timedelta(seconds=delay)
+                outcome["last_error"] = error
+            outcomes.append(outcome)
+        with self.db.transaction() as session:
+            for outcome in outcomes:  # one UPDATE each, by primary key; rows deleted meanwhile: none
+                session.execute(update(Delivery).where(Delivery.id == outcome["id"]).values(**outcome))
+        return True
 
     def _post(
         self, url: str, event_id: str, type_: str, payload: dict[str, Any], created: datetime
