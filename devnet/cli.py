@@ -538,8 +538,12 @@ def flood_command(
         "overall_tx_per_s",
         "steady_tx_per_s",
         "steady_mgas_per_s",
+        "waited_seconds",
+        "block_interval_s",
+        "tx_per_block",
     ):
         table.add_row(key, f"{getattr(result, key):,}")
+    table.add_row("limited by", result.limited_by)
     console.print(table)
     if output:
         output.write_text(
@@ -959,6 +963,7 @@ def bench_command(
         "ceiling_tx_per_s",
         "ceiling_mgas_per_s",
         "ceiling_flows_per_s",
+        "ceiling_limited_by",
         "ratio_to_ceiling",
         "bsc_mainnet_flows_per_s",
         "ratio_to_bsc_mainnet",

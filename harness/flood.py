@@ -33,6 +33,14 @@ class FloodResult:
     steady_mgas_per_s: float
     overall_tx_per_s: float
     gas_per_transfer: int
+    #: Seconds the submitter spent waiting for the txpool to drain (it keeps at most
+    #: `max_in_flight` unincluded): most of `submit_seconds` means the node set the pace.
+    waited_seconds: float = 0.0
+    #: Mean time between the blocks that carried the flood, and their mean transfers.
+    block_interval_s: float = 0.0
+    tx_per_block: float = 0.0
+    #: What capped the ceiling, in a sentence, from the numbers above.
+    limited_by: str = ""
     per_block: list[dict[str, float]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
@@ -109,10 +117,13 @@ def flood(
 
     t0 = time.perf_counter()
     sent = 0
+    waited = 0.0
     while sent < len(by_round):
         if sent - included >= max_in_flight:  # keep the txpool under its global slots
+            t_wait = time.perf_counter()
             poll_blocks()
             time.sleep(0.005)
+            waited += time.perf_counter() - t_wait
             continue
         batch = by_round[sent : sent + batch_size]
         errors = [r for r in chain.send_raw_batch(batch) if not isinstance(r, str)]
@@ -141,6 +152,20 @@ def flood(
         steady_tx = len(by_round) / total_seconds
         steady_gas = sum(b["gas_used"] for b in blocks) / total_seconds
     gas_used = sum(int(b["gas_used"]) for b in blocks)
+    seen = [b["seen_at"] for b in blocks]
+    interval = (seen[-1] - seen[0]) / (len(seen) - 1) if len(seen) > 1 else 0.0
+    per_block = len(by_round) / len(blocks) if blocks else 0.0
+    if waited > submit_seconds / 2:
+        limited_by = (
+            f"the node: the submitter waited {waited:.1f} of {submit_seconds:.1f} s for its pool to "
+            f"drain; blocks came every {interval:.2f} s with {per_block:,.0f} transfers each"
+        )
+    else:
+        limited_by = (
+            f"the submitter: the node's pool was never full (waited {waited:.1f} of "
+            f"{submit_seconds:.1f} s); blocks came every {interval:.2f} s with "
+            f"{per_block:,.0f} transfers each"
+        )
     return FloodResult(
         transactions=len(by_round),
         senders=len(wallets),
@@ -153,5 +178,9 @@ def flood(
         steady_mgas_per_s=round(steady_gas / 1e6, 2),
         overall_tx_per_s=round(len(by_round) / total_seconds, 1),
         gas_per_transfer=gas_used // len(by_round),
+        waited_seconds=round(waited, 3),
+        block_interval_s=round(interval, 3),
+        tx_per_block=round(per_block, 1),
+        limited_by=limited_by,
         per_block=[{**b, "seen_at": round(b["seen_at"] - t0, 3)} for b in blocks],
     )

@@ -133,4 +133,7 @@ def test_bench_sweeps_offered_rates_reports_the_knee_and_the_ceiling(tmp_path: P
     page = (tmp_path / "bench" / "sweep" / "sweep.html").read_text()
     assert "Completed vs offered" in page and "<svg" in page
     assert bench["ceiling_tx_per_s"] > 0 and bench["bottleneck"]
+    # what capped the ceiling is named, from the flood's own numbers
+    assert bench["ceiling_limited_by"].startswith(("the node: ", "the submitter: "))
+    assert bench["flood"]["block_interval_s"] >= 0 and bench["flood"]["tx_per_block"] > 0
     assert "knee (flows/s sustained)" in result.output
