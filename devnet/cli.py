@@ -538,6 +538,7 @@ def flood_command(
         "overall_tx_per_s",
         "steady_tx_per_s",
         "steady_mgas_per_s",
+        "accepting_seconds",
         "waited_seconds",
         "block_interval_s",
         "tx_per_block",

@@ -103,8 +103,8 @@ class StableCoinClient:
     def transfer_from(self, spender: Wallet, owner: str | Wallet, to: str | Wallet, amount: int) -> TxResult:
         return self._tx(spender, "transferFrom", _addr(owner), _addr(to), amount)
 
-    def redeem(self, holder: Wallet, amount: int, ref: str | bytes) -> TxResult:
-        return self._tx(holder, "redeem", amount, payout_ref(ref) if isinstance(ref, str) else ref)
+    def redeem(self, holder: Wallet, amount: int, ref: str | bytes, gas: int | None = None) -> TxResult:
+        return self._tx(holder, "redeem", amount, payout_ref(ref) if isinstance(ref, str) else ref, gas=gas)
 
     # ---- role actions ------------------------------------------------------------------------
 
