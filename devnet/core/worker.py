@@ -64,7 +64,7 @@ class ChangeGate:
     then costs one head read per interval, not a tick's worth of reads and writes.
 
     `head` answers the head block's hash; `mark_changed` is called on each commit to the store
-    (a service's own ticks commit too, which costs one more tick after each: never one too few).
+    (except the gated tick's own commits).
     A tick that raised runs again next time; a `busy` tick (work left behind) does too. And one
     runs at least every `max_idle_s` whatever: what a tick checks against the outside world
     without a block (a transaction a restarted node's pool lost, to send again) still happens."""
@@ -75,12 +75,19 @@ class ChangeGate:
         self._last_run = 0.0
         self._seen: str | None = None
         self._changed = True
+        #: the thread running the gated tick, while it runs
+        self._ticking: int | None = None
         self._lock = threading.Lock()
         #: ticks run and skipped, for /info and tests
         self.ran = 0
         self.skipped = 0
 
     def mark_changed(self) -> None:
+        """The store changed (call it from a commit listener). A commit made by the gated tick
+        itself does not count: it wrote what it had found, and the next tick would find nothing
+        new in it."""
+        if threading.get_ident() == self._ticking:
+            return
         with self._lock:
             self._changed = True
 
@@ -94,7 +101,11 @@ class ChangeGate:
                     return False
                 self._seen, self._changed = None, False
                 self._last_run = time.monotonic()
-            busy = tick()
+            self._ticking = threading.get_ident()
+            try:
+                busy = tick()
+            finally:
+                self._ticking = None
             self.ran += 1
             with self._lock:
                 self._seen = None if busy else head

@@ -3,6 +3,7 @@ store changed, when the last one failed or left work, or when it has idled long 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import pytest
@@ -81,3 +82,22 @@ def test_it_runs_at_least_every_max_idle() -> None:
     for _ in range(3):
         tick()
     assert t.count == 3
+
+
+def test_the_ticks_own_commits_do_not_count_but_others_do() -> None:
+    t = Ticks()
+    gate = ChangeGate(lambda: t.head, max_idle_s=3600.0)
+
+    def commits_while_ticking() -> bool:
+        gate.mark_changed()  # the tick's own write: what it found, nothing new
+        return t.tick()
+
+    tick = gate.wrap(commits_while_ticking)
+    tick()
+    tick()
+    assert t.count == 1
+    done = threading.Event()
+    threading.Thread(target=lambda: (gate.mark_changed(), done.set())).start()  # another writer
+    assert done.wait(5)
+    tick()
+    assert t.count == 2

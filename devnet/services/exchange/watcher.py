@@ -4,7 +4,9 @@ them after minConfirm, unlocks them after unLockConfirm, and undoes what reorgs 
 Every tick:
 
 1. reads each listed token's pause and the hot wallet's blacklisting (GET /networks status);
-2. re-reads the hashes of the last `window` processed blocks (window = max(reorg_window,
+2. reads the node's block at the last processed height: if its hash is the one processed,
+   no block below changed either (each hash commits to its parent); otherwise it re-reads the
+   hashes of the last `window` processed blocks (window = max(reorg_window,
    max unLockConfirm + 1)); at the lowest block whose hash changed (or that is gone), it
    reverses every deposit from there on (a credited one leaves `locked`, an unlocked one
    leaves `available`, even below zero: the exchange's loss, logged), forgets those blocks
@@ -109,6 +111,13 @@ class Watcher:
                 )
             ]
         if not stored:
+            return
+        # A block's hash commits to every block before it: while the node's block at our last
+        # processed height is the one we processed, nothing below it changed either (one
+        # header read per tick instead of the whole window's).
+        last_number, last_hash = stored[-1]
+        current = self.rpc.call("eth_getBlockByNumber", hex(last_number), False)
+        if current is not None and str(current["hash"]).lower() == last_hash:
             return
         remote = self.rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for n, _ in stored])
         fork: int | None = None
