@@ -403,12 +403,11 @@ def kgst_exchange_cycle(
     family: Wallet,
     family_account: str,
     tyiyn: int,
-    final: bool = True,
 ) -> Trace:
     """The same remittance, through the exchange instead of wallet to wallet."""
     trace = Trace("kgst exchange remittance cycle")
     amount = devnet.kgst.info.from_minor(tyiyn)
-    mint_kgst(devnet, migrant_account, migrant, tyiyn, trace, final=final)
+    mint_kgst(devnet, migrant_account, migrant, tyiyn, trace)
     remit_via_exchange(devnet, devnet.kgst, migrant, family, amount, trace)
     received = amount - devnet.exchange.network("KGST").withdraw_fee
     redeem(devnet, devnet.kgst, family, received, family_account, trace)
