@@ -217,7 +217,11 @@ def images_build(
 def up_command(
     engine: Annotated[
         str | None,
-        typer.Option("--engine", "-e", help="geth (BSC profile, default) or anvil (fast tier)."),
+        typer.Option(
+            "--engine",
+            "-e",
+            help="geth (BSC profile, default), anvil (fast tier) or bsc (the BSC client; local runtime).",
+        ),
     ] = None,
     network: Annotated[
         str | None, typer.Option(help="Chain id profile: rialto (714), chapel (97) or mainnet (56).")

@@ -16,7 +16,9 @@ GWEI = 10**9
 #: BSC networks by name; "rialto" (714) is the conventional local BSC devnet id.
 CHAIN_IDS: dict[str, int] = {"rialto": 714, "chapel": 97, "mainnet": 56}
 
-Engine = Literal["geth", "anvil"]
+#: geth: upstream geth under our own consensus side (blocks on demand, reorgs at will);
+#: anvil: the fast tier; bsc: the real BSC client (Parlia, BLS fast finality, 450 ms blocks).
+Engine = Literal["geth", "anvil", "bsc"]
 
 
 class TxPoolSizing(BaseModel):
