@@ -28,7 +28,7 @@ from pydantic_settings import InitSettingsSource
 
 from devnet.core.accounts import ROLE_LAYOUT
 from devnet.core.env import ComponentEntry, DevnetEnv, NodeEntry
-from devnet.node.bsc.node import bsc_argv, init_bsc_datadir
+from devnet.node.bsc.node import bsc_argv, init_bsc_datadir, register_validator
 from devnet.node.node import anvil_argv, geth_node_argv, init_geth_datadir
 from devnet.profile import BscProfile, Engine
 from devnet.runtime.base import Component, CopyIn, Placement, Reach, Started
@@ -114,6 +114,7 @@ def node_component(node: NodeInput) -> Component:
             argv=partial(_bsc_argv, profile, datadir),
             log_path=log_path,
             prepare=partial(init_bsc_datadir, profile, datadir, log_path),
+            after_ready=partial(register_validator, profile, datadir),
             datadir=datadir,
         )
     return Component(

@@ -58,6 +58,10 @@ class BscProfile(BaseModel):
     #: geth's memory cache. Its database preallocates write-ahead logs in proportion (~1.4 GB
     #: of disk per node at geth's default 1024 MB); a devnet's state is small.
     geth_cache_mb: int = Field(default=256, ge=32)
+    #: bsc: seconds between breathe blocks, where the validator set is elected again from
+    #: StakeHub (BSC: a UTC day, 86,400 s; bsc's --override.breatheblockinterval). Shorter
+    #: only to test them. None = BSC's.
+    bsc_breathe_block_interval_s: int | None = Field(default=None, ge=30)
     #: EVM rules: BSC Pascal = Prague, Mendel = Osaka.
     hardfork: Literal["prague", "osaka"] = "osaka"
     txpool: TxPoolSizing = TxPoolSizing()

@@ -26,7 +26,8 @@ from devnet.core.chain import Chain
 from devnet.core.wallets import Wallet
 from devnet.node import NodeHandle, start_node
 from devnet.node.bsc.genesis import VALIDATOR_CONTRACT
-from devnet.node.bsc.keys import validator_account
+from devnet.node.bsc.keys import operator_account, validator_account
+from devnet.node.bsc.stakehub import operator_of
 from devnet.profile import BscProfile
 
 pytestmark = pytest.mark.xdist_group("bsc-engine")
@@ -130,6 +131,11 @@ def test_parlia_lists_our_validator(node: BscNode) -> None:
     ours = validator_account(PROFILE).address.lower()
     assert [v.lower() for v in node.rpc.call("parlia_getValidators", "latest")] == [ours]
     assert node.block("latest")["miner"].lower() == ours
+
+
+def test_the_validator_is_registered_in_stakehub_once_ready(node: BscNode) -> None:
+    """Without it, the chain halts at the first breathe block (tests/test_bsc_breathe_block.py)."""
+    assert operator_of(node.chain, validator_account(PROFILE).address) == operator_account(PROFILE).address
 
 
 def test_a_prefunded_account_transfers_with_web3py(node: BscNode) -> None:

@@ -232,6 +232,8 @@ class DockerRuntime(Runtime):
             container, component.name, ReadyOrExited(self.host, component.port, component.readiness)
         )
         self.inside[component.name] = internal_url(component.name, component.port)
+        if component.after_ready is not None:
+            component.after_ready(url)
         return Started(
             url=url, container=container.get_container_id(), seconds=round(time.monotonic() - started, 3)
         )

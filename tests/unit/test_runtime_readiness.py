@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -139,3 +140,28 @@ def test_bsc_is_ready_once_it_answers_its_chain_id_and_has_sealed_block_1() -> N
     assert readiness.check(URL, node(sealed=True)).ok
     assert "eth_getBlockByNumber(0x1, False)" in readiness.target(URL)
     assert node_readiness("geth", 714).also is None
+
+
+def test_a_local_start_runs_after_ready_and_a_failure_there_stops_the_process(tmp_path: Path) -> None:
+    """`after_ready` (bsc: the StakeHub registration) runs with the URL once the component is
+    ready; when it fails, the start fails and leaves nothing running."""
+    seen: list[str] = []
+
+    def fail(url: str) -> None:
+        seen.append(url)
+        raise StartError("registration refused")
+
+    served = Component(
+        name="web",
+        image="-",
+        port=8000,
+        readiness=Readiness.http("web", "/", timeout_s=20),
+        argv=lambda place: [sys.executable, "-m", "http.server", str(place.port), "--bind", place.host],
+        log_path=tmp_path / "web.log",
+        after_ready=fail,
+    )
+    port = free_port()
+    with pytest.raises(StartError, match="registration refused"):
+        launch(served, port=port)
+    assert seen == [f"http://127.0.0.1:{port}"]
+    assert not Readiness.http("web", "/").check(seen[0]).ok
