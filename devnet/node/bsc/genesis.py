@@ -37,6 +37,7 @@ whose only variable is `alreadyInit` in slot 0).
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ from eth_utils import keccak, to_canonical_address, to_checksum_address
 
 from devnet.core.accounts import derive_account
 from devnet.profile import BscProfile
+from devnet.tools import ToolMissing
 
 #: The system contracts by address, named as bsc names their code files.
 SYSTEM_CONTRACTS: dict[str, str] = {
@@ -136,14 +138,22 @@ class Validator:
 
 def bsc_module_dir(go_module: Path) -> Path:
     """The bnb-chain/bsc module the Go tools module `go_module` builds bsc from (in the Go
-    module cache; downloaded through the module proxy if it is not there yet)."""
+    module cache, where building bsc left it; else downloaded through the module proxy)."""
+    go = shutil.which("go")
+    if go is None:
+        raise ToolMissing(
+            "Go is not on PATH: the bsc engine's genesis takes the system contracts' code from the "
+            f"bnb-chain/bsc module that {go_module} pins (in the Go module cache)."
+        )
     out = subprocess.run(
-        ["go", "mod", "download", "-json", "github.com/ethereum/go-ethereum"],
+        [go, "mod", "download", "-json", "github.com/ethereum/go-ethereum"],
         cwd=go_module,
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
     )
+    if out.returncode != 0:
+        raise ToolMissing(f"`go mod download` of the bsc module in {go_module} failed: {out.stderr}")
     return Path(json.loads(out.stdout)["Dir"])
 
 
