@@ -144,7 +144,7 @@ def _geth_argv(profile: BscProfile, datadir: Path, place: Placement) -> list[str
 def _bsc_argv(profile: BscProfile, datadir: Path, place: Placement) -> list[str]:
     if place.in_container:
         raise NotImplementedError("the bsc engine has no image yet: run it on the local runtime")
-    return bsc_argv(profile, datadir, place.port, host=place.host)
+    return bsc_argv(profile, datadir, place.port, host=place.host, python=place.python)
 
 
 def _anvil_argv(profile: BscProfile, place: Placement) -> list[str]:

@@ -32,6 +32,8 @@ BSC_BREATHE_INTERVAL_S = 86_400
 #: How far away the next breathe block must be when an unregistered node starts: its start
 #: (a few seconds, more on a loaded machine) and the registration's block must fit before it.
 BREATHE_MARGIN_S = 30
+#: How long a registration may wait for its block.
+REGISTER_TIMEOUT_S = 120
 
 _CREATE_VALIDATOR = (
     "createValidator(address,bytes,bytes,(uint64,uint64,uint64),(string,string,string,string))"
@@ -67,7 +69,13 @@ def operator_of(chain: Chain, consensus: str) -> str | None:
 
 
 def register(
-    rpc_url: str, profile: BscProfile, operator: Wallet, consensus: str, vote_key: bytes, proof: bytes
+    rpc_url: str,
+    profile: BscProfile,
+    operator: Wallet,
+    consensus: str,
+    vote_key: bytes,
+    proof: bytes,
+    index: int = 0,
 ) -> str:
     """Register `consensus` in StakeHub from `operator` (unless it is registered already) and
     wait for its block; returns the operator's address."""
@@ -75,8 +83,10 @@ def register(
     try:
         if (existing := operator_of(chain, consensus)) is not None:
             return existing
-        data = create_validator_data(consensus, vote_key, proof)
-        chain.wait(chain.send(operator, STAKE_HUB, data, value=SELF_DELEGATION_WEI), timeout=30)
+        data = create_validator_data(consensus, vote_key, proof, index)
+        # Generous: several validators seal only once all have started and synced.
+        sent = chain.send(operator, STAKE_HUB, data, value=SELF_DELEGATION_WEI)
+        chain.wait(sent, timeout=REGISTER_TIMEOUT_S)
         registered = operator_of(chain, consensus)
         if registered != operator.address:
             raise RuntimeError(f"StakeHub names {registered} as the operator of {consensus}")
