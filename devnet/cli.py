@@ -229,6 +229,13 @@ def up_command(
     block_period: Annotated[
         int | None, typer.Option(help="Seconds between blocks; 0 seals on demand.")
     ] = None,
+    validators: Annotated[
+        int | None,
+        typer.Option(
+            help="bsc engine: how many validators seal the chain (1 to 6, one bsc process each; "
+            "more than 1 is experimental: see devnet/node/bsc/cluster.py)."
+        ),
+    ] = None,
     detach: Annotated[
         bool, typer.Option("--detach", "-d", help="Return once ready and leave the devnet running.")
     ] = False,
@@ -260,8 +267,14 @@ def up_command(
         engine=engine,
         state_dir=state_dir,
         runtime=runtime,
-        **{"profile.network": network, "profile.block_period_s": block_period},
+        **{
+            "profile.network": network,
+            "profile.block_period_s": block_period,
+            "profile.bsc_validators": validators,
+        },
     )
+    if validators is not None and cfg.engine != "bsc":
+        raise _fail(f"--validators is for the bsc engine (this devnet's engine is {cfg.engine})")
     running = cfg.state_dir / ENV_FILE
     if running.is_file() and node_running(DevnetEnv.load(running)):
         raise _fail(f"a devnet is already running from {cfg.state_dir}; `devnet down` first")

@@ -8,6 +8,15 @@ once it has sealed block 1, without sealing (their argv has no `--mine`), and ar
 sealed a block 1 of its own at once, and bsc discarded the others' blocks while it thought
 itself syncing ("Syncing, discarded propagated block"): the chain forked for tens of seconds.
 
+Experimental: a bsc node imports propagated blocks only once it has completed a sync from a
+peer with more total difficulty (bsc's eth/handler.go: "Syncing, discarded propagated block"
+while not `synced`); the first validator, never behind anyone, starts unsynced. Three
+validators settled within ~25 s in every run here; two deadlocked once (the first discarded
+the second's block 3 and waited for it; 100 s without progress), and a stop and resume of
+several validators (all at the same height, none synced) is untested. A fix to try: start
+the first validator again, without sealing, once the others have sealed past it, so it syncs
+from them, then `miner_start` it.
+
 When one exits, or this process is asked to stop (SIGTERM, SIGINT), the others get SIGTERM
 and are waited for (SIGKILL after a timeout), so a stopped cluster has closed its databases
 cleanly and resumes where it stopped.
