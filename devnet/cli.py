@@ -233,7 +233,7 @@ def up_command(
         int | None,
         typer.Option(
             help="bsc engine: how many validators seal the chain (1 to 6, one bsc process each; "
-            "more than 1 is experimental: see devnet/node/bsc/cluster.py)."
+            "several take about a minute to start: see devnet/node/bsc/cluster.py)."
         ),
     ] = None,
     detach: Annotated[

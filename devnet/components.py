@@ -110,7 +110,10 @@ def node_component(node: NodeInput) -> Component:
             name="node",
             image=NODE_IMAGE["bsc"],
             port=NODE_PORT,
-            readiness=node_readiness("bsc", profile.chain_id),
+            # Several validators start one after the other (devnet.node.bsc.cluster).
+            readiness=node_readiness("bsc", profile.chain_id).model_copy(
+                update={"timeout_s": 60.0 if profile.bsc_validators == 1 else 240.0}
+            ),
             argv=partial(_bsc_argv, profile, datadir),
             log_path=log_path,
             prepare=partial(init_bsc_datadir, profile, datadir, log_path),

@@ -63,8 +63,8 @@ class BscProfile(BaseModel):
     #: only to test them. None = BSC's.
     bsc_breathe_block_interval_s: int | None = Field(default=None, ge=30)
     #: bsc: how many validators seal the chain (one bsc process each). At most 6: their list
-    #: takes the place of Chapel's six in the validator-set contract's code. More than one is
-    #: experimental (devnet.node.bsc.cluster says why).
+    #: takes the place of Chapel's six in the validator-set contract's code. Several start one
+    #: after the other (devnet.node.bsc.cluster): ready in about a minute.
     bsc_validators: int = Field(default=1, ge=1, le=6)
     #: EVM rules: BSC Pascal = Prague, Mendel = Osaka.
     hardfork: Literal["prague", "osaka"] = "osaka"

@@ -56,3 +56,16 @@ def test_the_first_validator_seals_at_once_and_the_others_when_told(tmp_path: Pa
         assert "--mine" not in other
         assert "miner" in other[other.index("--http.api") + 1].split(",")
         assert other[other.index("--http.addr") + 1] == "127.0.0.1"
+
+
+def test_the_first_validator_restarts_on_another_port_or_without_sealing(tmp_path: Path) -> None:
+    from devnet.node.bsc.cluster import _variant
+
+    _records(tmp_path)
+    first = json.loads(bsc_argv(PROFILE, tmp_path, 8545, python="python3")[3])
+    private = _variant(first, port=9999)
+    assert private[private.index("--http.port") + 1] == "9999" and "--mine" in private
+    waiting = _variant(first, seal=False)
+    assert waiting[waiting.index("--http.port") + 1] == "8545" and "--mine" not in waiting
+    assert "miner" in waiting[waiting.index("--http.api") + 1].split(",")
+    assert "--mine" in first  # the original is left as it was

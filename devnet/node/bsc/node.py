@@ -201,8 +201,8 @@ def bsc_argv(
     n = profile.bsc_validators
     if n == 1:
         return validator_argv(profile, validator_dir(root, 0), port, host, bsc)
-    # The others: not sealing until devnet.node.bsc.cluster has seen them sync from the first;
-    # each with JSON-RPC on a loopback port of its own, to be asked that and told to seal.
+    # The others: not sealing until devnet.node.bsc.cluster has seen them sync; each with
+    # JSON-RPC on a loopback port of its own, to be asked that and told to seal.
     first = validator_argv(profile, validator_dir(root, 0), port, host, bsc)
     others = [
         validator_argv(profile, validator_dir(root, i), free_port(), "127.0.0.1", bsc, seal=False)
