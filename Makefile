@@ -1,5 +1,5 @@
 # The two commands of the README, plus the steps they are made of.
-# Everything installs into the checkout: .venv (Python), node_modules (npm), .tools/bin (geth).
+# Everything installs into the checkout: .venv (Python), node_modules (npm), .tools/bin (geth, bsc).
 
 PYTHON ?= python3
 VENV   := .venv
@@ -35,7 +35,7 @@ lock: $(VENV)/.installed  ## pin every Python dependency again (after a change i
 	$(BIN)/uv pip compile pyproject.toml --all-extras --python-version 3.11 \
 		--python-platform x86_64-manylinux_2_28 --quiet -o requirements.lock --custom-compile-command "make lock"
 
-tools: $(VENV)/.installed  ## npm ci (solc-js, OpenZeppelin, anvil) and geth from the Go module proxy
+tools: $(VENV)/.installed  ## npm ci (solc-js, OpenZeppelin, anvil); geth and bsc (devnet/node/bsc/module) from the Go module proxy
 	$(BIN)/devnet tools install
 
 images: install  ## the docker runtime's images (node, services), built without a registry; needs a Docker engine

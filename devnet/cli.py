@@ -28,7 +28,7 @@ app = typer.Typer(
     add_completion=False,
 )
 tools_app = typer.Typer(
-    help="Install and inspect the external tools (geth, anvil, solc-js).", no_args_is_help=True
+    help="Install and inspect the external tools (geth, bsc, anvil, solc-js).", no_args_is_help=True
 )
 contracts_app = typer.Typer(
     help="Compile the Solidity sources and check the committed artifacts.", no_args_is_help=True
@@ -92,10 +92,14 @@ def _env(state_dir: Path) -> DevnetEnv:
 @tools_app.command("install")
 def tools_install(
     skip_geth: Annotated[bool, typer.Option(help="Do not build geth.")] = False,
+    skip_bsc: Annotated[bool, typer.Option(help="Do not build bsc (the BSC client).")] = False,
     skip_npm: Annotated[bool, typer.Option(help="Do not run npm ci.")] = False,
-    force: Annotated[bool, typer.Option(help="Rebuild geth even if the pinned version is there.")] = False,
+    force: Annotated[
+        bool, typer.Option(help="Rebuild geth and bsc even if the pinned versions are there.")
+    ] = False,
 ) -> None:
-    """Install solc-js, OpenZeppelin and anvil (npm ci) and build the pinned geth (go install)."""
+    """Install solc-js, OpenZeppelin and anvil (npm ci), build the pinned geth (go install) and
+    the pinned bsc (go build in devnet/node/bsc/module)."""
     try:
         if not skip_npm:
             seconds = tools.install_npm_packages(_progress)
@@ -106,6 +110,12 @@ def tools_install(
             else:
                 seconds = tools.install_geth(_progress)
                 _progress(f"geth {tools.GETH_VERSION} built in {seconds:.1f} s")
+        if not skip_bsc:
+            if not force and tools.installed_bsc_version() == tools.BSC_VERSION:
+                _progress(f"bsc {tools.BSC_VERSION} already built at {tools.bsc_path()}")
+            else:
+                seconds = tools.install_bsc(_progress)
+                _progress(f"bsc {tools.BSC_VERSION} built in {seconds:.1f} s")
     except tools.ToolMissing as e:
         raise _fail(str(e)) from e
 
@@ -116,12 +126,14 @@ def tools_check() -> None:
     table = Table("tool", "status", "path")
     for name, locate in (
         ("geth", tools.geth_path),
+        ("bsc", tools.bsc_path),
         ("anvil", tools.anvil_path),
         ("solc-js", tools.solcjs_path),
     ):
         try:
             path = locate()
-            status = tools.installed_geth_version() or "?" if name == "geth" else "ok"
+            versions = {"geth": tools.installed_geth_version, "bsc": tools.installed_bsc_version}
+            status = (versions[name]() or "?") if name in versions else "ok"
             table.add_row(name, f"[green]{status}[/]", str(path))
         except tools.ToolMissing as e:
             table.add_row(name, "[red]missing[/]", str(e))
@@ -205,13 +217,24 @@ def images_build(
 def up_command(
     engine: Annotated[
         str | None,
-        typer.Option("--engine", "-e", help="geth (BSC profile, default) or anvil (fast tier)."),
+        typer.Option(
+            "--engine",
+            "-e",
+            help="geth (BSC profile, default), anvil (fast tier) or bsc (the BSC client; local runtime).",
+        ),
     ] = None,
     network: Annotated[
         str | None, typer.Option(help="Chain id profile: rialto (714), chapel (97) or mainnet (56).")
     ] = None,
     block_period: Annotated[
         int | None, typer.Option(help="Seconds between blocks; 0 seals on demand.")
+    ] = None,
+    validators: Annotated[
+        int | None,
+        typer.Option(
+            help="bsc engine: how many validators seal the chain (1 to 6, one bsc process each; "
+            "several take about a minute to start: see devnet/node/bsc/cluster.py)."
+        ),
     ] = None,
     detach: Annotated[
         bool, typer.Option("--detach", "-d", help="Return once ready and leave the devnet running.")
@@ -244,8 +267,14 @@ def up_command(
         engine=engine,
         state_dir=state_dir,
         runtime=runtime,
-        **{"profile.network": network, "profile.block_period_s": block_period},
+        **{
+            "profile.network": network,
+            "profile.block_period_s": block_period,
+            "profile.bsc_validators": validators,
+        },
     )
+    if validators is not None and cfg.engine != "bsc":
+        raise _fail(f"--validators is for the bsc engine (this devnet's engine is {cfg.engine})")
     running = cfg.state_dir / ENV_FILE
     if running.is_file() and node_running(DevnetEnv.load(running)):
         raise _fail(f"a devnet is already running from {cfg.state_dir}; `devnet down` first")

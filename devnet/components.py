@@ -28,6 +28,7 @@ from pydantic_settings import InitSettingsSource
 
 from devnet.core.accounts import ROLE_LAYOUT
 from devnet.core.env import ComponentEntry, DevnetEnv, NodeEntry
+from devnet.node.bsc.node import bsc_argv, init_bsc_datadir, register_validator
 from devnet.node.node import anvil_argv, geth_node_argv, init_geth_datadir
 from devnet.profile import BscProfile, Engine
 from devnet.runtime.base import Component, CopyIn, Placement, Reach, Started
@@ -39,7 +40,12 @@ from devnet.services.exchange.settings import ExchangeSettings
 from devnet.services.issuer.settings import IssuerSettings
 
 SERVICES_IMAGE = "bsc-stablecoin-devnet/services:local"
-NODE_IMAGE = {"geth": "bsc-stablecoin-devnet/geth:v1.17.4", "anvil": "bsc-stablecoin-devnet/anvil:1.7.1"}
+NODE_IMAGE = {
+    "geth": "bsc-stablecoin-devnet/geth:v1.17.4",
+    "anvil": "bsc-stablecoin-devnet/anvil:1.7.1",
+    # Not built yet: the bsc engine runs on the local runtime only.
+    "bsc": "bsc-stablecoin-devnet/bsc:v1.7.8",
+}
 
 S = TypeVar("S", bound=ServiceSettings)
 
@@ -61,18 +67,27 @@ class NodeInput(BaseModel):
 
     engine: Engine
     profile: BscProfile
-    #: Host folder for its log and (geth) its datadir; a datadir there resumes its chain.
+    #: Host folder for its log and (geth, bsc) its datadir; a datadir there resumes its chain.
     workdir: Path
 
 
 def node_readiness(engine: str, chain_id: int) -> Readiness:
-    """Ready when it answers `eth_chainId` with the profile's chain id."""
-    return Readiness.rpc(f"{engine} (chain id {chain_id})", "eth_chainId", hex(chain_id))
+    """Ready when it answers `eth_chainId` with the profile's chain id; bsc, which seals on
+    its own clock, also once it has sealed block 1 (where Parlia initialises the system
+    contracts: a node that cannot seal it is not ready, whatever else it answers)."""
+    ready = Readiness.rpc(f"{engine} (chain id {chain_id})", "eth_chainId", hex(chain_id))
+    if engine != "bsc":
+        return ready
+    block_1 = Readiness(
+        what="bsc block 1", rpc_method="eth_getBlockByNumber", rpc_params=("0x1", False), rpc_non_null=True
+    )
+    return ready.model_copy(update={"also": block_1})
 
 
 def node_component(node: NodeInput) -> Component:
     """geth under its consensus side (`python -m devnet.consensus`, geth its child), its
-    datadir made on this host before it starts (`init_geth_datadir`); or anvil."""
+    datadir made on this host before it starts (`init_geth_datadir`); bsc, the validator of
+    its own chain, its datadir made the same way (`init_bsc_datadir`); or anvil."""
     profile = node.profile
     if node.engine == "geth":
         datadir = node.workdir / Path(GETH_DATADIR_IN_CONTAINER).name
@@ -86,6 +101,23 @@ def node_component(node: NodeInput) -> Component:
             # The folder keeps its name: it lands at GETH_DATADIR_IN_CONTAINER.
             files=(CopyIn(datadir, "/"),),
             prepare=partial(init_geth_datadir, profile, datadir, node.workdir / "geth.log"),
+            datadir=datadir,
+        )
+    if node.engine == "bsc":
+        datadir = node.workdir / "bsc-data"
+        log_path = node.workdir / "bsc.log"
+        return Component(
+            name="node",
+            image=NODE_IMAGE["bsc"],
+            port=NODE_PORT,
+            # Several validators start one after the other (devnet.node.bsc.cluster).
+            readiness=node_readiness("bsc", profile.chain_id).model_copy(
+                update={"timeout_s": 60.0 if profile.bsc_validators == 1 else 240.0}
+            ),
+            argv=partial(_bsc_argv, profile, datadir),
+            log_path=log_path,
+            prepare=partial(init_bsc_datadir, profile, datadir, log_path),
+            after_ready=partial(register_validator, profile, datadir),
             datadir=datadir,
         )
     return Component(
@@ -110,6 +142,12 @@ def _geth_argv(profile: BscProfile, datadir: Path, place: Placement) -> list[str
             geth="geth",
         )
     return geth_node_argv(profile, datadir, place.port, python=place.python, host=place.host)
+
+
+def _bsc_argv(profile: BscProfile, datadir: Path, place: Placement) -> list[str]:
+    if place.in_container:
+        raise NotImplementedError("the bsc engine has no image yet: run it on the local runtime")
+    return bsc_argv(profile, datadir, place.port, host=place.host, python=place.python)
 
 
 def _anvil_argv(profile: BscProfile, place: Placement) -> list[str]:

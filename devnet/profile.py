@@ -16,7 +16,9 @@ GWEI = 10**9
 #: BSC networks by name; "rialto" (714) is the conventional local BSC devnet id.
 CHAIN_IDS: dict[str, int] = {"rialto": 714, "chapel": 97, "mainnet": 56}
 
-Engine = Literal["geth", "anvil"]
+#: geth: upstream geth under our own consensus side (blocks on demand, reorgs at will);
+#: anvil: the fast tier; bsc: the real BSC client (Parlia, BLS fast finality, 450 ms blocks).
+Engine = Literal["geth", "anvil", "bsc"]
 
 
 class TxPoolSizing(BaseModel):
@@ -56,6 +58,14 @@ class BscProfile(BaseModel):
     #: geth's memory cache. Its database preallocates write-ahead logs in proportion (~1.4 GB
     #: of disk per node at geth's default 1024 MB); a devnet's state is small.
     geth_cache_mb: int = Field(default=256, ge=32)
+    #: bsc: seconds between breathe blocks, where the validator set is elected again from
+    #: StakeHub (BSC: a UTC day, 86,400 s; bsc's --override.breatheblockinterval). Shorter
+    #: only to test them. None = BSC's.
+    bsc_breathe_block_interval_s: int | None = Field(default=None, ge=30)
+    #: bsc: how many validators seal the chain (one bsc process each). At most 6: their list
+    #: takes the place of Chapel's six in the validator-set contract's code. Several start one
+    #: after the other (devnet.node.bsc.cluster): ready in about a minute.
+    bsc_validators: int = Field(default=1, ge=1, le=6)
     #: EVM rules: BSC Pascal = Prague, Mendel = Osaka.
     hardfork: Literal["prague", "osaka"] = "osaka"
     txpool: TxPoolSizing = TxPoolSizing()

@@ -1,6 +1,7 @@
 """The node's command lines (geth under its consensus side, or anvil), its datadir, and
 `start_node`: one node as a child process (the local runtime), for tests and tools that need a
-chain and nothing else. The node as a devnet component is `devnet.components.node_component`."""
+chain and nothing else. The node as a devnet component is `devnet.components.node_component`.
+The bsc engine's datadir and command line are in `devnet.node.bsc`."""
 
 from __future__ import annotations
 
@@ -268,7 +269,9 @@ def init_geth_datadir(profile: BscProfile, datadir: Path, log_path: Path) -> Non
 
 def start_node(engine: Engine, profile: BscProfile, workdir: Path, port: int | None = None) -> NodeHandle:
     """Start `engine` with `profile` as a child process on `port` (default: a free one),
-    keeping its data and log under `workdir`, and wait until it answers its chain id."""
+    keeping its data and log under `workdir`, and wait until it is ready
+    (`devnet.components.node_readiness`: it answers its chain id; bsc has also sealed block 1).
+    A datadir already in `workdir` (geth, bsc) resumes its chain."""
     from devnet.components import NodeInput, node_component
     from devnet.runtime.local import launch
 

@@ -73,6 +73,9 @@ class Component:
     files: tuple[CopyIn, ...] = ()
     #: Done on this host before it starts, on either runtime (e.g. `geth init` of a datadir).
     prepare: Callable[[], None] | None = None
+    #: Done on this host once it is ready, given its (host) URL, on either runtime, before the
+    #: start returns (e.g. registering bsc's validator in StakeHub).
+    after_ready: Callable[[str], None] | None = None
     #: The host folder it keeps its chain in, recorded in env.json when it runs there.
     datadir: Path | None = None
 

@@ -57,7 +57,7 @@ from devnet.runtime.base import (
     where,
 )
 from devnet.runtime.engine import connect
-from devnet.runtime.images import build_images, images_for, stale_images
+from devnet.runtime.images import ImageBuildError, build_images, images_for, stale_images
 from devnet.runtime.readiness import Probe, Readiness
 
 if TYPE_CHECKING:
@@ -199,6 +199,8 @@ class DockerRuntime(Runtime):
         """Images present and current (built here when not: `devnet images build` does it
         ahead of time), leftovers of an earlier run in the same folder removed, then the
         devnet's network."""
+        if engine == "bsc":
+            raise ImageBuildError("the bsc engine has no image yet: run it on the local runtime")
         stale = stale_images(self.client, images_for(engine))
         if stale:
             self.progress(f"images missing or out of date: {', '.join(stale)}; building them ...")
@@ -230,6 +232,8 @@ class DockerRuntime(Runtime):
             container, component.name, ReadyOrExited(self.host, component.port, component.readiness)
         )
         self.inside[component.name] = internal_url(component.name, component.port)
+        if component.after_ready is not None:
+            component.after_ready(url)
         return Started(
             url=url, container=container.get_container_id(), seconds=round(time.monotonic() - started, 3)
         )

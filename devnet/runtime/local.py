@@ -70,6 +70,12 @@ def launch(component: Component, port: int | None = None) -> Launched:
         except BaseException:  # interrupted while waiting: leave nothing running unrecorded
             process.stop()
             raise
+        if component.after_ready is not None:
+            try:
+                component.after_ready(url)
+            except BaseException:  # a start that fails leaves nothing running
+                process.stop()
+                raise
         return Launched(process, url, round(time.monotonic() - started, 3))
     raise AssertionError("unreachable")
 

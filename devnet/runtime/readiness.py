@@ -41,6 +41,12 @@ class Readiness(BaseModel):
     http_path: str | None = None
     rpc_method: str | None = None
     rpc_result: str | None = None
+    #: The JSON-RPC call's parameters.
+    rpc_params: tuple[Any, ...] = ()
+    #: A null result does not pass (e.g. `eth_getBlockByNumber` of a block not made yet).
+    rpc_non_null: bool = False
+    #: A further check that must pass too, asked once this one passes.
+    also: Readiness | None = None
     #: How long a start (or restart) may take to pass.
     timeout_s: float = 60.0
     #: How long one check waits for an answer.
@@ -63,19 +69,30 @@ class Readiness(BaseModel):
     def target(self, url: str) -> str:
         """What a check asks, in words."""
         if self.http_path is not None:
-            return f"GET {url}{self.http_path} to answer 200"
-        expected = f" {self.rpc_result}" if self.rpc_result is not None else " a result"
-        return f"{self.rpc_method} at {url} to answer{expected}"
+            target = f"GET {url}{self.http_path} to answer 200"
+        else:
+            params = ", ".join(map(str, self.rpc_params))
+            call = f"{self.rpc_method}({params})" if self.rpc_params else self.rpc_method
+            expected = f" {self.rpc_result}" if self.rpc_result is not None else " a result"
+            target = f"{call} at {url} to answer{expected}"
+        return target if self.also is None else f"{target}, and {self.also.target(url)}"
 
     def check(self, url: str, client: httpx.Client | None = None) -> Check:
-        """Ask once. `client`: the HTTP client to ask with (default: a fresh connection)."""
+        """Ask once (then `also`, if this passes). `client`: the HTTP client to ask with
+        (default: a fresh connection)."""
+        first = self._check_one(url, client)
+        if not first.ok or self.also is None:
+            return first
+        return self.also.check(url, client)
+
+    def _check_one(self, url: str, client: httpx.Client | None) -> Check:
         try:
             if self.http_path is not None:
                 response = _send(client, "GET", f"{url}{self.http_path}", None, self.check_timeout_s)
                 if response.status_code == 200:
                     return Check(True, "HTTP 200")
                 return Check(False, f"HTTP {response.status_code} {_body(response)}".rstrip())
-            body = {"jsonrpc": "2.0", "id": 1, "method": self.rpc_method, "params": []}
+            body = {"jsonrpc": "2.0", "id": 1, "method": self.rpc_method, "params": list(self.rpc_params)}
             response = _send(client, "POST", url, body, self.check_timeout_s)
         except httpx.HTTPError as e:
             return Check(False, _http_error(e))
@@ -91,6 +108,8 @@ class Readiness(BaseModel):
         if "error" in reply:
             return Check(False, f"error {reply['error']}"[:ANSWER_CHARS])
         result = reply["result"]
+        if result is None and self.rpc_non_null:
+            return Check(False, "null (expected a result)")
         if self.rpc_result is not None and str(result).lower() != self.rpc_result.lower():
             return Check(False, f"{result} (expected {self.rpc_result})")
         return Check(True, str(result))

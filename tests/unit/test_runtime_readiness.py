@@ -3,7 +3,9 @@ a wait that timed out says. HTTP is answered by httpx's mock transport; the one 
 
 from __future__ import annotations
 
+import json
 import re
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -113,3 +115,53 @@ def test_a_local_start_that_times_out_says_what_it_waited_for_with_the_log_tail(
         message,
     ), message
     assert message.endswith("listening on nothing")
+
+
+def test_bsc_is_ready_once_it_answers_its_chain_id_and_has_sealed_block_1() -> None:
+    """bsc seals on its own clock: answering is not enough, block 1 (the system contracts'
+    initialisation) must be there too."""
+    asked: list[tuple[str, list[object]]] = []
+
+    def node(sealed: bool) -> httpx.Client:
+        def answer(request: httpx.Request) -> httpx.Response:
+            call = json.loads(request.content)
+            asked.append((call["method"], call["params"]))
+            if call["method"] == "eth_chainId":
+                return httpx.Response(200, json={"jsonrpc": "2.0", "id": 1, "result": "0x2ca"})
+            block = {"number": "0x1"} if sealed else None
+            return httpx.Response(200, json={"jsonrpc": "2.0", "id": 1, "result": block})
+
+        return _client(answer)
+
+    readiness = node_readiness("bsc", 714)
+    waiting = readiness.check(URL, node(sealed=False))
+    assert not waiting.ok and waiting.answer == "null (expected a result)"
+    assert asked == [("eth_chainId", []), ("eth_getBlockByNumber", ["0x1", False])]
+    assert readiness.check(URL, node(sealed=True)).ok
+    assert "eth_getBlockByNumber(0x1, False)" in readiness.target(URL)
+    assert node_readiness("geth", 714).also is None
+
+
+def test_a_local_start_runs_after_ready_and_a_failure_there_stops_the_process(tmp_path: Path) -> None:
+    """`after_ready` (bsc: the StakeHub registration) runs with the URL once the component is
+    ready; when it fails, the start fails and leaves nothing running."""
+    seen: list[str] = []
+
+    def fail(url: str) -> None:
+        seen.append(url)
+        raise StartError("registration refused")
+
+    served = Component(
+        name="web",
+        image="-",
+        port=8000,
+        readiness=Readiness.http("web", "/", timeout_s=20),
+        argv=lambda place: [sys.executable, "-m", "http.server", str(place.port), "--bind", place.host],
+        log_path=tmp_path / "web.log",
+        after_ready=fail,
+    )
+    port = free_port()
+    with pytest.raises(StartError, match="registration refused"):
+        launch(served, port=port)
+    assert seen == [f"http://127.0.0.1:{port}"]
+    assert not Readiness.http("web", "/").check(seen[0]).ok
