@@ -2,7 +2,9 @@
 
 geth: the devnet's consensus side answers `devnet_mine`, `devnet_reorg` and `devnet_finality`
 (see `devnet.consensus`). anvil: its own `anvil_mine` and `anvil_reorg`, with the same
-result shape computed here.
+result shape computed here. bsc: its validators seal a block every 450 ms by themselves, so
+"mine N" waits for the next N blocks; a reorg comes from validators (a partition healed), not
+on demand, and `reorg` says so.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from devnet.core.rpc import Rpc
+from devnet.core.wait import wait_until
 
 Keep = Literal["all", "none"] | list[str]
 
@@ -42,6 +45,10 @@ class Finality:
     finalized: int
 
 
+class ReorgNotOnDemand(RuntimeError):
+    """The engine cannot replace blocks on request (bsc: only its validators reorganise)."""
+
+
 class NodeControl:
     def __init__(self, rpc: Rpc, engine: str):
         self.rpc = rpc
@@ -55,6 +62,19 @@ class NodeControl:
         if self.engine == "anvil":
             self.rpc.call("anvil_mine", hex(blocks))
             return self.head()
+        if self.engine == "bsc":  # blocks come by themselves: wait for the next `blocks`
+            target = self.head() + blocks
+
+            def reached() -> int | None:
+                head = self.head()
+                return head if head >= target else None
+
+            return wait_until(
+                reached,
+                timeout=10 + 2 * blocks,
+                what=f"block {target} from the bsc validators",
+                interval=0.05,
+            )
         return int(self.rpc.call("devnet_mine", blocks)["number"])
 
     def finality(self) -> Finality:
@@ -75,6 +95,11 @@ class NodeControl:
         may return the transactions of a lost branch to its pool, and a later block may then
         include them again (at once, when blocks are sealed on demand).
         """
+        if self.engine == "bsc":
+            raise ReorgNotOnDemand(
+                "the bsc engine has no reorg on demand: its validators seal and finalize blocks by "
+                "Parlia's rules; use the geth engine (any depth) or anvil for injected reorgs"
+            )
         if self.engine != "anvil":
             options = {"depth": depth, "keep": keep, "extraBlocks": extra_blocks}
             answer = self.rpc.call("devnet_reorg", options)

@@ -29,6 +29,7 @@ from devnet.node.bsc.genesis import VALIDATOR_CONTRACT
 from devnet.node.bsc.keys import operator_account, validator_account
 from devnet.node.bsc.stakehub import operator_of
 from devnet.profile import BscProfile
+from harness.node_control import NodeControl, ReorgNotOnDemand
 
 pytestmark = pytest.mark.xdist_group("bsc-engine")
 
@@ -189,6 +190,19 @@ def test_gas_price_below_the_profiles_minimum_is_refused(node: BscNode) -> None:
             cheap.send(payer, payer.address, gas=21_000)
     finally:
         cheap.close()
+
+
+def test_node_control_waits_for_blocks_and_refuses_an_injected_reorg(node: BscNode) -> None:
+    """What the harness's `devnet.mine(n)` and `devnet.reorg(...)` mean on bsc: the validators
+    seal on their own clock, so mining waits for the next blocks; a reorg is theirs to make."""
+    control = NodeControl(node.rpc, "bsc")
+    before = control.head()
+    after = control.mine(3)
+    assert after >= before + 3
+    assert node.block(after)["number"] == hex(after)
+    with pytest.raises(ReorgNotOnDemand, match="no reorg on demand"):
+        control.reorg(1)
+    assert control.head() >= after  # nothing was replaced
 
 
 def test_a_stopped_node_resumes_the_same_chain(node: BscNode) -> None:
