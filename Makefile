@@ -10,7 +10,7 @@ BIN    := $(VENV)/bin
 demo: install  ## bring a devnet up, run one mint -> remittance -> redeem cycle, take it down
 	$(BIN)/devnet demo
 
-test: install  ## the whole test suite, on geth and anvil, in 2 xdist workers
+test: install  ## the whole test suite, on geth, anvil and bsc, in 2 xdist workers
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 unit: install  ## the unit tier alone: pure rules, no node, services or Docker (seconds)

@@ -515,7 +515,7 @@ def demo_command(
 def flood_command(
     transactions: Annotated[int, typer.Option("--txs", help="Transfers to flood.")] = 20_000,
     senders: Annotated[int, typer.Option(help="Distinct sending accounts.")] = 100,
-    engine: Annotated[str | None, typer.Option("--engine", "-e", help="geth or anvil.")] = None,
+    engine: Annotated[str | None, typer.Option("--engine", "-e", help="geth, anvil or bsc.")] = None,
     block_period: Annotated[int, typer.Option(help="Block period of the node started for the flood.")] = 1,
     output: Annotated[Path | None, typer.Option("--json", help="Also write the result as JSON here.")] = None,
     config: ConfigOpt = None,
@@ -942,7 +942,7 @@ def chaos_command(
 
 @app.command("bench")
 def bench_command(
-    engine: Annotated[str | None, typer.Option("--engine", "-e", help="geth or anvil.")] = None,
+    engine: Annotated[str | None, typer.Option("--engine", "-e", help="geth, anvil or bsc.")] = None,
     users: Annotated[int, typer.Option(help="RemittanceUsers driving flows.")] = 30,
     duration: Annotated[str, typer.Option(help="How long the flows run: 20s, 5m (Locust's format).")] = "60s",
     block_period: Annotated[int, typer.Option(help="Block period of the node started for the bench.")] = 1,

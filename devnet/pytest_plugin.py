@@ -30,7 +30,7 @@ from harness.connect import Devnet
 if TYPE_CHECKING:
     from devnet.profile import Engine
 
-ENGINES = ("geth", "anvil")
+ENGINES = ("geth", "anvil", "bsc")
 #: Accounts each worker keeps for the roles of its private deployments.
 ROLE_ACCOUNTS = 10
 
@@ -39,8 +39,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("devnet", "BSC stablecoin devnet")
     group.addoption(
         "--devnet-engine",
-        default="geth,anvil",
-        help="engines to run chain tests on, comma-separated (default: geth,anvil)",
+        default="geth,anvil,bsc",
+        help="engines to run chain tests on, comma-separated (default: geth,anvil,bsc)",
     )
     group.addoption(
         "--devnet-env", default=None, help="attach to the running devnet described by this env.json"
@@ -56,6 +56,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "geth: runs on the geth engine")
     config.addinivalue_line("markers", "anvil: runs on the anvil engine")
+    config.addinivalue_line("markers", "bsc: runs on the bsc engine (the real BSC client)")
 
 
 def _engines(config: pytest.Config) -> list[str]:

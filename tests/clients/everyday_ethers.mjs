@@ -86,6 +86,9 @@ function options() {
     "wait-timeout": { type: "string", default: "30000" },
     "cache-timeout": { type: "string" },
     "polling-interval": { type: "string" },
+    // "next": the pending block is the one after the receipt's (geth, anvil); "latest": the node
+    // answers `pending` with its latest block, as bnb-chain/bsc does.
+    "pending-block": { type: "string", default: "next" },
   };
   const { values } = parseArgs({ options: spec, strict: true });
   const required = ["rpc", "token", "sender", "recipient", "owner", "spender", "holder", "relayer", "payee"];
@@ -180,7 +183,10 @@ async function main() {
     if (BigInt(tokensNow) < BigInt(tokensAt)) lag("eth_call", tokensNow, tokensAt);
     if (refused !== null) lag("eth_estimateGas", refused, tokensSent);
     const pendingNumber = block ? BigInt(block.number) : -1n;
-    if (pendingNumber <= BigInt(receipt.blockNumber)) lag("eth_getBlockByNumber", pendingNumber, receipt.blockNumber);
+    const behind = args["pending-block"] === "latest"
+      ? pendingNumber < BigInt(receipt.blockNumber)
+      : pendingNumber <= BigInt(receipt.blockNumber);
+    if (behind) lag("eth_getBlockByNumber", pendingNumber, receipt.blockNumber);
   };
 
   // ---- 1. send -> wait -> send, nonces left to ethers ---------------------------------------

@@ -62,6 +62,18 @@ NODE_KEY_ACCOUNT_INDEX = 1_000_200
 VALIDATOR_FILE = "validator.json"
 
 
+#: bsc swaps in its built-in Chapel genesis whenever the P2P network id is 97 (cmd/utils of
+#: v1.7.8: `case ctx.Bool(ChapelFlag.Name) || cfg.NetworkId == 97`), which then refuses our
+#: chain. The network id only names the P2P network our validators share; the chain id that
+#: clients sign for (eth_chainId) is the genesis's, so chain id 97 runs on network id 10097.
+RESERVED_NETWORK_IDS = {97: 10_097}
+
+
+def network_id(chain_id: int) -> int:
+    """The P2P network id for a chain id (the same, unless bsc reserves it for a built-in chain)."""
+    return RESERVED_NETWORK_IDS.get(chain_id, chain_id)
+
+
 class ValidatorRecord(BaseModel):
     address: str
     bls_public_key: str
@@ -232,7 +244,7 @@ def validator_argv(
         "--datadir",
         str(datadir),
         "--networkid",
-        str(profile.chain_id),
+        str(network_id(profile.chain_id)),
         "--syncmode",
         "full",
         *CRASH_SAFE_STORAGE,
