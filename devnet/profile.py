@@ -82,6 +82,29 @@ class BscProfile(BaseModel):
             )
         return self
 
+    def pool_and_price_flags(self) -> list[str]:
+        """The profile as flags that geth and bsc (a geth fork) take alike: block gas limit,
+        minimum gas price (for sealing and for the pool), txpool sizing, no fee cap."""
+        pool = self.txpool
+        return [
+            "--miner.gaslimit",
+            str(self.block_gas_limit),
+            "--miner.gasprice",
+            str(self.min_gas_price_wei),
+            "--txpool.pricelimit",
+            str(self.min_gas_price_wei),
+            "--txpool.accountslots",
+            str(pool.account_slots),
+            "--txpool.globalslots",
+            str(pool.global_slots),
+            "--txpool.accountqueue",
+            str(pool.account_queue),
+            "--txpool.globalqueue",
+            str(pool.global_queue),
+            "--rpc.txfeecap",
+            "0",
+        ]
+
     @property
     def chain_id(self) -> int:
         return self.chain_id_override or CHAIN_IDS[self.network]

@@ -1,4 +1,5 @@
-"""The chain node: geth (default, BSC profile) or anvil (fast tier), as a managed process."""
+"""The chain node: geth (default, BSC profile), anvil (fast tier) or bsc (the BSC client), as a
+managed process."""
 
 from devnet.node.node import NodeHandle, NodeInfo, start_node
 

@@ -6,7 +6,6 @@ The bsc engine's datadir and command line are in `devnet.node.bsc`."""
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from pydantic import BaseModel
 
 from devnet.consensus.engine_api import write_jwt_secret
 from devnet.genesis import build_genesis, geth_dev_genesis
-from devnet.node.process import ManagedProcess, StartError, free_port, pid_alive, stop_pid
+from devnet.node.process import ManagedProcess, free_port, init_chain, pid_alive, stop_pid
 from devnet.profile import BscProfile, Engine
 from devnet.tools import anvil_path, geth_path
 
@@ -90,7 +89,6 @@ def geth_argv(
     """geth itself: no `--dev`; its blocks come through the Engine API from `devnet.consensus`.
     Both ports listen on loopback only: the consensus front is the node's public face.
     `geth`: the program (default: the pinned one built on this machine)."""
-    pool = profile.txpool
     return [
         geth or str(geth_path()),
         "--datadir",
@@ -124,22 +122,7 @@ def geth_argv(
         "--ipcdisable",
         "--cache",
         str(profile.geth_cache_mb),
-        "--miner.gaslimit",
-        str(profile.block_gas_limit),
-        "--miner.gasprice",
-        str(profile.min_gas_price_wei),
-        "--txpool.pricelimit",
-        str(profile.min_gas_price_wei),
-        "--txpool.accountslots",
-        str(pool.account_slots),
-        "--txpool.globalslots",
-        str(pool.global_slots),
-        "--txpool.accountqueue",
-        str(pool.account_queue),
-        "--txpool.globalqueue",
-        str(pool.global_queue),
-        "--rpc.txfeecap",
-        "0",
+        *profile.pool_and_price_flags(),
         "--verbosity",
         "3",
     ]
@@ -256,15 +239,7 @@ def init_geth_datadir(profile: BscProfile, datadir: Path, log_path: Path) -> Non
     genesis_file = datadir / "genesis.json"
     genesis_file.write_text(json.dumps(genesis, indent=1))
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "ab") as log:
-        result = subprocess.run(
-            [str(geth), "init", *CRASH_SAFE_STORAGE, "--datadir", str(datadir), str(genesis_file)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            check=False,
-        )
-    if result.returncode != 0:
-        raise StartError(f"geth init failed (exit {result.returncode}); see {log_path}")
+    init_chain(geth, CRASH_SAFE_STORAGE, datadir, genesis_file, log_path)
 
 
 def start_node(engine: Engine, profile: BscProfile, workdir: Path, port: int | None = None) -> NodeHandle:

@@ -174,3 +174,20 @@ class ManagedProcess:
             return
         stop_pid(self._popen.pid, timeout)
         self._popen.wait(timeout=5)
+
+
+def init_chain(
+    program: Path, storage: Sequence[str], datadir: Path, genesis_file: Path, log_path: Path
+) -> None:
+    """`<program> init` of a geth-family client (geth, bsc): `datadir` gets the chain of
+    `genesis_file`, stored as `storage` says; its output goes to `log_path`."""
+    name = program.name
+    with open(log_path, "ab") as log:
+        result = subprocess.run(
+            [str(program), "init", *storage, "--datadir", str(datadir), str(genesis_file)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
+    if result.returncode != 0:
+        raise StartError(f"{name} init failed (exit {result.returncode}); see {log_path}")

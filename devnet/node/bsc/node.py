@@ -11,7 +11,6 @@ StakeHub, or the chain would halt at its first breathe block (`devnet.node.bsc.s
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -38,7 +37,7 @@ from devnet.node.bsc.keys import (
     write_password,
 )
 from devnet.node.bsc.stakehub import BSC_BREATHE_INTERVAL_S, breathe_wait_s, register
-from devnet.node.process import StartError, free_port
+from devnet.node.process import StartError, free_port, init_chain
 from devnet.profile import BscProfile
 from devnet.tools import BSC_GO_MODULE, bsc_path
 
@@ -140,15 +139,7 @@ def _init(profile: BscProfile, root: Path, log_path: Path) -> None:
     genesis_file.write_text(json.dumps(genesis, indent=1))
     for i in range(profile.bsc_validators):
         datadir = validator_dir(root, i)
-        with open(log_path, "ab") as log:
-            result = subprocess.run(
-                [str(bsc), "init", *CRASH_SAFE_STORAGE, "--datadir", str(datadir), str(genesis_file)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                check=False,
-            )
-        if result.returncode != 0:
-            raise StartError(f"bsc init failed (exit {result.returncode}); see {log_path}")
+        init_chain(bsc, CRASH_SAFE_STORAGE, datadir, genesis_file, log_path)
         # A node key of our own, so the others know its enode before it starts.
         (datadir / "geth" / "nodekey").write_text(node_key(profile, i).hex())
 
@@ -233,7 +224,6 @@ def validator_argv(
 ) -> list[str]:
     """bsc as one validator, on its `datadir`, serving JSON-RPC on `host:port`. Without `seal`
     it starts without sealing (`miner_start` starts it)."""
-    pool = profile.txpool
     validator = ValidatorRecord.load(datadir).address
     datadir = datadir.resolve()  # bsc wants absolute key and wallet paths
     password = str(datadir / PASSWORD_FILE)
@@ -282,22 +272,7 @@ def validator_argv(
         str(datadir / "bls" / "wallet"),
         "--miner.etherbase",
         validator,
-        "--miner.gaslimit",
-        str(profile.block_gas_limit),
-        "--miner.gasprice",
-        str(profile.min_gas_price_wei),
-        "--txpool.pricelimit",
-        str(profile.min_gas_price_wei),
-        "--txpool.accountslots",
-        str(pool.account_slots),
-        "--txpool.globalslots",
-        str(pool.global_slots),
-        "--txpool.accountqueue",
-        str(pool.account_queue),
-        "--txpool.globalqueue",
-        str(pool.global_queue),
-        "--rpc.txfeecap",
-        "0",
+        *profile.pool_and_price_flags(),
         *(
             ["--override.breatheblockinterval", str(profile.bsc_breathe_block_interval_s)]
             if profile.bsc_breathe_block_interval_s
