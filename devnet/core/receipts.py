@@ -34,6 +34,9 @@ class ReceiptTimeout(TimeoutError):
 #: Heads that must come at a steady interval before the follower rests between them.
 STEADY_BLOCKS = 5
 
+#: The longest rest between heads, whatever the period (a slow chain is asked at least this often).
+MAX_QUIET_S = 1.0
+
 #: A log expectation's key: the emitting contract and the log's whole topic list, lowercase.
 LogKey = tuple[str, tuple[str, ...]]
 
@@ -130,6 +133,7 @@ class ReceiptWaiter:
         stopped (blocks sealed meanwhile cannot hold what is only now awaited)."""
         if self._next_block is None or not self._waiting():
             self._next_block = int(self._rpc.call("eth_blockNumber"), 16)
+            self._arrivals.clear()
 
     # ---- waiting ---------------------------------------------------------------------------
 
@@ -169,7 +173,9 @@ class ReceiptWaiter:
         """On a chain that seals at a steady period (the last STEADY_BLOCKS heads each came
         within 20% of their mean interval), the follower does not ask for the head again until
         80% of that interval has passed since the last one: at 1 s blocks about ten questions
-        per block instead of fifty. On a chain that seals on demand, never quiet."""
+        per block instead of fifty. On a chain that seals on demand, never quiet; and only heads
+        seen while following count (an idle follower forgets them), so waits spaced by idle
+        spells are not taken for a block period."""
         if len(self._arrivals) <= STEADY_BLOCKS:
             return 0.0
         times = list(self._arrivals)
@@ -177,7 +183,7 @@ class ReceiptWaiter:
         mean = sum(intervals) / len(intervals)
         if mean <= 0 or any(abs(i - mean) > 0.2 * mean for i in intervals):
             return 0.0
-        return times[-1] + 0.8 * mean
+        return times[-1] + min(0.8 * mean, MAX_QUIET_S)
 
     def _resolve(self, tx_hash: str, receipt: dict[str, Any]) -> None:
         with self._lock:
@@ -214,6 +220,8 @@ class ReceiptWaiter:
                 for key in [k for k, ws in self._logs.items() if all(w.future.done() for w in ws)]:
                     del self._logs[key]
             if not waiting:
+                # Heads seen across an idle spell say nothing of the block period.
+                self._arrivals.clear()
                 self._wake.wait(0.5)
                 self._wake.clear()
                 continue
