@@ -104,18 +104,26 @@ def tools_install(
         if not skip_npm:
             seconds = tools.install_npm_packages(_progress)
             _progress(f"npm packages installed in {seconds:.1f} s")
+        builds = []
         if not skip_geth:
-            if not force and tools.installed_geth_version() == tools.GETH_VERSION:
-                _progress(f"geth {tools.GETH_VERSION} already built at {tools.geth_path()}")
-            else:
-                seconds = tools.install_geth(_progress)
-                _progress(f"geth {tools.GETH_VERSION} built in {seconds:.1f} s")
+            builds.append(
+                (
+                    "geth",
+                    tools.GETH_VERSION,
+                    tools.installed_geth_version,
+                    tools.geth_path,
+                    tools.install_geth,
+                )
+            )
         if not skip_bsc:
-            if not force and tools.installed_bsc_version() == tools.BSC_VERSION:
-                _progress(f"bsc {tools.BSC_VERSION} already built at {tools.bsc_path()}")
+            builds.append(
+                ("bsc", tools.BSC_VERSION, tools.installed_bsc_version, tools.bsc_path, tools.install_bsc)
+            )
+        for name, version, installed, path, install in builds:
+            if not force and installed() == version:
+                _progress(f"{name} {version} already built at {path()}")
             else:
-                seconds = tools.install_bsc(_progress)
-                _progress(f"bsc {tools.BSC_VERSION} built in {seconds:.1f} s")
+                _progress(f"{name} {version} built in {install(_progress):.1f} s")
     except tools.ToolMissing as e:
         raise _fail(str(e)) from e
 

@@ -31,40 +31,42 @@ class ToolMissing(RuntimeError):
     """A required binary is absent; the message says how to install it."""
 
 
-def geth_path() -> Path:
-    explicit = os.environ.get("DEVNET_GETH")
-    path = Path(explicit) if explicit else TOOLS_BIN / "geth"
+def _located(override: str, default: Path, how: str) -> Path:
+    """The binary the environment variable `override` names, else `default`; ToolMissing
+    (saying `how` to get it) when there is no file there."""
+    explicit = os.environ.get(override)
+    path = Path(explicit) if explicit else default
     if not path.is_file():
         raise ToolMissing(
-            f"geth not found at {path}. Install it with `devnet tools install` "
-            f"(runs `go install {GETH_MODULE}@{GETH_VERSION}`; needs Go >= 1.24 on PATH), "
-            "or point DEVNET_GETH at a geth binary."
+            f"{default.name} not found at {path}. Install it with `devnet tools install` ({how}), "
+            f"or set {override} to the path of one."
         )
     return path
+
+
+def geth_path() -> Path:
+    return _located(
+        "DEVNET_GETH",
+        TOOLS_BIN / "geth",
+        f"runs `go install {GETH_MODULE}@{GETH_VERSION}`; needs Go >= 1.24 on PATH",
+    )
 
 
 def bsc_path() -> Path:
-    explicit = os.environ.get("DEVNET_BSC")
-    path = Path(explicit) if explicit else TOOLS_BIN / "bsc"
-    if not path.is_file():
-        raise ToolMissing(
-            f"bsc not found at {path}. Install it with `devnet tools install` "
-            f"(builds bnb-chain/bsc {BSC_VERSION} from the Go tools module in {BSC_GO_MODULE}; "
-            "needs Go >= 1.25 and a C compiler on PATH), or point DEVNET_BSC at a bsc binary."
-        )
-    return path
+    return _located(
+        "DEVNET_BSC",
+        TOOLS_BIN / "bsc",
+        f"builds bnb-chain/bsc {BSC_VERSION} from the Go tools module in {BSC_GO_MODULE}; "
+        "needs Go >= 1.25 and a C compiler on PATH",
+    )
 
 
 def anvil_path() -> Path:
-    explicit = os.environ.get("DEVNET_ANVIL")
-    path = Path(explicit) if explicit else NODE_MODULES / "@foundry-rs/anvil-linux-amd64/bin/anvil"
-    if not path.is_file():
-        raise ToolMissing(
-            f"anvil not found at {path}. Install it with `devnet tools install` "
-            "(runs `npm ci`, which fetches @foundry-rs/anvil-linux-amd64), "
-            "or point DEVNET_ANVIL at an anvil binary."
-        )
-    return path
+    return _located(
+        "DEVNET_ANVIL",
+        NODE_MODULES / "@foundry-rs/anvil-linux-amd64/bin/anvil",
+        "runs `npm ci`, which fetches @foundry-rs/anvil-linux-amd64",
+    )
 
 
 def solcjs_path() -> Path:

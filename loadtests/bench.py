@@ -93,7 +93,7 @@ def run_bench(
         "ceiling_tx_per_s": ceiling["steady_tx_per_s"],
         "ceiling_mgas_per_s": ceiling["steady_mgas_per_s"],
         "ceiling_flows_per_s": round(ceiling_flows, 1),
-        "ceiling_limited_by": ceiling.get("limited_by", ""),
+        "ceiling_limited_by": ceiling["limited_by"],
         "ratio_to_ceiling": round(flows["flows_per_s"] / ceiling_flows, 4) if ceiling_flows else 0.0,
         "bsc_mainnet_flows_per_s": round(bsc_flows, 1),
         "ratio_to_bsc_mainnet": round(flows["flows_per_s"] / bsc_flows, 4) if bsc_flows else 0.0,

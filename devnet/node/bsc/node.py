@@ -37,13 +37,14 @@ from devnet.node.bsc.keys import (
     write_password,
 )
 from devnet.node.bsc.stakehub import BSC_BREATHE_INTERVAL_S, breathe_wait_s, register
+
+# Storage as for geth: goleveldb writes each batch through, the hash scheme commits each block's
+# state, so a killed node resumes its head.
+from devnet.node.node import CRASH_SAFE_STORAGE
 from devnet.node.process import StartError, free_port, init_chain
 from devnet.profile import BscProfile
 from devnet.tools import BSC_GO_MODULE, bsc_path
 
-#: Storage as for geth (devnet.node.node.CRASH_SAFE_STORAGE): goleveldb writes each batch
-#: through, the hash scheme commits each block's state, so a killed node resumes its head.
-CRASH_SAFE_STORAGE = ("--db.engine", "leveldb", "--state.scheme", "hash")
 CONFIG_FILE = "config.toml"
 #: P2P on loopback only, on a port of the system's choice: a devnet node has no peers.
 CONFIG = """\
