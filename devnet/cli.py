@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -439,6 +440,135 @@ def reorg_command(
         console.print(f"  {'(new)':<66} -> {extra}")
     console.print(f"dropped transactions: {', '.join(reorg.dropped) or 'none'}")
     console.print(f"included again: {', '.join(reorg.included) or 'none'}")
+
+
+fault_app = typer.Typer(
+    help="Finality faults on real Parlia: a bsc chain of several validators "
+    "(`devnet up --engine bsc --validators 3`). Each waits until the validators have taken it "
+    "and prints them, with the head and the finalized block.",
+    no_args_is_help=True,
+)
+app.add_typer(fault_app, name="fault")
+
+
+def _cluster(state_dir: Path | None, config: Path | None) -> Any:
+    from devnet.node.bsc.faults import BscCluster
+
+    cfg = _config(config, state_dir=state_dir)
+    env = _env(cfg.state_dir)
+    if env.node.engine != "bsc" or not env.node.datadir:
+        raise _fail(
+            f"faults need the bsc engine (this devnet runs {env.node.engine}): "
+            "`devnet up --engine bsc --validators 3`"
+        )
+    if not node_running(env):
+        raise _fail("the devnet's node is not running; `devnet up` first")
+    return BscCluster(Path(env.node.datadir), progress=_progress)
+
+
+def _fault(state_dir: Path | None, config: Path | None, act: Callable[[Any], Any]) -> Any:
+    from devnet.core.rpc import Rpc
+    from devnet.node.bsc.faults import ClusterStatus, FaultError
+    from harness.node_control import NodeControl
+
+    cluster = _cluster(state_dir, config)
+    try:
+        outcome = act(cluster)
+    except FaultError as e:
+        raise _fail(str(e)) from e
+    status: ClusterStatus = outcome if isinstance(outcome, ClusterStatus) else outcome.status
+    table = Table("validator", "address", "running", "voting", "peers", "head")
+    for v in status.validators:
+        table.add_row(
+            str(v.index),
+            v.address,
+            "yes" if v.running else "[red]no[/]",
+            "yes" if v.voting else "[yellow]no[/]",
+            ",".join(map(str, v.peers)) or "-",
+            "-" if v.head is None else str(v.head),
+        )
+    console.print(table)
+    voters, quorum = len(status.voters()), status.quorum()
+    f = NodeControl(Rpc(status.validators[0].url), "bsc").finality()
+    verdict = "finality goes on" if voters >= quorum else "[yellow]finality stalls[/]"
+    console.print(f"{voters} of {len(status.validators)} validators vote, quorum {quorum}: {verdict}")
+    console.print(f"head {f.head}, safe {f.safe}, finalized {f.finalized}")
+    return outcome
+
+
+def _validators(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError as e:
+        raise _fail(f"bad validator list {text!r}: use indices such as 1 or 1,2") from e
+
+
+@fault_app.command("votes-off")
+def fault_votes_off(
+    validators: Annotated[
+        str | None,
+        typer.Option(help="Which stop voting (e.g. 1,2); default: all but validator 0, below any quorum."),
+    ] = None,
+    state_dir: StateOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Validators stop voting (restarted without --vote): blocks go on, `finalized` stalls."""
+    chosen = None if validators is None else _validators(validators)
+    _fault(state_dir, config, lambda c: c.votes_off(chosen))
+
+
+@fault_app.command("votes-on")
+def fault_votes_on(state_dir: StateOpt = None, config: ConfigOpt = None) -> None:
+    """Every validator votes again: `finalized` catches up with the head."""
+    _fault(state_dir, config, lambda c: c.votes_on())
+
+
+@fault_app.command("validator-down")
+def fault_validator_down(
+    validator: Annotated[int, typer.Argument(min=1, help="Which validator (1 and up: 0 serves JSON-RPC).")],
+    state_dir: StateOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Stop a validator: the others take its turns after Parlia's out-of-turn delay."""
+    _fault(state_dir, config, lambda c: c.validator_down(validator))
+
+
+@fault_app.command("validator-up")
+def fault_validator_up(
+    validator: Annotated[
+        int | None, typer.Argument(help="Which validator (default: every stopped one).")
+    ] = None,
+    state_dir: StateOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Start a stopped validator again: it syncs, then seals and votes."""
+    _fault(state_dir, config, lambda c: c.validator_up(validator))
+
+
+@fault_app.command("partition")
+def fault_partition(
+    side: Annotated[str, typer.Argument(help="The validators cut off from the rest, e.g. 0 or 1,2.")],
+    state_dir: StateOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Split the validators in two groups that do not peer.
+
+    A minority seals a block or two and stalls (Parlia's recent-signer rule); a majority goes on
+    and, with two thirds of the votes, finalizes."""
+    chosen = _validators(side)
+    _fault(state_dir, config, lambda c: c.partition(chosen))
+
+
+@fault_app.command("heal")
+def fault_heal(state_dir: StateOpt = None, config: ConfigOpt = None) -> None:
+    """Join the groups again and print the reorg it makes.
+
+    The reorg: the blocks of validator 0 (the devnet's JSON-RPC) that the others' chain
+    replaced."""
+    healed = _fault(state_dir, config, lambda c: c.heal())
+    console.print(f"reorg at the devnet's JSON-RPC: {healed.depth} block(s) replaced")
+    for block in healed.replaced:
+        console.print(f"  {block.number}: {block.old} -> {block.new}")
 
 
 @app.command("logs")

@@ -206,10 +206,11 @@ def bsc_argv(
     if n == 1:
         return validator_argv(profile, validator_dir(root, 0), port, host, bsc)
     # The others: not sealing until devnet.node.bsc.cluster has seen them sync; each with
-    # JSON-RPC on a loopback port of its own, to be asked that and told to seal.
-    first = validator_argv(profile, validator_dir(root, 0), port, host, bsc)
+    # JSON-RPC on a loopback port of its own, to be asked that and told to seal. All with the
+    # admin API: the cluster partitions them by their peers (devnet.node.bsc.faults).
+    first = validator_argv(profile, validator_dir(root, 0), port, host, bsc, admin=True)
     others = [
-        validator_argv(profile, validator_dir(root, i), free_port(), "127.0.0.1", bsc, seal=False)
+        validator_argv(profile, validator_dir(root, i), free_port(), "127.0.0.1", bsc, seal=False, admin=True)
         for i in range(1, n)
     ]
     return [python, "-m", "devnet.node.bsc.cluster", *(json.dumps(c) for c in [first, *others])]
@@ -222,9 +223,11 @@ def validator_argv(
     host: str = "127.0.0.1",
     bsc: str | None = None,
     seal: bool = True,
+    admin: bool = False,
 ) -> list[str]:
     """bsc as one validator, on its `datadir`, serving JSON-RPC on `host:port`. Without `seal`
-    it starts without sealing (`miner_start` starts it)."""
+    it starts without sealing (`miner_start` starts it); with `admin`, it serves the admin API
+    (its peers) as well."""
     validator = ValidatorRecord.load(datadir).address
     datadir = datadir.resolve()  # bsc wants absolute key and wallet paths
     password = str(datadir / PASSWORD_FILE)
@@ -248,7 +251,7 @@ def validator_argv(
         "--http.port",
         str(port),
         "--http.api",
-        "eth,net,web3,txpool,debug,parlia" + ("" if seal else ",miner"),
+        "eth,net,web3,txpool,debug,parlia" + ("" if seal else ",miner") + (",admin" if admin else ""),
         "--http.vhosts",
         "*",
         "--ipcdisable",
