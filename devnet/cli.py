@@ -183,10 +183,10 @@ def images_build(
     force: Annotated[bool, typer.Option(help="Rebuild even the images that are up to date.")] = False,
     only: Annotated[
         list[str] | None,
-        typer.Option("--only", help="Build only these: base, geth, anvil, services (repeatable)."),
+        typer.Option("--only", help="Build only these: base, geth, anvil, bsc, services (repeatable)."),
     ] = None,
 ) -> None:
-    """Build the node images (geth, anvil) and the services image, without any registry.
+    """Build the node images (geth, anvil, bsc) and the services image, without any registry.
 
     The base is Debian bookworm made with debootstrap (from apt's configured mirror) and
     `docker import`; the services image installs wheels built here with `pip wheel`, and no
@@ -195,13 +195,13 @@ def images_build(
     Uses the engine DOCKER_HOST names, or the local one.
     """
     from devnet.runtime.engine import connect
-    from devnet.runtime.images import build_images
+    from devnet.runtime.images import BUILD_ORDER, build_images
 
     started = time.perf_counter()
     try:
         client = connect()
         results = build_images(
-            client, only or ("base", "geth", "anvil", "services"), force=force, progress=_progress
+            client, only or BUILD_ORDER, force=force, progress=_progress
         )
     except (DockerUnavailable, ImageBuildError, tools.ToolMissing, ValueError) as e:
         raise _fail(str(e)) from e
@@ -229,7 +229,7 @@ def up_command(
         typer.Option(
             "--engine",
             "-e",
-            help="geth (BSC profile, default), anvil (fast tier) or bsc (the BSC client; local runtime).",
+            help="geth (BSC profile, default), anvil (fast tier) or bsc (the BSC client itself).",
         ),
     ] = None,
     network: Annotated[
@@ -461,6 +461,8 @@ def _cluster(state_dir: Path | None, config: Path | None) -> Any:
             f"faults need the bsc engine (this devnet runs {env.node.engine}): "
             "`devnet up --engine bsc --validators 3`"
         )
+    if env.runtime == "docker":
+        raise _fail("faults need the local runtime: the validators' cluster runs in the node container")
     if not node_running(env):
         raise _fail("the devnet's node is not running; `devnet up` first")
     return BscCluster(Path(env.node.datadir), progress=_progress)

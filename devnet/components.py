@@ -43,7 +43,6 @@ SERVICES_IMAGE = "bsc-stablecoin-devnet/services:local"
 NODE_IMAGE = {
     "geth": "bsc-stablecoin-devnet/geth:v1.17.4",
     "anvil": "bsc-stablecoin-devnet/anvil:1.7.1",
-    # Not built yet: the bsc engine runs on the local runtime only.
     "bsc": "bsc-stablecoin-devnet/bsc:v1.7.8",
 }
 
@@ -58,6 +57,8 @@ NODE_PORT = 8545
 GETH_CONTAINER_PORTS = (8546, 8551)
 #: Where the geth datadir made on the host is copied to in the node's container.
 GETH_DATADIR_IN_CONTAINER = "/geth-data"
+#: Where the bsc validators' datadirs made on the host are copied to in the node's container.
+BSC_DATADIR_IN_CONTAINER = "/bsc-data"
 
 
 class NodeInput(BaseModel):
@@ -104,7 +105,7 @@ def node_component(node: NodeInput) -> Component:
             datadir=datadir,
         )
     if node.engine == "bsc":
-        datadir = node.workdir / "bsc-data"
+        datadir = node.workdir / Path(BSC_DATADIR_IN_CONTAINER).name
         log_path = node.workdir / "bsc.log"
         return Component(
             name="node",
@@ -116,6 +117,8 @@ def node_component(node: NodeInput) -> Component:
             ),
             argv=partial(_bsc_argv, profile, datadir),
             log_path=log_path,
+            # The folder keeps its name: it lands at BSC_DATADIR_IN_CONTAINER.
+            files=(CopyIn(datadir, "/"),),
             prepare=partial(init_bsc_datadir, profile, datadir, log_path),
             after_ready=partial(register_validator, profile, datadir),
             datadir=datadir,
@@ -146,7 +149,10 @@ def _geth_argv(profile: BscProfile, datadir: Path, place: Placement) -> list[str
 
 def _bsc_argv(profile: BscProfile, datadir: Path, place: Placement) -> list[str]:
     if place.in_container:
-        raise NotImplementedError("the bsc engine has no image yet: run it on the local runtime")
+        run_root = Path(BSC_DATADIR_IN_CONTAINER)
+        return bsc_argv(
+            profile, datadir, place.port, host=place.host, python=place.python, bsc="bsc", run_root=run_root
+        )
     return bsc_argv(profile, datadir, place.port, host=place.host, python=place.python)
 
 

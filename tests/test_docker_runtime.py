@@ -187,3 +187,39 @@ def test_up_removes_what_an_earlier_run_left_in_the_same_state_folder(tmp_path: 
         down(state_dir)
         with contextlib.suppress(Exception):
             leftover.remove(force=True)
+
+
+def test_bsc_validators_run_in_the_node_container(tmp_path: Path) -> None:
+    """The bsc engine on docker: the validators' datadirs made here, copied into the bsc image,
+    two validators under the cluster process in one container; they take turns, vote each
+    other's blocks final, and the contracts are deployed through the published port."""
+    from devnet.node.bsc.keys import validator_account
+    from devnet.profile import BscProfile
+
+    state_dir = tmp_path / "devnet"
+    profile = BscProfile(bsc_validators=2)
+    try:
+        build_images(connect(), images_for("bsc"))
+        env = up(state_dir, "bsc", profile=profile, runtime="docker")
+        assert env.node.container and env.node.pid is None
+        assert [c.id for c in _containers(state_dir)] == [env.node.container]
+        rpc = Rpc(env.rpc_url)
+        assert rpc.call("eth_getCode", env.contracts["KGST"], "latest") not in ("0x", None)
+        ours = {validator_account(profile, i).address.lower() for i in range(2)}
+        assert {v.lower() for v in rpc.call("parlia_getValidators", "latest")} == ours
+
+        def finalized() -> int:
+            return int(rpc.call("eth_getBlockByNumber", "finalized", False)["number"], 16)
+
+        from devnet.core.wait import wait_until
+
+        wait_until(lambda: finalized() > 0, 120, "a finalized block (votes begin 40 blocks in)")
+        head = int(rpc.call("eth_blockNumber"), 16)
+        miners = {
+            rpc.call("eth_getBlockByNumber", hex(n), False)["miner"].lower()
+            for n in range(head - 10, head + 1)
+        }
+        assert miners == ours
+    finally:
+        down(state_dir)
+    assert _containers(state_dir) == []

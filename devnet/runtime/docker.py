@@ -57,7 +57,7 @@ from devnet.runtime.base import (
     where,
 )
 from devnet.runtime.engine import connect
-from devnet.runtime.images import ImageBuildError, build_images, images_for, stale_images
+from devnet.runtime.images import build_images, images_for, stale_images
 from devnet.runtime.readiness import Probe, Readiness
 
 if TYPE_CHECKING:
@@ -199,8 +199,6 @@ class DockerRuntime(Runtime):
         """Images present and current (built here when not: `devnet images build` does it
         ahead of time), leftovers of an earlier run in the same folder removed, then the
         devnet's network."""
-        if engine == "bsc":
-            raise ImageBuildError("the bsc engine has no image yet: run it on the local runtime")
         stale = stale_images(self.client, images_for(engine))
         if stale:
             self.progress(f"images missing or out of date: {', '.join(stale)}; building them ...")

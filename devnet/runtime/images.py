@@ -10,6 +10,8 @@
   network (`network_mode="none"`, `pip install --no-index`).
 - **geth** (`NODE_IMAGE["geth"]`): the services image + the static (CGO off) geth binary: the
   node runs geth under its consensus side (`python -m devnet.consensus`).
+- **bsc** (`NODE_IMAGE["bsc"]`): the services image + the bsc binary (cgo, linked against
+  glibc only; the build checks that it runs on the image's bookworm glibc).
 
 Every image carries a content label (a hash of what went into it); a build is skipped when
 the image with that label is already there, unless forced. The rootfs tarball and the wheels
@@ -38,7 +40,7 @@ from devnet.components import NODE_IMAGE, SERVICES_IMAGE
 from devnet.core.paths import ARTIFACTS_DIR, REPO_ROOT
 from devnet.profile import Engine
 from devnet.runtime import LABEL_PREFIX
-from devnet.tools import anvil_path, geth_path
+from devnet.tools import anvil_path, bsc_path, geth_path
 
 if TYPE_CHECKING:
     import docker
@@ -62,6 +64,17 @@ FROM {SERVICES_IMAGE}
 COPY geth /usr/local/bin/geth
 EXPOSE 8545
 CMD ["geth", "version"]
+"""
+
+#: bsc (linked against glibc only) on the services image, which has Python for the cluster of
+#: several validators (`python -m devnet.node.bsc.cluster`); the build runs it once, so a bsc
+#: built against a newer glibc than the image's fails here, not at `devnet up`.
+BSC_DOCKERFILE = f"""\
+FROM {SERVICES_IMAGE}
+COPY bsc /usr/local/bin/bsc
+RUN ["bsc", "version"]
+EXPOSE 8545
+CMD ["bsc", "version"]
 """
 
 ANVIL_DOCKERFILE = f"""\
@@ -95,7 +108,7 @@ SOURCE_ITEMS = ("pyproject.toml", "README.md", "devnet", "harness")
 
 
 #: Each image after the ones it is built FROM.
-BUILD_ORDER = ("base", "anvil", "services", "geth")
+BUILD_ORDER = ("base", "anvil", "services", "geth", "bsc")
 
 
 class ImageBuildError(RuntimeError):
@@ -153,6 +166,8 @@ def base_content() -> str:
 def node_content(engine: Engine) -> str:
     if engine == "geth":
         return _hash("geth", GETH_DOCKERFILE, services_content(), _file_digest(geth_path()))
+    if engine == "bsc":
+        return _hash("bsc", BSC_DOCKERFILE, services_content(), _file_digest(bsc_path()))
     return _hash("anvil", ANVIL_DOCKERFILE, base_content(), _file_digest(anvil_path()))
 
 
@@ -171,7 +186,7 @@ def content_of(name: str) -> str:
         return base_content()
     if name == "services":
         return services_content()
-    if name in ("geth", "anvil"):
+    if name in ("geth", "anvil", "bsc"):
         return node_content(name)  # type: ignore[arg-type]
     raise ValueError(f"unknown image {name!r}")
 
@@ -216,7 +231,7 @@ def build_images(
     order = [n for n in BUILD_ORDER if n in wanted]
     unknown = set(wanted) - set(order)
     if unknown:
-        raise ValueError(f"unknown image(s) {sorted(unknown)}; choose from base, geth, anvil, services")
+        raise ValueError(f"unknown image(s) {sorted(unknown)}; choose from {', '.join(BUILD_ORDER)}")
     WORK_DIR.mkdir(parents=True, exist_ok=True)
     results = []
     with FileLock(str(WORK_DIR / "build.lock")):
@@ -238,6 +253,8 @@ def _build_one(client: docker.DockerClient, name: str, force: bool, progress: Pr
         _build_base(client, content, progress)
     elif name == "geth":
         _docker_build(client, name, tag, content, GETH_DOCKERFILE, {"geth": geth_path()}, progress)
+    elif name == "bsc":
+        _docker_build(client, name, tag, content, BSC_DOCKERFILE, {"bsc": bsc_path()}, progress)
     elif name == "anvil":
         _docker_build(client, name, tag, content, ANVIL_DOCKERFILE, {"anvil": anvil_path()}, progress)
     else:

@@ -198,19 +198,34 @@ def bsc_argv(
     host: str = "127.0.0.1",
     python: str = sys.executable,
     bsc: str | None = None,
+    run_root: Path | None = None,
 ) -> list[str]:
     """The validators of the chain in `root` (made by `init_bsc_datadir`), the first serving
     JSON-RPC on `host:port`: one bsc process, or for several `devnet.node.bsc.cluster`
-    running one bsc per validator. `bsc`: the program (default: the pinned one built here)."""
+    running one bsc per validator. `bsc`: the program (default: the pinned one built here).
+    `run_root`: where `root` is for the processes (in a container), if not where it is here."""
     n = profile.bsc_validators
+
+    def run_dir(i: int) -> Path | None:
+        return None if run_root is None else validator_dir(run_root, i)
+
     if n == 1:
-        return validator_argv(profile, validator_dir(root, 0), port, host, bsc)
+        return validator_argv(profile, validator_dir(root, 0), port, host, bsc, run_dir=run_dir(0))
     # The others: not sealing until devnet.node.bsc.cluster has seen them sync; each with
     # JSON-RPC on a loopback port of its own, to be asked that and told to seal. All with the
     # admin API: the cluster partitions them by their peers (devnet.node.bsc.faults).
-    first = validator_argv(profile, validator_dir(root, 0), port, host, bsc, admin=True)
+    first = validator_argv(profile, validator_dir(root, 0), port, host, bsc, admin=True, run_dir=run_dir(0))
     others = [
-        validator_argv(profile, validator_dir(root, i), free_port(), "127.0.0.1", bsc, seal=False, admin=True)
+        validator_argv(
+            profile,
+            validator_dir(root, i),
+            free_port(),
+            "127.0.0.1",
+            bsc,
+            seal=False,
+            admin=True,
+            run_dir=run_dir(i),
+        )
         for i in range(1, n)
     ]
     return [python, "-m", "devnet.node.bsc.cluster", *(json.dumps(c) for c in [first, *others])]
@@ -224,12 +239,13 @@ def validator_argv(
     bsc: str | None = None,
     seal: bool = True,
     admin: bool = False,
+    run_dir: Path | None = None,
 ) -> list[str]:
     """bsc as one validator, on its `datadir`, serving JSON-RPC on `host:port`. Without `seal`
     it starts without sealing (`miner_start` starts it); with `admin`, it serves the admin API
-    (its peers) as well."""
+    (its peers) as well. `run_dir`: where `datadir` is for the process (in a container)."""
     validator = ValidatorRecord.load(datadir).address
-    datadir = datadir.resolve()  # bsc wants absolute key and wallet paths
+    datadir = run_dir or datadir.resolve()  # bsc wants absolute key and wallet paths
     password = str(datadir / PASSWORD_FILE)
     return [
         bsc or str(bsc_path()),
