@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from devnet.core.blocks import user_load
 from devnet.core.env import DevnetEnv
 from harness.connect import Devnet
 from harness.reconcile import reconcile
@@ -37,16 +38,18 @@ TX_STEPS = (
 
 
 def chain_window(devnet: Devnet, first_block: int, last_block: int) -> dict[str, Any]:
-    """Transactions and gas included between two blocks, from the blocks themselves."""
+    """Transactions and gas that users had included between two blocks, from the blocks
+    themselves (BSC's system transactions left out: `devnet.core.blocks`)."""
     blocks = []
     for number in range(first_block, last_block + 1):
-        block = devnet.chain.get_block(number)
+        block = devnet.chain.get_block(number, full=True)
+        txs, gas = user_load(devnet.chain.rpc, block)
         blocks.append(
             {
                 "number": number,
                 "timestamp": int(block["timestamp"], 16),
-                "txs": len(block["transactions"]),
-                "gas_used": int(block["gasUsed"], 16),
+                "txs": txs,
+                "gas_used": gas,
             }
         )
     return {

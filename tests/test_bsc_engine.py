@@ -22,6 +22,7 @@ from web3 import HTTPProvider, Web3
 from web3.middleware import ExtraDataToPOAMiddleware
 
 from devnet.core.accounts import derive_account
+from devnet.core.blocks import is_system_transaction, user_load
 from devnet.core.chain import Chain
 from devnet.core.wallets import Wallet
 from devnet.node import NodeHandle, start_node
@@ -180,6 +181,12 @@ def test_fees_are_paid_to_the_validator_by_a_system_transaction(node: BscNode) -
     assert system, f"no system transaction in block {included}: {txs}"
     assert system[-1]["input"].startswith(DEPOSIT_SELECTOR)
     assert int(system[-1]["gasPrice"], 16) == 0
+    # Throughput counts what users sent: the system transactions and their gas left out.
+    block = node.block(included, full=True)
+    assert [t["hash"] for t in txs if is_system_transaction(t, block)] == [t["hash"] for t in system]
+    users = [t for t in txs if t not in system]
+    gas = sum(int(node.rpc.call("eth_getTransactionReceipt", t["hash"])["gasUsed"], 16) for t in users)
+    assert user_load(node.rpc, block) == (len(users), gas) and len(users) >= 1
 
 
 def test_gas_price_below_the_profiles_minimum_is_refused(node: BscNode) -> None:
