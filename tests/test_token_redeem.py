@@ -53,3 +53,22 @@ def test_redeem_bad_input_reverts_with_reason(
 def test_payout_ref_must_fit_bytes32() -> None:
     with pytest.raises(ValueError, match=r"1 to 32"):
         payout_ref("x" * 33)
+
+
+def test_a_revert_caused_by_an_earlier_transaction_of_its_block_names_its_reason(
+    funded_kgst: StableCoinClient, alice: Wallet
+) -> None:
+    """Two redeems of 600 of alice's 1,000 KGST, sent together: the second reverts for a
+    balance the first took. Replayed on the block's parent it would succeed, so the reason
+    comes from the node's trace of the transaction where it ran (found on bsc: a mint reverted
+    behind a reserve report of its own block, and its reason was unknown)."""
+    kgst, chain = funded_kgst, funded_kgst.chain
+    alice.resync(chain.rpc)
+    nonce = chain.nonce(alice.address, "pending")
+    data = chain.encode_call(kgst.contract, "redeem", kgst.units(600), payout_ref(ACCOUNT))
+    txs = [chain.sign(alice, kgst.address, data, gas=120_000, nonce=nonce + i) for i in range(2)]
+    assert all(isinstance(r, str) for r in chain.send_raw_batch(txs))
+    first, second = chain.receipts.wait_all([tx.hash_hex for tx in txs])
+    alice.resync(chain.rpc)
+    assert (first["status"], second["status"]) == ("0x1", "0x0")
+    assert chain.revert_reason(txs[1].hash_hex, second) == "StableCoin: redeem amount exceeds balance"

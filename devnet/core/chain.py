@@ -353,7 +353,9 @@ class Chain:
         return results
 
     def revert_reason(self, tx_hash: str, receipt: dict[str, Any]) -> str:
-        """Why a mined transaction reverted: replayed with eth_call on its parent block."""
+        """Why a mined transaction reverted: replayed with eth_call on its parent block; when it
+        would succeed there (a transaction before it in its block made it revert), from the
+        node's trace of it where it ran (`debug_traceTransaction` with geth's callTracer)."""
         tx = self.rpc.call("eth_getTransactionByHash", tx_hash)
         if tx is None:  # reorganised away since its receipt was read
             return "(reverted)"
@@ -372,4 +374,14 @@ class Chain:
             if reverted:
                 return reverted.reason
             return e.message
+        try:
+            trace = self.rpc.call("debug_traceTransaction", tx_hash, {"tracer": "callTracer"})
+        except RpcError:
+            trace = None
+        if isinstance(trace, dict):
+            output = trace.get("output")
+            if isinstance(output, str) and len(output) > 2:
+                return decode_revert(output)
+            if trace.get("revertReason") or trace.get("error"):
+                return str(trace.get("revertReason") or trace["error"])
         return "(reverted in block; not reproducible on the parent state)"
