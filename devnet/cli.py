@@ -200,9 +200,7 @@ def images_build(
     started = time.perf_counter()
     try:
         client = connect()
-        results = build_images(
-            client, only or BUILD_ORDER, force=force, progress=_progress
-        )
+        results = build_images(client, only or BUILD_ORDER, force=force, progress=_progress)
     except (DockerUnavailable, ImageBuildError, tools.ToolMissing, ValueError) as e:
         raise _fail(str(e)) from e
     table = Table("image", "tag", "", "seconds", "size")

@@ -11,8 +11,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
 
+from devnet.core.blocks import gas_less
 from devnet.core.chain import Chain
 from devnet.core.signing import SignedTx
 from devnet.core.tokens import StableCoinClient
@@ -65,20 +65,6 @@ def fund_senders(
         token.chain.wait(h)
 
 
-def _gas_of_ours(chain: Chain, block: dict[str, Any], wanted: set[str]) -> int:
-    """The gas the flood's own transactions used in `block`: its gas less the receipts of
-    whatever else it holds (on bsc, the validator's system transactions)."""
-    others = [h for h in block["transactions"] if h not in wanted]
-    gas = int(block["gasUsed"], 16)
-    for h, receipt in zip(
-        others, chain.rpc.batch([("eth_getTransactionReceipt", [h]) for h in others]), strict=True
-    ):
-        if not isinstance(receipt, dict):
-            raise RuntimeError(f"block {int(block['number'], 16)} holds {h}, which has no receipt: {receipt}")
-        gas -= int(receipt["gasUsed"], 16)
-    return gas
-
-
 def flood(
     token: StableCoinClient,
     senders: WalletPool,
@@ -127,7 +113,10 @@ def flood(
                     "number": next_block,
                     "seen_at": time.perf_counter(),
                     "txs": ours,
-                    "gas_used": _gas_of_ours(chain, block, wanted),
+                    # Less whatever else the block holds (on bsc, the validator's system transactions).
+                    "gas_used": gas_less(
+                        chain.rpc, block, [h for h in block["transactions"] if h not in wanted]
+                    ),
                 }
             )
             next_block += 1

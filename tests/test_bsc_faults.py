@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from devnet.cli import app
 from devnet.components import SERVICE_NAMES
 from devnet.core.chain import TxResult
+from devnet.core.rpc import Rpc
 from devnet.core.wait import wait_until
 from devnet.core.wallets import Wallet
 from devnet.node.bsc.faults import BscCluster, FaultError
@@ -198,8 +199,6 @@ def _minority_block(devnet: Devnet, cluster: BscCluster) -> bool:
     if _miner_index(head) != 0:
         return False
     others = cluster.status().validators[1].url
-    from devnet.core.rpc import Rpc
-
     theirs = Rpc(others).call("eth_getBlockByNumber", head["number"], False)
     return theirs is None or theirs["hash"] != head["hash"]
 
@@ -265,8 +264,6 @@ def test_a_partition_and_its_heal_reorganise_the_devnets_node_and_money_stays_ri
 
 
 def _blocks_pass_on(cluster: BscCluster, validator: int, target: int, timeout: float = 60) -> None:
-    from devnet.core.rpc import Rpc
-
     rpc = Rpc(cluster.status().validators[validator].url)
     wait_until(
         lambda: int(rpc.call("eth_blockNumber"), 16) >= target, timeout, f"validator {validator} at {target}"

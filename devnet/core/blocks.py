@@ -32,16 +32,21 @@ def is_system_transaction(tx: Mapping[str, Any], block: Mapping[str, Any]) -> bo
     )
 
 
+def gas_less(rpc: Rpc, block: Mapping[str, Any], hashes: list[str]) -> int:
+    """`block`'s gas less what the transactions `hashes` (of that block) used, by their receipts."""
+    gas = int(block["gasUsed"], 16)
+    for h, receipt in zip(
+        hashes, rpc.batch([("eth_getTransactionReceipt", [h]) for h in hashes]), strict=True
+    ):
+        if isinstance(receipt, RpcError) or receipt is None:
+            raise RuntimeError(f"block {int(block['number'], 16)} holds {h}, which has no receipt: {receipt}")
+        gas -= int(receipt["gasUsed"], 16)
+    return gas
+
+
 def user_load(rpc: Rpc, block: Mapping[str, Any]) -> tuple[int, int]:
     """(transactions, gas) of `block` (fetched with full transactions) that users sent: its
     system transactions and the gas their receipts used left out."""
     txs = block["transactions"]
     system = [tx["hash"] for tx in txs if is_system_transaction(tx, block)]
-    gas = int(block["gasUsed"], 16)
-    if system:
-        receipts = rpc.batch([("eth_getTransactionReceipt", [h]) for h in system])
-        for h, receipt in zip(system, receipts, strict=True):
-            if isinstance(receipt, RpcError) or receipt is None:
-                raise RuntimeError(f"no receipt for system transaction {h}")
-            gas -= int(receipt["gasUsed"], 16)
-    return len(txs) - len(system), gas
+    return len(txs) - len(system), gas_less(rpc, block, system)

@@ -287,7 +287,6 @@ class Cluster:
         url = self.urls[i]
         if not self.wait_for(lambda: _head(url) is not None, STEP_TIMEOUT_S):
             raise RuntimeError(f"validator {i} did not answer within {STEP_TIMEOUT_S:.0f} s")
-        self.enodes.pop(i, None)
         self.partition(side)
         mates = [j for j in range(len(self.argvs)) if j != i and (j in side) == (i in side)]
         target = max(self.heads(mates), default=0)

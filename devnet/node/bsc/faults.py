@@ -105,7 +105,16 @@ def _number(rpc: Rpc) -> int:
 
 
 def _hash(rpc: Rpc, number: int) -> str:
-    return str(rpc.call("eth_getBlockByNumber", hex(number), False)["hash"])
+    return _hashes(rpc, [number])[number]
+
+
+def _hashes(rpc: Rpc, numbers: list[int]) -> dict[int, str]:
+    """Block number -> hash, in one batch."""
+    blocks = rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for n in numbers])
+    found = {n: str(b["hash"]) for n, b in zip(numbers, blocks, strict=True) if isinstance(b, dict)}
+    if len(found) < len(numbers):
+        raise FaultError(f"{rpc.url} has no block {min(set(numbers) - set(found))}")
+    return found
 
 
 def write_json_atomically(path: Path, text: str) -> None:
@@ -172,7 +181,7 @@ class BscCluster:
         status = self.status()
         rpc = Rpc(status.validators[0].url)
         head = _number(rpc)
-        before = {n: _hash(rpc, n) for n in range(max(1, head - HEAL_LOOKBACK), head + 1)}
+        before = _hashes(rpc, list(range(max(1, head - HEAL_LOOKBACK), head + 1)))
         status = self._apply(lambda s: s.model_copy(update={"partition": []}))
         rpcs = [Rpc(v.url) for v in status.validators if v.running]
         deadline = time.monotonic() + settle_timeout
@@ -186,10 +195,11 @@ class BscCluster:
                     f"the validators did not agree on one chain within {settle_timeout:.0f} s: heads {heads}"
                 )
             time.sleep(0.2)
+        after = _hashes(rpc, sorted(before))
         replaced = [
-            ReplacedBlock(number=n, old=old, new=new)
+            ReplacedBlock(number=n, old=old, new=after[n])
             for n, old in sorted(before.items())
-            if (new := _hash(rpc, n)) != old
+            if after[n] != old
         ]
         # The status the cluster writes next shows them peered again.
         running = [v.index for v in status.validators if v.running]
