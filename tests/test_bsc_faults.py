@@ -237,9 +237,14 @@ def test_a_partition_and_its_heal_reorganise_the_devnets_node_and_money_stays_ri
         assert result.exit_code == 0, result.output
         assert f"{int(alone['number'], 16)}: {alone['hash']} ->" in " ".join(result.output.split())
         burned, deposited = burn.result(timeout=120), deposit.result(timeout=120)
-    # What the partition's block held is on the healed chain, in other blocks.
+    # What the partition's block held is on the healed chain, in other blocks: validator 0 put it
+    # back in its pool, and the next validators to seal include it (not at once: seen here).
     for sent in (burned, deposited):
-        receipt = devnet.chain.rpc.call("eth_getTransactionReceipt", sent.tx_hash)
+        receipt = wait_until(
+            lambda sent=sent: devnet.chain.rpc.call("eth_getTransactionReceipt", sent.tx_hash),
+            60,
+            f"{sent.tx_hash} sealed again",
+        )
         assert (
             receipt is not None
             and receipt["blockHash"] == _block(devnet, int(receipt["blockNumber"], 16))["hash"]
