@@ -28,6 +28,8 @@ from devnet.core.accounts import ROLE_LAYOUT, RoleKeys
 from devnet.core.chain import Chain
 from devnet.core.deploy import DeployConfig, deploy_suite
 from devnet.core.env import ComponentEntry, DevnetEnv
+from devnet.core.wallets import Wallet
+from devnet.node.process import StartError, log_tail
 from devnet.profile import BscProfile, Engine
 from devnet.runtime import RuntimeName, has_docker_run, open_runtime
 from devnet.runtime.base import Entry, Runtime, where
@@ -68,10 +70,13 @@ def up(
     env_path = state_dir / ENV_FILE
     env_path.unlink(missing_ok=True)
     progress(f"starting {engine} (chain id {profile.chain_id}) ...")
+    node_log: str | None = None
     try:
         rt.prepare(state_dir, engine)
         node = NodeInput(engine=engine, profile=profile, workdir=state_dir / "node")
         started = rt.start(node_component(node))
+        node_log = started.log_path
+        Wallet.forget_node(started.url)
         progress(f"{engine} ready at {started.url} in {started.seconds:.1f} s")
         chain = Chain(started.url, gas_price=profile.min_gas_price_wei, chain_id=profile.chain_id)
         progress("deploying KGST and USDKG (feeds, reserve policies, roles, minters) ...")
@@ -97,7 +102,11 @@ def up(
         if services:
             start_services(env, state_dir, services, progress, rt)
             env.save(env_path)
-    except BaseException:
+    except BaseException as e:
+        if node_log is not None and isinstance(e, Exception) and not isinstance(e, StartError):
+            # e.g. a deployment that got no receipt: what the node said, before a new start
+            # of this folder replaces its log
+            e.add_note(f"the node's log ({node_log}) ended with:\n{log_tail(Path(node_log), 40)}")
         rt.stop(state_dir, None)  # everything it started, recorded in env.json or not yet
         env_path.unlink(missing_ok=True)
         raise
@@ -288,6 +297,7 @@ def restart(state_dir: Path, component: str, timeout: float = 60.0) -> Restarted
         env = DevnetEnv.load(path)
         if component == "node":
             env.rpc_url, env.node.pid = back.url, back.pid or env.node.pid
+            Wallet.forget_node(back.url)
         else:
             env.components[component].url = env.services[component] = back.url
             env.components[component].pid = back.pid or env.components[component].pid

@@ -6,11 +6,13 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from devnet.core.accounts import derive_accounts
 from devnet.core.chain import Chain
 from devnet.core.env import DevnetEnv
+from devnet.core.receipts import ReceiptTimeout
 from devnet.core.rpc import RpcError
 from devnet.core.wait import wait_until
 from devnet.core.wallets import Wallet, WalletPool
@@ -123,6 +125,29 @@ def test_a_node_that_never_becomes_ready_times_out_with_its_log_tail(tmp_path: P
     assert not pid_alive(process.pid)
 
 
+def test_a_world_that_fails_after_its_node_started_says_what_the_node_logged(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A start that fails after the node is up (here: a deployment that got no receipt) names
+    the node's log and quotes its end, and leaves nothing running: the next start of the same
+    folder replaces that log, and a bare "no receipt" says nothing of why."""
+    import devnet.world as world
+
+    def no_receipt(chain: Chain, *_args: object, **_kwargs: object) -> None:
+        raise ReceiptTimeout("no receipt for 0xabc after 60.0 s")
+
+    monkeypatch.setattr(world, "deploy_suite", no_receipt)
+    with pytest.raises(ReceiptTimeout) as failed:
+        world.up(tmp_path / "world", profile=BscProfile(prefunded_accounts=20))
+    note = "\n".join(getattr(failed.value, "__notes__", []))
+    assert str(tmp_path / "world" / "node" / "geth.log") in note
+    assert "HTTP server started" in note  # geth's own lines
+    left = [
+        p.pid for p in psutil.process_iter(["cmdline"]) if str(tmp_path) in " ".join(p.info["cmdline"] or ())
+    ]
+    assert left == []
+
+
 def test_stop_ends_the_node_and_keeps_its_log(engine: str, tmp_path: Path) -> None:
     node = start_node(engine, BscProfile(prefunded_accounts=20), tmp_path)  # type: ignore[arg-type]
     pid = node.info.pid
@@ -142,6 +167,25 @@ def test_geth_resumes_its_chain_from_the_datadir(tmp_path: Path) -> None:
         height = chain.block_number()
     with start_node("geth", profile, tmp_path) as node:
         assert Chain(node.rpc_url).block_number() == height
+
+
+def test_a_new_chain_on_the_port_of_an_earlier_one_gets_the_nonces_of_its_own(tmp_path: Path) -> None:
+    """Found in CI (about one world start in 200): a worker's wallets kept their nonce counters
+    per node URL; a new chain that got the port of a chain this process had used before was
+    sent nonce 8 for an account at 0, and the transaction waited in the pool's queue until
+    the deployment timed out."""
+    profile = BscProfile(prefunded_accounts=20)
+    sender = Wallet.of(derive_accounts(profile.mnemonic, 18, 1)[0])
+    with start_node("geth", profile, tmp_path / "first") as node:
+        chain = Chain(node.rpc_url, gas_price=profile.min_gas_price_wei)
+        for _ in range(3):
+            chain.wait(chain.send(sender, sender.address, gas=21_000))
+        port = int(node.rpc_url.rsplit(":", 1)[1])
+    with start_node("geth", profile, tmp_path / "second", port=port) as node:
+        chain = Chain(node.rpc_url, gas_price=profile.min_gas_price_wei)
+        receipt = chain.wait(chain.send(sender, sender.address, gas=21_000), timeout=30)
+        assert receipt.receipt["status"] == "0x1"
+        assert chain.nonce(sender.address) == 1
 
 
 def test_a_geth_node_keeps_a_small_disk_footprint(tmp_path: Path) -> None:

@@ -151,6 +151,7 @@ class Chain:
         self.chain_id = chain_id or int(self.rpc.call("eth_chainId"), 16)
         self.gas_price = gas_price or int(self.rpc.call("eth_gasPrice"), 16)
         self.receipts = ReceiptWaiter(self.rpc)
+        self._chain_noted = False
         #: (id of a contract, function) -> (the contract, kept so its id stays its own; its
         #: selector and input types, or None for an overloaded function)
         self._encoders: dict[tuple[int, str], tuple[Contract, tuple[bytes, list[str]] | None]] = {}
@@ -235,6 +236,10 @@ class Chain:
         gas_price: int | None = None,
     ) -> SignedTx:
         """A legacy transaction; a `gas_price` above the default buys priority within a block."""
+        if not self._chain_noted:  # before this client's first nonce
+            block_one = self.rpc.call("eth_getBlockByNumber", "0x1", False)
+            Wallet.see_node(self.rpc_url, block_one["hash"] if block_one else None)
+            self._chain_noted = True
         return wallet.signer.sign(
             nonce=wallet.next_nonce(self.rpc) if nonce is None else nonce,
             gas_price=gas_price or self.gas_price,

@@ -240,7 +240,9 @@ class ReceiptWaiter:
                         number = self._next_block
                     if number is None or number > head:
                         break
-                    receipts = self._rpc.call("eth_getBlockReceipts", hex(number)) or []
+                    receipts = self._rpc.call("eth_getBlockReceipts", hex(number))
+                    if receipts is None:  # not there (yet, or reorganised away): ask again
+                        break
                     for receipt in receipts:
                         self._resolve(receipt["transactionHash"].lower(), receipt)
                         self._match_logs(receipt)

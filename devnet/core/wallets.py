@@ -32,6 +32,34 @@ class Wallet:
                 wallet = cls._registry[account.address] = cls(account)
             return wallet
 
+    #: node URL -> the hash of its chain's block 1 when a client for it was made (None: no
+    #: block 1 yet): a chain's identity, since devnet chains share their genesis
+    _chains: dict[str, str | None] = {}  # noqa: RUF012 - process-wide on purpose
+
+    @classmethod
+    def see_node(cls, url: str, block_one: str | None) -> None:
+        """A client for the node at `url` was made: if another chain answered there before (a
+        node started by another process on a port this one used), forget the counters for it."""
+        with cls._registry_lock:
+            known = url in cls._chains
+            changed = known and cls._chains[url] != block_one
+            cls._chains[url] = block_one
+        if changed:
+            cls.forget_node(url)
+
+    @classmethod
+    def forget_node(cls, url: str) -> None:
+        """A node (re)started at `url`: every wallet's counter for it is stale. A new chain on a
+        port an earlier one had (the same URL) starts at nonce 0, and a restarted node may have
+        lost its pool; a counter kept from before would send past the node's next nonce, and
+        such a transaction waits in the pool's queue for ever."""
+        with cls._registry_lock:
+            wallets = list(cls._registry.values())
+            cls._chains.pop(url, None)
+        for wallet in wallets:
+            with wallet._lock:
+                wallet._nonces.pop(url, None)
+
     def __init__(self, account: LocalAccount):
         self.account = account
         self.address: str = account.address

@@ -12,6 +12,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from devnet.consensus.engine_api import write_jwt_secret
+from devnet.core.wallets import Wallet
 from devnet.genesis import build_genesis, geth_dev_genesis
 from devnet.node.process import ManagedProcess, free_port, init_chain, pid_alive, stop_pid
 from devnet.profile import BscProfile, Engine
@@ -252,6 +253,7 @@ def start_node(engine: Engine, profile: BscProfile, workdir: Path, port: int | N
 
     component = node_component(NodeInput(engine=engine, profile=profile, workdir=workdir))
     launched = launch(component, port)
+    Wallet.forget_node(launched.url)
     info = NodeInfo(
         engine=engine,
         chain_id=profile.chain_id,

@@ -81,3 +81,36 @@ def test_a_wait_after_an_idle_spell_is_answered_at_the_next_block() -> None:
         assert time.monotonic() - started < 0.5
     finally:
         follower.close()
+
+
+class LaggingChain(ScriptedChain):
+    """Reports a new head before it serves that block's receipts (null, as a node answers for a
+    block it does not have): a node behind a load balancer, or one whose head moved on while
+    its indexes are written."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: set[int] = set()
+
+    def call(self, method: str, *params: Any) -> Any:
+        if method == "eth_getBlockReceipts":
+            number = int(params[0], 16)
+            with self.lock:
+                first_time = number not in self.asked
+                self.asked.add(number)
+            if first_time and number > 0:
+                return None
+        return super().call(method, *params)
+
+
+def test_a_block_the_node_does_not_serve_yet_is_asked_again_not_skipped() -> None:
+    """A null answer for a block at or below the head is not an empty block: before, the
+    follower moved past it and a receipt in it was never seen (the wait timed out)."""
+    chain = LaggingChain()
+    follower = ReceiptWaiter(chain)  # type: ignore[arg-type]
+    try:
+        fut = follower.expect("0xaa")
+        chain.seal("0xaa")
+        assert fut.result(5)["blockNumber"] == "0x1"
+    finally:
+        follower.close()

@@ -58,7 +58,6 @@ class Faults:
         return self._hit(self.config.webhook_drop_bps), self._hit(self.config.webhook_duplicate_bps)
 
 
-
 class FaultsMiddleware:
     """Injects the configured faults into API requests. A plain ASGI middleware: with no fault
     set, a request costs one attribute check here (Starlette's BaseHTTPMiddleware wrapped every
