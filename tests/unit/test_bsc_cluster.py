@@ -69,3 +69,42 @@ def test_the_first_validator_restarts_on_another_port_or_without_sealing(tmp_pat
     assert waiting[waiting.index("--http.port") + 1] == "8545" and "--mine" not in waiting
     assert "miner" in waiting[waiting.index("--http.api") + 1].split(",")
     assert "--mine" in first  # the original is left as it was
+
+
+def test_validators_silenced_together_restart_one_after_the_other(tmp_path: Path) -> None:
+    """Found in CI: `votes-off` on validators 1 and 2 of three stopped both, then restarted
+    them; the chain had stalled at the head both still had, both sealed on it before either
+    had synced, and each discarded the other's blocks for good. Now each is stopped and
+    restarted (synced, sealing) before the next is stopped, and one going down goes first."""
+    from devnet.node.bsc.cluster import Cluster
+    from devnet.node.bsc.faults import FaultState
+
+    _records(tmp_path)
+    argvs = [json.loads(a) for a in bsc_argv(PROFILE, tmp_path, 8545, python="python3")[3:]]
+    calls: list[tuple[str, int]] = []
+
+    class Recording(Cluster):
+        def stop_child(self, i: int) -> None:
+            calls.append(("stop", i))
+            self.children[i] = None
+
+        def restart(self, i: int, vote: bool, side: list[int]) -> None:
+            calls.append(("restart", i))
+            self.children[i] = object()  # type: ignore[assignment]
+            self.voting[i] = vote
+
+        def partition(self, side: list[int]) -> None:
+            pass
+
+    cluster = Recording(argvs)
+    cluster.children = [object()] * 3  # type: ignore[list-item]
+    cluster.apply(FaultState(serial=1, silent=[1, 2]))
+    assert calls == [("stop", 1), ("restart", 1), ("stop", 2), ("restart", 2)]
+
+    calls.clear()
+    cluster.apply(FaultState(serial=2, down=[2], silent=[1]))
+    assert calls == [("stop", 2)]  # 1 stays silent as it is
+
+    calls.clear()
+    cluster.apply(FaultState(serial=3))
+    assert calls == [("stop", 1), ("restart", 1), ("stop", 2), ("restart", 2)]

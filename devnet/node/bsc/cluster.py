@@ -59,7 +59,8 @@ from devnet.node.bsc.faults import (
 STOP_TIMEOUT_S = 20.0
 #: How long one step of the start may take (a bsc start, a sync).
 STEP_TIMEOUT_S = 60.0
-#: How long the first validator alone is given to seal a block past its head.
+#: How long the first validator alone is given to seal a block past its head (at the start), and
+#: a restarted validator's mates to seal past the head it restarted with (a fault).
 SEAL_WAIT_S = 10.0
 #: bsc refuses, for good, a peer that disconnected from it on request ("explicitly disconnected
 #: peer previously", p2p/server.go of v1.7.8), as a partition's cut does; `admin_removePeer` of
@@ -269,15 +270,20 @@ class Cluster:
 
     def apply(self, wanted: FaultState) -> None:
         n = len(self.argvs)
-        # Stopped first, so that a restart below never syncs from a validator about to go.
+        # Those going down first, so that a restart below never syncs from a validator about to go.
         for i in range(1, n):
-            vote = i not in wanted.silent
-            if self.children[i] is not None and (i in wanted.down or self.voting[i] != vote):
+            if i in wanted.down:
                 self.stop_child(i)
         self.partition(wanted.partition)
+        # Then one restart at a time, the others sealing meanwhile: two of three validators
+        # restarted together found the chain stalled at the head they had, both sealed on it
+        # before either had synced, and each discarded the other's blocks (a deadlock, in CI).
         for i in range(1, n):
-            if self.children[i] is None and i not in wanted.down:
-                self.restart(i, vote=i not in wanted.silent, side=wanted.partition)
+            vote = i not in wanted.silent
+            if i in wanted.down or (self.children[i] is not None and self.voting[i] == vote):
+                continue
+            self.stop_child(i)
+            self.restart(i, vote=vote, side=wanted.partition)
 
     def restart(self, i: int, vote: bool, side: list[int]) -> None:
         """Validator i again, not sealing until it has caught up with the validators on its side
@@ -289,6 +295,12 @@ class Cluster:
             raise RuntimeError(f"validator {i} did not answer within {STEP_TIMEOUT_S:.0f} s")
         self.partition(side)
         mates = [j for j in range(len(self.argvs)) if j != i and (j in side) == (i in side)]
+        # It sees its peers' blocks only after a sync from one that is ahead of it (see the
+        # module's docstring): so its mates seal past the head it restarted with, and it syncs
+        # up to them. Mates too few to seal without it (one of three) cannot: after
+        # SEAL_WAIT_S it seals from where it is.
+        own = _head(url) or 0
+        self.wait_for(lambda: max(self.heads(mates), default=0) > own, SEAL_WAIT_S)
         target = max(self.heads(mates), default=0)
         if not self.wait_for(partial(_reached, url, target), STEP_TIMEOUT_S):
             raise RuntimeError(
