@@ -24,10 +24,14 @@ TX_INDEXING = "transaction indexing is in progress"
 
 
 class Rpc:
-    def __init__(self, url: str, timeout: float = 30.0):
+    def __init__(self, url: str, timeout: float = 30.0, connections: int = 64):
+        """`connections`: the pool's size. Each request looks at every idle connection in it
+        (httpcore asks each socket whether the server closed it): a client that asks often and
+        alone, as the block follower does, gets a small pool of its own."""
         self.url = url
         self._client = httpx.Client(
-            timeout=timeout, limits=httpx.Limits(max_connections=64, max_keepalive_connections=64)
+            timeout=timeout,
+            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
         )
         self._ids = itertools.count(1)
         self._ids_lock = threading.Lock()
