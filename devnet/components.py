@@ -29,7 +29,7 @@ from pydantic_settings import InitSettingsSource
 from devnet.core.accounts import ROLE_LAYOUT
 from devnet.core.env import ComponentEntry, DevnetEnv, NodeEntry
 from devnet.node.bsc.node import bsc_argv, init_bsc_datadir, register_validator
-from devnet.node.node import anvil_argv, geth_node_argv, init_geth_datadir
+from devnet.node.node import ANVIL_STATES, anvil_argv, geth_node_argv, init_geth_datadir
 from devnet.profile import BscProfile, Engine
 from devnet.runtime.base import Component, CopyIn, Placement, Reach, Started
 from devnet.runtime.readiness import Readiness
@@ -128,7 +128,7 @@ def node_component(node: NodeInput) -> Component:
         image=NODE_IMAGE["anvil"],
         port=NODE_PORT,
         readiness=node_readiness("anvil", profile.chain_id),
-        argv=partial(_anvil_argv, profile),
+        argv=partial(_anvil_argv, profile, node.workdir / ANVIL_STATES),
         log_path=node.workdir / "anvil.log",
     )
 
@@ -156,10 +156,12 @@ def _bsc_argv(profile: BscProfile, datadir: Path, place: Placement) -> list[str]
     return bsc_argv(profile, datadir, place.port, host=place.host, python=place.python)
 
 
-def _anvil_argv(profile: BscProfile, place: Placement) -> list[str]:
-    argv = anvil_argv(profile, place.port, host=place.host)
-    # The anvil image's entrypoint is anvil: a container gets the arguments only.
-    return argv[1:] if place.in_container else argv
+def _anvil_argv(profile: BscProfile, states: Path, place: Placement) -> list[str]:
+    if place.in_container:
+        # The anvil image's entrypoint is anvil: a container gets the arguments only; it keeps
+        # its states in the container, removed with it.
+        return anvil_argv(profile, place.port, host=place.host)[1:]
+    return anvil_argv(profile, place.port, host=place.host, states=states)
 
 
 def node_entry(node: NodeInput, started: Started) -> NodeEntry:

@@ -29,6 +29,7 @@ from devnet.core.chain import Chain
 from devnet.core.deploy import DeployConfig, deploy_suite
 from devnet.core.env import ComponentEntry, DevnetEnv
 from devnet.core.wallets import Wallet
+from devnet.node.node import remove_anvil_states
 from devnet.node.process import StartError, log_tail
 from devnet.profile import BscProfile, Engine
 from devnet.runtime import RuntimeName, has_docker_run, open_runtime
@@ -108,6 +109,7 @@ def up(
             # of this folder replaces its log
             e.add_note(f"the node's log ({node_log}) ended with:\n{log_tail(Path(node_log), 40)}")
         rt.stop(state_dir, None)  # everything it started, recorded in env.json or not yet
+        remove_anvil_states(state_dir / "node")
         env_path.unlink(missing_ok=True)
         raise
     progress(f"environment written to {env_path}")
@@ -168,6 +170,8 @@ def down(state_dir: Path) -> bool:
     if env is None and not docker:
         return False
     was_running = open_runtime("docker" if docker else "local").stop(state_dir, env)
+    if env is not None and env.node.engine == "anvil":
+        remove_anvil_states(state_dir / "node")  # a stopped anvil's chain is gone
     path.unlink(missing_ok=True)
     return was_running
 

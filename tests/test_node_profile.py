@@ -196,3 +196,38 @@ def test_a_geth_node_keeps_a_small_disk_footprint(tmp_path: Path) -> None:
         NodeControl(Chain(node.rpc_url).rpc, "geth").mine(50)
         allocated = sum(p.stat().st_blocks * 512 for p in tmp_path.rglob("*") if p.is_file())
     assert allocated < 300 * 2**20, f"{allocated / 2**20:.0f} MiB on disk"
+
+
+def _mine_until_anvil_spills(rpc_url: str, states: Path) -> None:
+    control = NodeControl(Chain(rpc_url).rpc, "anvil")
+
+    def spilled() -> list[Path] | None:
+        control.mine(250)
+        return [p for p in states.rglob("*") if p.is_file()] or None
+
+    wait_until(spilled, timeout=60, interval=0.1, what=f"anvil's first states spilled into {states}")
+
+
+def test_an_anvil_node_keeps_its_spilled_states_in_its_workdir_until_it_stops(tmp_path: Path) -> None:
+    """anvil moves all but its newest states to disk (here after 1,500 blocks or so), by
+    default to ~/.foundry/anvil/tmp, and removes them only on a clean shutdown; stopped with a
+    signal it left them there: 7 GB per CI run, until a CI run found the disk full. They go to
+    the node's workdir now, and go with the node."""
+    home_spill = Path.home() / ".foundry" / "anvil" / "tmp"
+    before = set(home_spill.iterdir()) if home_spill.is_dir() else set()
+    with start_node("anvil", BscProfile(prefunded_accounts=20), tmp_path) as node:
+        _mine_until_anvil_spills(node.rpc_url, tmp_path / "anvil-states")
+        after = set(home_spill.iterdir()) if home_spill.is_dir() else set()
+        assert after == before, "an anvil spilled states into ~/.foundry/anvil/tmp"
+    assert not (tmp_path / "anvil-states").exists()
+
+
+def test_devnet_down_removes_what_its_anvil_spilled(tmp_path: Path) -> None:
+    from devnet import world
+
+    env = world.up(tmp_path, engine="anvil", profile=BscProfile(prefunded_accounts=20))
+    try:
+        _mine_until_anvil_spills(env.rpc_url, tmp_path / "node" / "anvil-states")
+    finally:
+        world.down(tmp_path)
+    assert not (tmp_path / "node" / "anvil-states").exists()

@@ -6,6 +6,7 @@ The bsc engine's datadir and command line are in `devnet.node.bsc`."""
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -61,9 +62,11 @@ class NodeInfo(BaseModel):
 class NodeHandle:
     """A node started by this process."""
 
-    def __init__(self, info: NodeInfo, process: ManagedProcess):
+    def __init__(self, info: NodeInfo, process: ManagedProcess, workdir: Path | None = None):
         self.info = info
         self.process = process
+        #: An anvil's workdir, emptied of its spilled states at the stop.
+        self._anvil_workdir = workdir if info.engine == "anvil" else None
 
     @property
     def rpc_url(self) -> str:
@@ -71,6 +74,8 @@ class NodeHandle:
 
     def stop(self) -> None:
         self.process.stop()
+        if self._anvil_workdir is not None:
+            remove_anvil_states(self._anvil_workdir)
 
     def __enter__(self) -> NodeHandle:
         return self
@@ -188,8 +193,21 @@ def geth_node_argv(
 #: anvil on demand with `seal_until_final`: its interval between empty blocks, in seconds.
 ANVIL_FOLLOW_UP_S = 0.25
 
+#: The folder (in a local anvil's workdir) it moves its older states to. anvil's default is
+#: ~/.foundry/anvil/tmp, which it empties only on a clean shutdown: stopped by a signal, it left
+#: gigabytes there per load test. Here they go with the node (`remove_anvil_states`).
+ANVIL_STATES = "anvil-states"
 
-def anvil_argv(profile: BscProfile, port: int, host: str = "127.0.0.1") -> list[str]:
+
+def remove_anvil_states(workdir: Path) -> None:
+    """Remove what a stopped local anvil spilled into `workdir` (its chain cannot resume)."""
+    shutil.rmtree(workdir / ANVIL_STATES, ignore_errors=True)
+
+
+def anvil_argv(
+    profile: BscProfile, port: int, host: str = "127.0.0.1", states: Path | None = None
+) -> list[str]:
+    """anvil's command line; `states`: where it keeps its older states (default: its own)."""
     argv = [
         str(anvil_path()),
         "--host",
@@ -217,6 +235,8 @@ def anvil_argv(profile: BscProfile, port: int, host: str = "127.0.0.1") -> list[
         "--slots-in-an-epoch",
         "1",
     ]
+    if states is not None:
+        argv += ["--cache-path", str(states)]
     if profile.block_period_s:
         argv += ["--block-time", str(profile.block_period_s)]
     elif profile.seal_until_final:
@@ -264,4 +284,4 @@ def start_node(engine: Engine, profile: BscProfile, workdir: Path, port: int | N
         argv=launched.process.argv,
         start_seconds=launched.seconds,
     )
-    return NodeHandle(info, launched.process)
+    return NodeHandle(info, launched.process, workdir)
