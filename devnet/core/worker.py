@@ -13,14 +13,23 @@ import httpx
 
 class PeriodicWorker:
     def __init__(
-        self, name: str, interval_s: float, tick: Callable[[], bool | None], *, first_tick_after: bool = False
+        self,
+        name: str,
+        interval_s: float,
+        tick: Callable[[], bool | None],
+        *,
+        first_tick_after: bool = False,
+        min_gap_s: float = 0.0,
     ):
         """`tick` returns True when it left work behind (run again now); `first_tick_after`: wait
-        one interval before the first tick instead of ticking at start."""
+        one interval before the first tick instead of ticking at start; `min_gap_s`: at least this
+        long from one tick's start to the next, pokes or not, so that what arrives meanwhile
+        (bank credits, say, several per tick under load) is handled by one tick, not one each."""
         self.name = name
         self.interval_s = interval_s
         self.tick = tick
         self.first_tick_after = first_tick_after
+        self.min_gap_s = min_gap_s
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -45,6 +54,8 @@ class PeriodicWorker:
             self._wake.wait(self.interval_s)
             self._wake.clear()
         while not self._stop.is_set():
+            self._wake.clear()  # what poked so far, this tick handles
+            started = time.monotonic()
             busy = False
             try:
                 busy = bool(self.tick())
@@ -54,7 +65,9 @@ class PeriodicWorker:
                 self._log.exception("%s tick failed", self.name)
             if not busy:
                 self._wake.wait(self.interval_s)
-                self._wake.clear()
+            rest = started + self.min_gap_s - time.monotonic()
+            if rest > 0:
+                self._stop.wait(rest)
 
 
 class ChangeGate:

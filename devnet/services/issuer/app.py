@@ -116,7 +116,9 @@ def create_app(settings: IssuerSettings | None = None) -> FastAPI:
         subscribe()
         issuer().report_all()
 
-    mint_worker = PeriodicWorker("mints", settings.mint_interval_s, tick_mints)
+    mint_worker = PeriodicWorker(
+        "mints", settings.mint_interval_s, tick_mints, min_gap_s=settings.mint_min_gap_s
+    )
     reporter = PeriodicWorker("reserve-reporter", settings.report_interval_s, report)
     ctx.workers += [
         mint_worker,

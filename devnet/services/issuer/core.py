@@ -335,6 +335,11 @@ class Issuer:
             [("eth_getTransactionReceipt", [tx_hash]) for _, tx_hash, *_ in open_mints]
         )
         final = final_height(self.chain.rpc, self.confirmations)
+        #: what this look learned, written in one transaction at its end (a crash before: the
+        #: next look learns it again): mints now in a block that is not final, and mints whose
+        #: block is final with their outcome
+        included: list[tuple[int, int, str]] = []
+        finals: list[tuple[int, dict[str, Any], tuple[str, str | None]]] = []
         for (mint_id, tx_hash, raw, status, minter, nonce, block_hash), receipt in zip(
             open_mints, receipts, strict=True
         ):
@@ -361,16 +366,18 @@ class Issuer:
             number, in_block = int(receipt["blockNumber"], 16), str(receipt["blockHash"]).lower()
             if number > final:
                 if status != MintStatus.INCLUDED or block_hash != in_block:
-                    with self.db.transaction() as session:
-                        mint = session.get(Mint, mint_id)
-                        assert mint is not None
-                        mint.status, mint.block_number, mint.block_hash = (
-                            MintStatus.INCLUDED,
-                            number,
-                            in_block,
-                        )
+                    included.append((mint_id, number, in_block))
                 continue
-            self._settle_final(mint_id, tx_hash, receipt)
+            finals.append((mint_id, receipt, self._final_outcome(tx_hash, receipt)))
+        if not included and not finals:
+            return
+        with self.db.transaction() as session:
+            for mint_id, number, in_block in included:
+                mint = session.get(Mint, mint_id)
+                assert mint is not None
+                mint.status, mint.block_number, mint.block_hash = MintStatus.INCLUDED, number, in_block
+            for mint_id, receipt, outcome in finals:
+                self._book_final(session, mint_id, receipt, outcome)
 
     def _resend(self, mint_id: int, raw: str, minter: str, nonce: int) -> None:
         """Broadcast a stored mint again; if a final block gave its nonce to another transaction,
@@ -393,29 +400,31 @@ class Issuer:
                     mint.status, mint.raw_tx, mint.tx_hash = MintStatus.QUEUED, None, None
                     mint.reason = f"nonce {nonce} went to another transaction: signed again"
 
-    def _settle_final(self, mint_id: int, tx_hash: str, receipt: dict[str, Any]) -> None:
-        """The mint's block is final: book what happened."""
-        outcome: tuple[str, str | None]
+    def _final_outcome(self, tx_hash: str, receipt: dict[str, Any]) -> tuple[str, str | None]:
+        """What a mint in a final block did: minted, or failed and why (asked of the node)."""
         if receipt["status"] == "0x1":
-            outcome = (MintStatus.MINTED, None)
-        else:
-            outcome = (MintStatus.FAILED, self.chain.revert_reason(tx_hash, receipt))
-        with self.db.transaction() as session:
-            mint = session.get(Mint, mint_id)
-            assert mint is not None
-            mint.status, mint.reason = outcome
-            mint.block_number = int(receipt["blockNumber"], 16)
-            mint.block_hash = str(receipt["blockHash"]).lower()
-            reason = mint.reason or ""
-            if mint.status != MintStatus.FAILED:
-                return
-            if "blacklisted" in reason:
-                mint.status = MintStatus.HELD  # blacklisted after screening: held, as if screened out
-            elif "paused" in reason or (mint.token == "KGST" and "reserve" in reason):
-                # Paused after screening (waits for unpause), or the reserve report lost the race
-                # to the mint (the credit is in the reserve): transient, so queued again.
-                mint.status, mint.raw_tx, mint.tx_hash = MintStatus.QUEUED, None, None
-                mint.block_number = mint.block_hash = None
+            return MintStatus.MINTED, None
+        return MintStatus.FAILED, self.chain.revert_reason(tx_hash, receipt)
+
+    def _book_final(
+        self, session: Session, mint_id: int, receipt: dict[str, Any], outcome: tuple[str, str | None]
+    ) -> None:
+        """The mint's block is final: book what happened."""
+        mint = session.get(Mint, mint_id)
+        assert mint is not None
+        mint.status, mint.reason = outcome
+        mint.block_number = int(receipt["blockNumber"], 16)
+        mint.block_hash = str(receipt["blockHash"]).lower()
+        reason = mint.reason or ""
+        if mint.status != MintStatus.FAILED:
+            return
+        if "blacklisted" in reason:
+            mint.status = MintStatus.HELD  # blacklisted after screening: held, as if screened out
+        elif "paused" in reason or (mint.token == "KGST" and "reserve" in reason):
+            # Paused after screening (waits for unpause), or the reserve report lost the race
+            # to the mint (the credit is in the reserve): transient, so queued again.
+            mint.status, mint.raw_tx, mint.tx_hash = MintStatus.QUEUED, None, None
+            mint.block_number = mint.block_hash = None
 
     def _cover_kgst(self, pending_units: int, reads: TickReads) -> None:
         """Make the on-chain reserve report cover supply + the mints about to be sent."""

@@ -32,6 +32,10 @@ class IssuerSettings(ServiceSettings):
     gas_per_mint: int = 250_000
     mint_batch: int = 200
     mint_interval_s: float = 0.2
+    #: At least this long between two mint ticks, however many bank credits poke the worker:
+    #: credits that arrive meanwhile go out in one batch (one chain read, one write, one send)
+    #: instead of a tick each. Small beside a block period.
+    mint_min_gap_s: float = Field(default=0.1, ge=0.0)
     redeem_interval_s: float = 0.5
     #: When money is final: None = at the node's `finalized` block (BSC fast finality; the
     #: devnet's geth and anvil both keep it two blocks behind the head); N = after N
