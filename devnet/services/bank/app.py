@@ -87,48 +87,52 @@ class Bank:
         return account
 
     def _book(
-        self,
-        session: Session,
-        account: Account,
-        payment: Payment,
-        credit_debit: CreditDebit,
-        counterparty: Counterparty,
+        self, session: Session, payment: Payment, legs: list[tuple[Account, CreditDebit, Counterparty]]
     ) -> None:
-        if credit_debit == CreditDebit.CRDT and account.balance + payment.amount > MAX_DB_INT:
-            raise Problem(
-                422,
-                "Balance limit exceeded",
-                f"account {account.number} would hold more than {MAX_DB_INT} minor units",
-                field="body.amount",
+        """Book `payment` (already flushed: its entries refer to it) on each (account, side,
+        counterparty) leg and queue each account's notification (camt.054). The entries are
+        written in one flush, which gives them their ids."""
+        entries: list[Entry] = []
+        for account, credit_debit, _ in legs:
+            if credit_debit == CreditDebit.CRDT and account.balance + payment.amount > MAX_DB_INT:
+                raise Problem(
+                    422,
+                    "Balance limit exceeded",
+                    f"account {account.number} would hold more than {MAX_DB_INT} minor units",
+                    field="body.amount",
+                )
+            account.balance += payment.amount if credit_debit == CreditDebit.CRDT else -payment.amount
+            entry = Entry(
+                account_number=account.number,
+                payment_id=payment.id,
+                credit_debit=credit_debit,
+                amount=payment.amount,
+                balance_after=account.balance,
             )
-        account.balance += payment.amount if credit_debit == CreditDebit.CRDT else -payment.amount
-        entry = Entry(
-            account_number=account.number,
-            payment_id=payment.id,
-            credit_debit=credit_debit,
-            amount=payment.amount,
-            balance_after=account.balance,
-        )
-        session.add(entry)
+            session.add(entry)
+            entries.append(entry)
         session.flush()
-        notification = AccountNotification(
-            entry_id=entry.id,
-            account=account.number,
-            account_label=account.label,
-            credit_debit=credit_debit,
-            amount=payment.amount,
-            currency=Currency(payment.currency),
-            balance_after=account.balance,
-            booked_at=entry.booked_at,
-            payment_id=payment.id,
-            end_to_end_id=payment.end_to_end_id,
-            remittance_info=payment.remittance_info,
-            creditor_reference=payment.creditor_reference,
-            kind=PaymentKind(payment.kind),
-            counterparty=counterparty,
-        )
-        event = BankEvent.ACCOUNT_CREDITED if credit_debit == CreditDebit.CRDT else BankEvent.ACCOUNT_DEBITED
-        emit(session, event, notification.model_dump(mode="json"), subject=account.number)
+        for (account, credit_debit, counterparty), entry in zip(legs, entries, strict=True):
+            notification = AccountNotification(
+                entry_id=entry.id,
+                account=account.number,
+                account_label=account.label,
+                credit_debit=credit_debit,
+                amount=payment.amount,
+                currency=Currency(payment.currency),
+                balance_after=entry.balance_after,
+                booked_at=entry.booked_at,
+                payment_id=payment.id,
+                end_to_end_id=payment.end_to_end_id,
+                remittance_info=payment.remittance_info,
+                creditor_reference=payment.creditor_reference,
+                kind=PaymentKind(payment.kind),
+                counterparty=counterparty,
+            )
+            event = (
+                BankEvent.ACCOUNT_CREDITED if credit_debit == CreditDebit.CRDT else BankEvent.ACCOUNT_DEBITED
+            )
+            emit(session, event, notification.model_dump(mode="json"), subject=account.number)
 
     def deposit(self, session: Session, body: DepositIn) -> Payment:
         account = self._account(session, body.account, "body.account")
@@ -151,7 +155,7 @@ class Bank:
         )
         session.add(payment)
         session.flush()
-        self._book(session, account, payment, CreditDebit.CRDT, Counterparty(account=None, name="cash"))
+        self._book(session, payment, [(account, CreditDebit.CRDT, Counterparty(account=None, name="cash"))])
         return payment
 
     def transfer(self, session: Session, body: PaymentIn) -> Payment:
@@ -220,17 +224,11 @@ class Bank:
         session.flush()
         self._book(
             session,
-            debtor,
             payment,
-            CreditDebit.DBIT,
-            Counterparty(account=creditor.number, name=body.creditor.name),
-        )
-        self._book(
-            session,
-            creditor,
-            payment,
-            CreditDebit.CRDT,
-            Counterparty(account=debtor.number, name=body.debtor.name),
+            [
+                (debtor, CreditDebit.DBIT, Counterparty(account=creditor.number, name=body.creditor.name)),
+                (creditor, CreditDebit.CRDT, Counterparty(account=debtor.number, name=body.debtor.name)),
+            ],
         )
         return payment
 

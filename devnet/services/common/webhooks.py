@@ -12,11 +12,11 @@ import threading
 import weakref
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import httpx
 from pydantic import ValidationError
-from sqlalchemy import DateTime, Integer, String, Text, delete, select, update
+from sqlalchemy import DateTime, Integer, String, Table, Text, bindparam, delete, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from devnet.core.webhooks import (
@@ -178,6 +178,11 @@ def first_time(session: Session, event_id: str, sender: str) -> bool:
     return True
 
 
+#: At least this long between two delivery rounds: events queued meanwhile (several a round
+#: under load) are read, and their outcomes written, once per round instead of once per event.
+DELIVERY_GAP_S = 0.05
+
+
 class Dispatcher:
     """Delivers queued events in the background; survives restarts (state is in the store)."""
 
@@ -188,6 +193,7 @@ class Dispatcher:
         retry_base_s: float,
         retry_max_s: float,
         faults: Callable[[], tuple[bool, bool]] = lambda: (False, False),
+        min_gap_s: float = DELIVERY_GAP_S,
     ):
         self.db = db
         self.secret = secret
@@ -196,9 +202,12 @@ class Dispatcher:
         #: returns (drop this attempt, send it twice), for fault injection
         self.faults = faults
         self._client = httpx.Client(timeout=5.0)
-        #: delivers at once when a commit queues a delivery, back to back while busy, and looks
-        #: for retries that fell due every `retry_base_s` (the shortest retry delay)
-        self._worker = PeriodicWorker("webhook-dispatcher", retry_base_s, self._deliver_due)
+        #: delivers when a commit queues a delivery (at most one round every `min_gap_s`), back to
+        #: back while busy, and looks for retries that fell due every `retry_base_s` (the
+        #: shortest retry delay)
+        self._worker = PeriodicWorker(
+            "webhook-dispatcher", retry_base_s, self._deliver_due, min_gap_s=min_gap_s
+        )
         db.on_commit(self._queued)
 
     def _queued(self, rows: list[Any]) -> None:
@@ -217,8 +226,8 @@ class Dispatcher:
 
     def _deliver_due(self) -> bool:
         """One round: every due delivery (up to 50) posted in order, then their outcomes written
-        in one transaction. Plain column reads (no ORM objects): this runs once per commit that
-        queues an event, so its cost is paid per event."""
+        in one transaction (one UPDATE by primary key, executed for many). Plain column reads
+        (no ORM objects): this runs once per round, up to once per queued event."""
         with self.db.read() as session:  # an idle look takes no writer lock
             jobs = session.execute(
                 select(
@@ -250,9 +259,18 @@ class Dispatcher:
                 outcome["next_attempt_at"] = utcnow() + timedelta(seconds=delay)
                 outcome["last_error"] = error
             outcomes.append(outcome)
-        with self.db.transaction() as session:
-            for outcome in outcomes:  # one UPDATE each, by primary key; rows deleted meanwhile: none
-                session.execute(update(Delivery).where(Delivery.id == outcome["id"]).values(**outcome))
+        table = cast(Table, Delivery.__table__)
+        with self.db.transaction() as session:  # rows deleted meanwhile: none updated
+            # one statement executed for many rows each for the delivered and the failed
+            for keys in ({"attempts", "delivered_at"}, {"attempts", "next_attempt_at", "last_error"}):
+                rows = [{"row_id": o["id"], **{k: o[k] for k in keys}} for o in outcomes if keys <= o.keys()]
+                if rows:
+                    session.connection().execute(
+                        update(table)
+                        .where(table.c.id == bindparam("row_id"))
+                        .values({k: bindparam(k) for k in keys}),
+                        rows,
+                    )
         return True
 
     def _post(
