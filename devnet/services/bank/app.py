@@ -114,18 +114,10 @@ class Bank:
         session.flush()
         for (account, credit_debit, counterparty), entry in zip(legs, entries, strict=True):
             notification = AccountNotification(
-                entry_id=entry.id,
+                **_booking(entry, payment),
                 account=account.number,
                 account_label=account.label,
-                credit_debit=credit_debit,
-                amount=payment.amount,
                 currency=Currency(payment.currency),
-                balance_after=entry.balance_after,
-                booked_at=entry.booked_at,
-                payment_id=payment.id,
-                end_to_end_id=payment.end_to_end_id,
-                remittance_info=payment.remittance_info,
-                creditor_reference=payment.creditor_reference,
                 kind=PaymentKind(payment.kind),
                 counterparty=counterparty,
             )
@@ -233,6 +225,21 @@ class Bank:
         return payment
 
 
+def _booking(entry: Entry, payment: Payment) -> dict[str, Any]:
+    """What a statement line (camt.053) and a notification (camt.054) both say of a booking."""
+    return {
+        "entry_id": entry.id,
+        "credit_debit": CreditDebit(entry.credit_debit),
+        "amount": entry.amount,
+        "balance_after": entry.balance_after,
+        "booked_at": entry.booked_at,
+        "payment_id": payment.id,
+        "end_to_end_id": payment.end_to_end_id,
+        "remittance_info": payment.remittance_info,
+        "creditor_reference": payment.creditor_reference,
+    }
+
+
 def _payment_out(p: Payment) -> PaymentOut:
     return PaymentOut.model_validate(p, from_attributes=True)
 
@@ -314,18 +321,10 @@ def create_app(settings: BankSettings | None = None) -> FastAPI:
             ).all()
             entries = [
                 StatementEntry(
-                    entry_id=e.id,
-                    credit_debit=CreditDebit(e.credit_debit),
-                    amount=e.amount,
-                    balance_after=e.balance_after,
-                    booked_at=e.booked_at,
-                    payment_id=p.id,
-                    end_to_end_id=p.end_to_end_id,
+                    **_booking(e, p),
                     counterparty_account=(
                         p.creditor_account if e.credit_debit == CreditDebit.DBIT else p.debtor_account
                     ),
-                    remittance_info=p.remittance_info,
-                    creditor_reference=p.creditor_reference,
                 )
                 for e, p in rows
             ]
