@@ -170,8 +170,7 @@ def down(state_dir: Path) -> bool:
     if env is None and not docker:
         return False
     was_running = open_runtime("docker" if docker else "local").stop(state_dir, env)
-    if env is not None and env.node.engine == "anvil":
-        remove_anvil_states(state_dir / "node")  # a stopped anvil's chain is gone
+    remove_anvil_states(state_dir / "node")  # a stopped anvil's chain is gone (only anvil has them)
     path.unlink(missing_ok=True)
     return was_running
 

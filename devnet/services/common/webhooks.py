@@ -226,8 +226,9 @@ class Dispatcher:
 
     def _deliver_due(self) -> bool:
         """One round: every due delivery (up to 50) posted in order, then their outcomes written
-        in one transaction (one UPDATE by primary key, executed for many). Plain column reads
-        (no ORM objects): this runs once per round, up to once per queued event."""
+        in one transaction (an UPDATE by primary key for the delivered and one for the failed,
+        each executed for many rows). Plain column reads (no ORM objects): this runs once per
+        round, up to once per queued event."""
         with self.db.read() as session:  # an idle look takes no writer lock
             jobs = session.execute(
                 select(
@@ -246,29 +247,34 @@ class Dispatcher:
             ).all()
         if not jobs:
             return False
-        outcomes: list[dict[str, Any]] = []
+        # Outcomes by kind, each written by one UPDATE executed for many rows.
+        delivered: list[dict[str, Any]] = []
+        failed: list[dict[str, Any]] = []
         for delivery_id, url, attempts, event_id, type_, payload, created in jobs:
             if created.tzinfo is None:  # SQLite keeps no zone; every timestamp is written in UTC
                 created = created.replace(tzinfo=UTC)
             ok, error = self._post(url, event_id, type_, payload, created)
-            outcome: dict[str, Any] = {"id": delivery_id, "attempts": attempts + 1}
             if ok:
-                outcome["delivered_at"] = utcnow()
+                delivered.append({"row_id": delivery_id, "attempts": attempts + 1, "delivered_at": utcnow()})
             else:
                 delay = min(self.retry_base_s * 2**attempts, self.retry_max_s)
-                outcome["next_attempt_at"] = utcnow() + timedelta(seconds=delay)
-                outcome["last_error"] = error
-            outcomes.append(outcome)
+                failed.append(
+                    {
+                        "row_id": delivery_id,
+                        "attempts": attempts + 1,
+                        "next_attempt_at": utcnow() + timedelta(seconds=delay),
+                        "last_error": error,
+                    }
+                )
         table = cast(Table, Delivery.__table__)
         with self.db.transaction() as session:  # rows deleted meanwhile: none updated
-            # one statement executed for many rows each for the delivered and the failed
-            for keys in ({"attempts", "delivered_at"}, {"attempts", "next_attempt_at", "last_error"}):
-                rows = [{"row_id": o["id"], **{k: o[k] for k in keys}} for o in outcomes if keys <= o.keys()]
+            for rows in (delivered, failed):
                 if rows:
+                    columns = [k for k in rows[0] if k != "row_id"]
                     session.connection().execute(
                         update(table)
                         .where(table.c.id == bindparam("row_id"))
-                        .values({k: bindparam(k) for k in keys}),
+                        .values({k: bindparam(k) for k in columns}),
                         rows,
                     )
         return True
