@@ -292,6 +292,10 @@ class Chain:
         except RpcError as e:
             if "already known" in e.message:
                 return signed.hash_hex
+            # A send repeated after its connection broke (`rpc.RETRY_ON`) finds its own
+            # transaction mined meanwhile: it was sent, not refused.
+            if "nonce too low" in e.message and self.known(signed.hash_hex):
+                return signed.hash_hex
             # The local nonce was spent on a transaction the node refused: realign with the node.
             wallet.resync(self.rpc)
             raise

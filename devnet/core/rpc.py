@@ -8,6 +8,15 @@ from typing import Any
 
 import httpx
 
+#: The connection broke under a request: the server had closed it while it sat idle, or httpcore's
+#: sync pool closed it from another thread (a connection it saw idle just as another thread
+#: began a request on it: encode/httpcore#1110, seen here as "[Errno 9] Bad file descriptor"
+#: with 16 threads on one client). The request is sent once more, on another connection (the
+#: broken one has left the pool). Safe for JSON-RPC: reads repeat, and a transaction sent twice is the same signed bytes (the node
+#: answers "already known" or, once it is mined, "nonce too low": `Chain.submit` then asks the
+#: node whether it has the transaction).
+RETRY_ON = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)
+
 
 class RpcError(RuntimeError):
     def __init__(self, method: str, error: dict[str, Any]):
@@ -44,7 +53,7 @@ class Rpc:
 
     def call(self, method: str, *params: Any) -> Any:
         body = {"jsonrpc": "2.0", "id": self._next_id(), "method": method, "params": list(params)}
-        reply = self._client.post(self.url, json=body)
+        reply = self._post(body)
         reply.raise_for_status()
         payload = reply.json()
         if "error" in payload:
@@ -69,7 +78,7 @@ class Rpc:
         body = [
             {"jsonrpc": "2.0", "id": first + i, "method": m, "params": p} for i, (m, p) in enumerate(calls)
         ]
-        reply = self._client.post(self.url, json=body)
+        reply = self._post(body)
         reply.raise_for_status()
         by_id = {item["id"]: item for item in reply.json()}
         results: list[Any | RpcError] = []
@@ -77,6 +86,12 @@ class Rpc:
             item = by_id[first + i]
             results.append(RpcError(method, item["error"]) if "error" in item else item["result"])
         return results
+
+    def _post(self, body: Any) -> httpx.Response:
+        try:
+            return self._client.post(self.url, json=body)
+        except RETRY_ON:
+            return self._client.post(self.url, json=body)
 
     def close(self) -> None:
         self._client.close()
