@@ -8,13 +8,13 @@ from typing import Any
 
 import httpx
 
-#: The connection broke under a request: the server had closed it while it sat idle, or httpcore's
-#: sync pool closed it from another thread (a connection it saw idle just as another thread
-#: began a request on it: encode/httpcore#1110, seen here as "[Errno 9] Bad file descriptor"
-#: with 16 threads on one client). The request is sent once more, on another connection (the
-#: broken one has left the pool). Safe for JSON-RPC: reads repeat, and a transaction sent twice is the same signed bytes (the node
-#: answers "already known" or, once it is mined, "nonce too low": `Chain.submit` then asks the
-#: node whether it has the transaction).
+#: The connection broke under a request: the server had closed it while it sat idle, or
+#: httpcore's sync pool closed it from another thread (a connection it saw idle just as another
+#: thread began a request on it: encode/httpcore#1110, seen here as "[Errno 9] Bad file
+#: descriptor" with 16 threads on one client). The request is sent once more, on another
+#: connection (the broken one has left the pool). Safe for JSON-RPC: reads repeat, and a
+#: transaction sent twice is the same signed bytes (the node answers "already known" or, once
+#: it is mined, "nonce too low": `Chain.submit` then asks the node whether it has it).
 RETRY_ON = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)
 
 
