@@ -18,6 +18,7 @@ from devnet import solidity, tools
 from devnet.config import DevnetConfig, load_config
 from devnet.core.env import DevnetEnv
 from devnet.node.process import StartError
+from devnet.profile import measured_block_period
 from devnet.runtime.engine import DockerUnavailable
 from devnet.runtime.images import ImageBuildError
 from devnet.world import ENV_FILE, down, logs, node_running, status, up
@@ -227,14 +228,17 @@ def up_command(
         typer.Option(
             "--engine",
             "-e",
-            help="geth (BSC profile, default), anvil (fast tier) or bsc (the BSC client itself).",
+            help="bsc (the BSC client itself: Parlia, fast finality, 450 ms blocks; default), geth "
+            "(upstream geth with a BSC profile: blocks on demand, reorgs at any depth) or anvil "
+            "(the fastest).",
         ),
     ] = None,
     network: Annotated[
         str | None, typer.Option(help="Chain id profile: rialto (714), chapel (97) or mainnet (56).")
     ] = None,
     block_period: Annotated[
-        int | None, typer.Option(help="Seconds between blocks; 0 seals on demand.")
+        int | None,
+        typer.Option(help="geth and anvil: seconds between blocks; 0 seals on demand (bsc: 450 ms, always)."),
     ] = None,
     validators: Annotated[
         int | None,
@@ -654,7 +658,10 @@ def flood_command(
     transactions: Annotated[int, typer.Option("--txs", help="Transfers to flood.")] = 20_000,
     senders: Annotated[int, typer.Option(help="Distinct sending accounts.")] = 100,
     engine: Annotated[str | None, typer.Option("--engine", "-e", help="geth, anvil or bsc.")] = None,
-    block_period: Annotated[int, typer.Option(help="Block period of the node started for the flood.")] = 1,
+    block_period: Annotated[
+        int | None,
+        typer.Option(help="geth and anvil: block period of the node started for the flood (default 1 s)."),
+    ] = None,
     output: Annotated[Path | None, typer.Option("--json", help="Also write the result as JSON here.")] = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -669,7 +676,10 @@ def flood_command(
 
     cfg = _config(config, engine=engine, **{"profile.block_period_s": block_period})
     profile = cfg.profile.model_copy(
-        update={"prefunded_accounts": max(cfg.profile.prefunded_accounts, ROLE_LAYOUT.first_free + senders)}
+        update={
+            "prefunded_accounts": max(cfg.profile.prefunded_accounts, ROLE_LAYOUT.first_free + senders),
+            "block_period_s": measured_block_period(cfg.engine, block_period),
+        }
     )
     per_sender = -(-transactions // senders)
     with tempfile.TemporaryDirectory(prefix="devnet-flood-") as tmp:
@@ -688,7 +698,7 @@ def flood_command(
             )
             _progress(
                 f"flooding {per_sender * senders} transfers from {senders} senders "
-                f"({cfg.engine}, {block_period} s blocks) ..."
+                f"({cfg.engine}, {profile.blocks_text(cfg.engine)}) ..."
             )
             result = flood(kgst, pool, per_sender, progress=_progress)
         finally:
@@ -715,7 +725,10 @@ def flood_command(
     console.print(table)
     if output:
         output.write_text(
-            json.dumps({"engine": cfg.engine, "block_period_s": block_period, **result.as_dict()}, indent=2)
+            json.dumps(
+                {"engine": cfg.engine, "block_period_s": profile.block_period_s, **result.as_dict()},
+                indent=2,
+            )
         )
         _progress(f"wrote {output}")
 
@@ -1083,7 +1096,10 @@ def bench_command(
     engine: Annotated[str | None, typer.Option("--engine", "-e", help="geth, anvil or bsc.")] = None,
     users: Annotated[int, typer.Option(help="RemittanceUsers driving flows.")] = 30,
     duration: Annotated[str, typer.Option(help="How long the flows run: 20s, 5m (Locust's format).")] = "60s",
-    block_period: Annotated[int, typer.Option(help="Block period of the node started for the bench.")] = 1,
+    block_period: Annotated[
+        int | None,
+        typer.Option(help="geth and anvil: block period of the node started for the bench (default 1 s)."),
+    ] = None,
     flood_txs: Annotated[int, typer.Option(help="Pre-signed transfers for the raw ceiling.")] = 20_000,
     sweep: Annotated[
         str | None,
@@ -1112,7 +1128,7 @@ def bench_command(
             raise _fail(f"--sweep {sweep!r}: give rates like 1,2,4,8 or 'auto'") from None
         if not rates or any(r <= 0 for r in rates):
             raise _fail(f"--sweep {sweep!r}: rates must be above 0")
-    cfg = _config(config, engine=engine)
+    cfg = _config(config, engine=engine, **{"profile.block_period_s": block_period})
     run_dir = out or Path("runs") / time.strftime("bench-%Y%m%d-%H%M%S")
     r = run_bench(
         cfg.engine,
@@ -1124,7 +1140,7 @@ def bench_command(
         progress=_progress,
         sweep=rates,
     )
-    table = Table("measure", "value", title=f"bench on {cfg.engine}, {block_period} s blocks")
+    table = Table("measure", "value", title=f"bench on {cfg.engine}, {r['blocks']}")
     for key in (
         "flows_per_s",
         "gas_per_flow",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -20,7 +20,7 @@ from pydantic_settings import (
 
 from devnet.components import SERVICE_NAMES
 from devnet.core.deploy import DeployConfig
-from devnet.profile import BscProfile, Engine
+from devnet.profile import DEFAULT_ENGINE, BscProfile, Engine
 from devnet.runtime import RuntimeName
 
 DEFAULT_CONFIG_FILE = Path("devnet.toml")
@@ -41,7 +41,9 @@ def _default_services() -> dict[str, ServiceConfig]:
 class DevnetConfig(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DEVNET_", env_nested_delimiter="__", extra="forbid")
 
-    engine: Engine = "geth"
+    #: bsc (the BSC client itself) unless told otherwise; geth seals on demand and injects
+    #: reorgs, anvil is the fastest.
+    engine: Engine = DEFAULT_ENGINE
     #: local (child processes, the default) or docker (containers; needs a Docker engine).
     runtime: RuntimeName = "local"
     #: Where env.json, node data and logs go.
@@ -57,6 +59,13 @@ class DevnetConfig(BaseSettings):
         if unknown:
             raise ValueError(f"unknown service(s) {sorted(unknown)}; the devnet has {list(SERVICE_NAMES)}")
         return {**_default_services(), **value}
+
+    @model_validator(mode="after")
+    def _profile_fits_engine(self) -> DevnetConfig:
+        conflict = self.profile.engine_conflict(self.engine)
+        if conflict:
+            raise ValueError(f"profile.{conflict}")
+        return self
 
     def wanted_services(self) -> dict[str, str | None]:
         """name -> None (start it) or URL (external), for every enabled service."""

@@ -19,6 +19,19 @@ CHAIN_IDS: dict[str, int] = {"rialto": 714, "chapel": 97, "mainnet": 56}
 #: geth: upstream geth under our own consensus side (blocks on demand, reorgs at will);
 #: anvil: the fast tier; bsc: the real BSC client (Parlia, BLS fast finality, 450 ms blocks).
 Engine = Literal["geth", "anvil", "bsc"]
+#: What `devnet up` (and the demo, load, flood, bench) run when no engine is named.
+DEFAULT_ENGINE: Engine = "bsc"
+#: bsc seals by Parlia's rules: the interval follows the forks (Fermi: 450 ms), not the profile.
+BSC_BLOCK_INTERVAL_MS = 450
+
+
+def measured_block_period(engine: Engine, given: int | None) -> int:
+    """The block period of a node started to measure (flood, bench): what was given, else a
+    block a second on geth and anvil (on-demand blocks would measure the sealing trigger);
+    bsc takes none (0): it keeps its own interval."""
+    if given is not None:
+        return given
+    return 0 if engine == "bsc" else 1
 
 
 class TxPoolSizing(BaseModel):
@@ -104,6 +117,24 @@ class BscProfile(BaseModel):
             "--rpc.txfeecap",
             "0",
         ]
+
+    def engine_conflict(self, engine: Engine) -> str | None:
+        """Why this profile cannot run on `engine`, or None."""
+        if engine == "bsc" and self.block_period_s:
+            return (
+                f"block_period_s={self.block_period_s} is for geth and anvil: bsc seals a block "
+                f"every {BSC_BLOCK_INTERVAL_MS} ms by Parlia's rules (choose --engine geth for "
+                "another period, or 0 for on-demand blocks)"
+            )
+        if engine != "bsc" and self.bsc_validators != 1:
+            return f"bsc_validators={self.bsc_validators} is for the bsc engine (this one is {engine})"
+        return None
+
+    def blocks_text(self, engine: Engine) -> str:
+        """How `engine` seals with this profile, in a few words: "450 ms blocks (Parlia)"."""
+        if engine == "bsc":
+            return f"{BSC_BLOCK_INTERVAL_MS} ms blocks (Parlia)"
+        return f"{self.block_period_s} s blocks" if self.block_period_s else "blocks on demand"
 
     @property
     def chain_id(self) -> int:

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from devnet.profile import Engine
 
 ENGINES = ("geth", "anvil", "bsc")
+#: --devnet-engine's default: the world runs on the first, the chain-level suite on all three.
+DEFAULT_ENGINES = "bsc,geth,anvil"
 #: Accounts each worker keeps for the roles of its private deployments.
 ROLE_ACCOUNTS = 10
 
@@ -39,8 +41,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("devnet", "BSC stablecoin devnet")
     group.addoption(
         "--devnet-engine",
-        default="geth,anvil,bsc",
-        help="engines to run chain tests on, comma-separated (default: geth,anvil,bsc)",
+        default=DEFAULT_ENGINES,
+        help=(
+            "engines to run chain tests on, comma-separated; worlds (node, contracts, services) "
+            f"run on the first one a test allows (default: {DEFAULT_ENGINES})"
+        ),
     )
     group.addoption(
         "--devnet-env", default=None, help="attach to the running devnet described by this env.json"
@@ -71,12 +76,15 @@ def _engines(config: pytest.Config) -> list[str]:
     return engines
 
 
+def _allowed(engines: list[str], node: pytest.Item | pytest.Collector) -> list[str]:
+    """`engines` without those the node's `engines` marker (if any) leaves out."""
+    marker = node.get_closest_marker("engines")
+    return engines if marker is None else [e for e in engines if e in marker.args]
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "engine" in metafunc.fixturenames:
-        engines = _engines(metafunc.config)
-        marker = metafunc.definition.get_closest_marker("engines")
-        if marker is not None:
-            engines = [e for e in engines if e in marker.args]
+        engines = _allowed(_engines(metafunc.config), metafunc.definition)
         metafunc.parametrize(
             "engine", [pytest.param(e, marks=getattr(pytest.mark, e)) for e in engines], scope="session"
         )
@@ -180,6 +188,21 @@ def _start_shared(
         wanted = dict.fromkeys(SERVICE_NAMES) if services else None
         runtime = config.getoption("--devnet-runtime")
         return up(state_dir, engine=cast("Engine", engine), services=wanted, runtime=runtime)
+
+
+@pytest.fixture(scope="module")
+def world_engine(request: pytest.FixtureRequest) -> str:
+    """The engine for a world this module starts itself: the first of `--devnet-engine` that the
+    module's `engines` marker allows (bsc by default). A module that injects reorgs or seals
+    blocks on demand says `pytestmark = pytest.mark.engines("geth")`; when none of the
+    configured engines is allowed, its tests are skipped, saying why."""
+    configured = _engines(request.config)
+    allowed = _allowed(configured, request.node)
+    if not allowed:
+        marker = request.node.get_closest_marker("engines")
+        wanted = ", ".join(marker.args) if marker is not None else "?"
+        pytest.skip(f"needs the {wanted} engine; --devnet-engine is {','.join(configured)}")
+    return allowed[0]
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import secrets
 import shutil
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,10 +29,11 @@ from devnet.core.accounts import ROLE_LAYOUT, RoleKeys
 from devnet.core.chain import Chain
 from devnet.core.deploy import DeployConfig, deploy_suite
 from devnet.core.env import ComponentEntry, DevnetEnv
+from devnet.core.wait import wait_until
 from devnet.core.wallets import Wallet
 from devnet.node.node import remove_anvil_states
 from devnet.node.process import StartError, log_tail
-from devnet.profile import BscProfile, Engine
+from devnet.profile import DEFAULT_ENGINE, BscProfile, Engine
 from devnet.runtime import RuntimeName, has_docker_run, open_runtime
 from devnet.runtime.base import Entry, Runtime, where
 from devnet.runtime.readiness import Check, Readiness
@@ -43,7 +45,7 @@ ENV_LOCK_FILE = "env.json.lock"
 
 def up(
     state_dir: Path,
-    engine: Engine = "geth",
+    engine: Engine = DEFAULT_ENGINE,
     profile: BscProfile | None = None,
     deploy_config: DeployConfig | None = None,
     progress: Callable[[str], None] = lambda _msg: None,
@@ -61,6 +63,9 @@ def up(
     everything started so far is stopped.
     """
     profile = profile or BscProfile()
+    conflict = profile.engine_conflict(engine)
+    if conflict:
+        raise ValueError(conflict)
     rt = open_runtime(runtime, progress)
     if resume and rt.cannot_resume:
         raise ValueError(rt.cannot_resume)
@@ -103,6 +108,8 @@ def up(
         if services:
             start_services(env, state_dir, services, progress, rt)
             env.save(env_path)
+        if engine == "bsc":
+            _await_finality(started.url, profile, progress)
     except BaseException as e:
         if node_log is not None and isinstance(e, Exception) and not isinstance(e, StartError):
             # e.g. a deployment that got no receipt: what the node said, before a new start
@@ -114,6 +121,40 @@ def up(
         raise
     progress(f"environment written to {env_path}")
     return env
+
+
+#: How far `finalized` may trail the head once bsc's votes flow (0-2 blocks, median 1, here).
+FINALITY_LAG_READY = 3
+#: Votes begin 40 blocks (18 s) after a validator starts sealing; several validators start one
+#: after the other.
+FINALITY_TIMEOUT_S = 180.0
+
+
+def _await_finality(url: str, profile: BscProfile, progress: Callable[[str], None]) -> None:
+    """Ready on bsc means final blocks: its vote manager waits 40 blocks after a validator starts
+    sealing, and until then `finalized` stays at 0 (or, resumed, where it was), so everything
+    that books money on finality would wait that long for its first booking."""
+    chain = Chain(url, gas_price=profile.min_gas_price_wei, chain_id=profile.chain_id)
+    started = time.monotonic()
+    progress("waiting for fast finality (bsc votes from 40 blocks after sealing starts) ...")
+    head = finalized = 0
+
+    def finalizing() -> bool:
+        nonlocal head, finalized
+        head = chain.block_number()
+        finalized = int(chain.get_block("finalized")["number"], 16)
+        return finalized > 0 and head - finalized <= FINALITY_LAG_READY
+
+    try:
+        wait_until(finalizing, FINALITY_TIMEOUT_S, "finality", interval=0.2)
+    except TimeoutError:
+        raise StartError(
+            f"bsc sealed up to block {head} but finalized only block {finalized} after "
+            f"{FINALITY_TIMEOUT_S:g} s: its validators do not vote (see the node's log)"
+        ) from None
+    finally:
+        chain.close()
+    progress(f"finalized block {finalized} at head {head} after {time.monotonic() - started:.1f} s")
 
 
 def start_services(

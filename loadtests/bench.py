@@ -19,7 +19,7 @@ from devnet.core.deploy import deploy_suite
 from devnet.core.env import DevnetEnv
 from devnet.core.tokens import StableCoinClient
 from devnet.core.wallets import Wallet, WalletPool
-from devnet.profile import BscProfile, Engine
+from devnet.profile import BscProfile, Engine, measured_block_period
 from devnet.world import down, up
 from harness.connect import Devnet
 from harness.flood import flood, fund_senders
@@ -36,14 +36,16 @@ def run_bench(
     *,
     users: int = 30,
     duration_s: int = 60,
-    block_period_s: int = 1,
+    block_period_s: int | None = None,
     flood_txs: int = 20_000,
     senders: int = 100,
     progress: Callable[[str], None] = lambda _m: None,
     sweep: list[float] | None = None,
 ) -> dict[str, Any]:
     """Flows (a closed model of `users` RemittanceUsers; or, with `sweep`, open-model runs of
-    `duration_s` each at those offered rates until the knee), then the raw ceiling."""
+    `duration_s` each at those offered rates until the knee), then the raw ceiling.
+    `block_period_s`: geth and anvil seal every second unless told otherwise; bsc takes none."""
+    block_period_s = measured_block_period(engine, block_period_s)
     run_dir.mkdir(parents=True, exist_ok=True)
     profile = BscProfile(
         block_period_s=block_period_s, prefunded_accounts=max(500, 20 + 2 * users + senders + 130)
@@ -86,6 +88,7 @@ def run_bench(
     result = {
         "engine": engine,
         "block_period_s": block_period_s,
+        "blocks": profile.blocks_text(engine),
         "users": users,
         "flows_per_s": flows["flows_per_s"],
         "flows_completed": flows["flows_completed"],

@@ -30,6 +30,7 @@ from devnet.node.bsc.genesis import VALIDATOR_CONTRACT
 from devnet.node.bsc.keys import operator_account, validator_account
 from devnet.node.bsc.stakehub import operator_of
 from devnet.profile import BscProfile
+from devnet.world import down, up
 from harness.node_control import NodeControl, ReorgNotOnDemand
 
 pytestmark = pytest.mark.xdist_group("bsc-engine")
@@ -102,6 +103,25 @@ def test_ready_means_block_1_is_sealed(node: BscNode) -> None:
     assert node.block(1) is not None
     # Block 1 holds the system transactions that initialise the system contracts.
     assert len(node.block(1)["transactions"]) > 0
+
+
+def test_a_bsc_devnet_is_ready_once_its_blocks_become_final(tmp_path: Path) -> None:
+    """`up` on bsc (a devnet of its own) returns once fast finality runs: bsc votes only from 40
+    blocks after it starts sealing, and a devnet that answered `finalized` = 0 would hold every
+    payout and credit of its first 18 s. A block period, which bsc would ignore, is refused
+    before anything starts."""
+    with pytest.raises(ValueError, match="bsc seals a block every 450 ms"):
+        up(tmp_path / "timed", "bsc", BscProfile(block_period_s=1))
+    assert not (tmp_path / "timed" / "node").exists()
+    env = up(tmp_path / "devnet", "bsc", PROFILE)
+    try:
+        chain = Chain(env.rpc_url, gas_price=env.gas_price_wei, chain_id=env.chain_id)
+        finalized = int(chain.get_block("finalized")["number"], 16)
+        head = chain.block_number()
+        chain.close()
+        assert finalized > 0 and head - finalized <= 3 + 2  # two more blocks may have come since
+    finally:
+        down(tmp_path / "devnet")
 
 
 def test_blocks_come_every_450_ms_by_their_headers(node: BscNode) -> None:

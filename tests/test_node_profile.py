@@ -138,7 +138,7 @@ def test_a_world_that_fails_after_its_node_started_says_what_the_node_logged(
 
     monkeypatch.setattr(world, "deploy_suite", no_receipt)
     with pytest.raises(ReceiptTimeout) as failed:
-        world.up(tmp_path / "world", profile=BscProfile(prefunded_accounts=20))
+        world.up(tmp_path / "world", "geth", profile=BscProfile(prefunded_accounts=20))
     note = "\n".join(getattr(failed.value, "__notes__", []))
     assert str(tmp_path / "world" / "node" / "geth.log") in note
     assert "HTTP server started" in note  # geth's own lines

@@ -26,7 +26,7 @@ from devnet.core.tokens import StableCoinClient
 from devnet.core.wait import wait_until
 from devnet.core.wallets import Wallet
 from devnet.node.process import pid_alive
-from devnet.profile import BscProfile
+from devnet.profile import BscProfile, Engine
 from devnet.services.exchange.api import (
     ConfiguredSwitches,
     DepositStatus,
@@ -46,6 +46,11 @@ from devnet.services.launch import ServiceHandle, start_service
 from devnet.world import down, up
 from harness.node_control import NodeControl
 from harness.webhook_sink import WebhookSink
+
+# Blocks are sealed when a test mines them (confirmations are counted exactly) and reorgs are
+# injected at chosen depths: geth. On bsc, tests/test_bsc_faults.py credits a deposit once
+# across a real reorg, and the shared world's listing and flows run there.
+pytestmark = pytest.mark.engines("geth")
 
 KGST_UNIT = 10**18
 WEBHOOK_SECRET = "whsec_test_exchange"
@@ -109,10 +114,10 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def world(tmp_path_factory: pytest.TempPathFactory, world_engine: Engine) -> Iterator[World]:
     root = tmp_path_factory.mktemp("exchange")
     # Blocks only when the tests mine them: confirmations are counted exactly.
-    env = up(root / "devnet", engine="geth", profile=BscProfile(seal_until_final=False))
+    env = up(root / "devnet", engine=world_engine, profile=BscProfile(seal_until_final=False))
     chain = Chain(env.rpc_url, gas_price=env.gas_price_wei, chain_id=env.chain_id)
     sink = WebhookSink(WEBHOOK_SECRET)
     try:

@@ -14,6 +14,7 @@ import pytest
 from devnet.core.accounts import ROLE_LAYOUT, derive_account
 from devnet.core.http import ApiError
 from devnet.core.wallets import Wallet
+from devnet.profile import Engine
 from devnet.services.bank.api import PaymentOut
 from devnet.services.bank.client import BankClient
 from devnet.services.issuer.api import MINT_SETTLED, REDEMPTION_SETTLED, MintOut, MintStatus, RedemptionStatus
@@ -27,8 +28,8 @@ KGS = 10**16  # token base units per tyiyn (18 - 2 decimals)
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    w = World.start(tmp_path_factory.mktemp("issuer-world"))
+def world(tmp_path_factory: pytest.TempPathFactory, world_engine: Engine) -> Iterator[World]:
+    w = World.start(tmp_path_factory.mktemp("issuer-world"), world_engine)
     w.start_service("bank")
     w.start_issuer(report_interval_s=0.3)
     yield w

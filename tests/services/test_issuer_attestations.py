@@ -15,6 +15,7 @@ import pytest
 from eth_account import Account
 
 from devnet.core.attestation import DEFAULT_SIGNING_KEY
+from devnet.profile import Engine
 from devnet.services.custodian.client import CustodianClient
 from tests.services.worldkit import World, wait_until
 
@@ -71,8 +72,10 @@ class TamperingProxy:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, TamperingProxy]]:
-    w = World.start(tmp_path_factory.mktemp("attestation-world"))
+def world(
+    tmp_path_factory: pytest.TempPathFactory, world_engine: Engine
+) -> Iterator[tuple[World, TamperingProxy]]:
+    w = World.start(tmp_path_factory.mktemp("attestation-world"), world_engine)
     custodian = w.start_service("custodian", price_tick_interval_s=0)
     proxy = TamperingProxy(custodian.url)
     w.start_service(

@@ -16,7 +16,7 @@ import pytest
 from devnet.core.chain import TxResult
 from devnet.core.rpc import RpcError
 from devnet.core.wallets import Wallet
-from devnet.profile import BscProfile
+from devnet.profile import BscProfile, Engine
 from devnet.services.bank.client import BankClient
 from devnet.services.issuer.api import MintOut, MintStatus, RedemptionOut, RedemptionStatus
 from devnet.services.issuer.client import IssuerClient
@@ -25,18 +25,21 @@ from harness.node_control import NodeControl
 from harness.reconcile import reconcile
 from tests.services.worldkit import World, customer_account, wait_until
 
-pytestmark = pytest.mark.xdist_group("issuer-finality-world")
+# Blocks are sealed when a test mines them and reorgs are injected at chosen depths: geth.
+pytestmark = [pytest.mark.xdist_group("issuer-finality-world"), pytest.mark.engines("geth")]
 
 KGS = 10**16  # token base units per tyiyn (18 - 2 decimals)
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    yield from _world(tmp_path_factory, "issuer-finality")
+def world(tmp_path_factory: pytest.TempPathFactory, world_engine: Engine) -> Iterator[World]:
+    yield from _world(tmp_path_factory, world_engine, "issuer-finality")
 
 
-def _world(tmp_path_factory: pytest.TempPathFactory, name: str, **issuer: Any) -> Iterator[World]:
-    w = World.start(tmp_path_factory.mktemp(name), profile=BscProfile(seal_until_final=False))
+def _world(
+    tmp_path_factory: pytest.TempPathFactory, engine: Engine, name: str, **issuer: Any
+) -> Iterator[World]:
+    w = World.start(tmp_path_factory.mktemp(name), engine, profile=BscProfile(seal_until_final=False))
     w.start_service("bank")
     # No reports of its own accord: the chain moves only for the tests and their mints.
     w.start_issuer(report_interval_s=3600, redeem_interval_s=0.1, mint_interval_s=0.1, **issuer)
@@ -56,7 +59,7 @@ def issuer(world: World) -> IssuerClient:
 
 @pytest.fixture
 def node(world: World) -> NodeControl:
-    return NodeControl(world.chain.rpc, "geth")
+    return NodeControl(world.chain.rpc, world.env.node.engine)
 
 
 def _mining_until(node: NodeControl, probe: Any, what: str, timeout: float = 30.0) -> Any:
@@ -279,10 +282,10 @@ def test_a_mint_reorganised_away_while_the_issuer_is_down_is_minted_once_after_r
 
 
 @pytest.fixture(scope="module")
-def shallow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def shallow(tmp_path_factory: pytest.TempPathFactory, world_engine: Engine) -> Iterator[World]:
     """An issuer told that one confirmation is final, on a chain that can still reorganise it:
     what a node without finality and a too-small N would give."""
-    yield from _world(tmp_path_factory, "shallow-finality", confirmations=1)
+    yield from _world(tmp_path_factory, world_engine, "shallow-finality", confirmations=1)
 
 
 @pytest.mark.parametrize("keep", ["none", "all"])

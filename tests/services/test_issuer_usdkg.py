@@ -10,6 +10,7 @@ from eth_account import Account
 
 from devnet.core.attestation import DEFAULT_SIGNING_KEY
 from devnet.core.http import ApiError
+from devnet.profile import Engine
 from devnet.services.bank.client import BankClient
 from devnet.services.custodian.api import ConstantPath
 from devnet.services.custodian.client import CustodianClient
@@ -24,8 +25,8 @@ BAR_FINE_MILLI = 399_960  # 400.000 oz gross at 999.9
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    w = World.start(tmp_path_factory.mktemp("usdkg-world"))
+def world(tmp_path_factory: pytest.TempPathFactory, world_engine: Engine) -> Iterator[World]:
+    w = World.start(tmp_path_factory.mktemp("usdkg-world"), world_engine)
     w.start_service("bank")
     w.start_service("custodian", price_tick_interval_s=0)
     w.start_issuer(custodian_signer=Account.from_key(DEFAULT_SIGNING_KEY).address, report_interval_s=0.3)

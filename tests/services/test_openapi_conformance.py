@@ -23,6 +23,7 @@ import pytest
 
 from devnet.core.env import DevnetEnv
 from devnet.core.webhooks import SIGNATURE_HEADER, sign
+from devnet.profile import Engine
 from devnet.services.launch import ServiceHandle, start_service
 from devnet.world import down, up
 
@@ -75,10 +76,10 @@ def custodian(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceHandl
 
 
 @pytest.fixture(scope="module")
-def chain_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevnetEnv]:
-    """A geth node with the contracts and all four services, as `devnet up` starts them."""
+def chain_world(tmp_path_factory: pytest.TempPathFactory, world_engine: Engine) -> Iterator[DevnetEnv]:
+    """A node with the contracts and all four services, as `devnet up` starts them."""
     root = tmp_path_factory.mktemp("openapi-world")
-    env = up(root, engine="geth", services=dict.fromkeys(("bank", "custodian", "issuer", "exchange")))
+    env = up(root, engine=world_engine, services=dict.fromkeys(("bank", "custodian", "issuer", "exchange")))
     yield env
     down(root)
 

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from devnet.core.env import DevnetEnv
+from devnet.profile import Engine
 from devnet.world import down, up
 
 pytestmark = pytest.mark.xdist_group("reads-world")
@@ -27,9 +28,9 @@ SAMPLES: dict[str, Any] = {"pool": "USDKG", "tx_hash": "0x" + "00" * 32}
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, DevnetEnv]]:
+def world(tmp_path_factory: pytest.TempPathFactory, world_engine: Engine) -> Iterator[tuple[Path, DevnetEnv]]:
     root = tmp_path_factory.mktemp("reads-world")
-    env = up(root, engine="geth", services=dict.fromkeys(SERVICES))
+    env = up(root, engine=world_engine, services=dict.fromkeys(SERVICES))
     yield root, env
     down(root)
 

@@ -10,6 +10,7 @@ from devnet.core.accounts import ROLE_LAYOUT, derive_account
 from devnet.core.chain import Reverted
 from devnet.core.rpc import RpcError
 from devnet.core.wallets import Wallet
+from devnet.profile import Engine
 from harness.connect import Devnet
 from harness.flows import kgst_remittance_cycle
 from harness.reconcile import reconcile
@@ -19,8 +20,8 @@ pytestmark = pytest.mark.xdist_group("reconcile-world")
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    w = World.start(tmp_path_factory.mktemp("reconcile-world"))
+def world(tmp_path_factory: pytest.TempPathFactory, world_engine: Engine) -> Iterator[World]:
+    w = World.start(tmp_path_factory.mktemp("reconcile-world"), world_engine)
     bank = w.start_service("bank")
     custodian = w.start_service("custodian", price_tick_interval_s=0)
     issuer = w.start_issuer(report_interval_s=0.3)
@@ -73,9 +74,9 @@ def test_the_world_reconciles_after_remittance_cycles_and_not_after_a_rogue_mint
 
 
 def test_cycles_complete_once_through_bank_5xx_and_webhook_loss_and_duplication(
-    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path_factory: pytest.TempPathFactory, world_engine: Engine
 ) -> None:
-    w = World.start(tmp_path_factory.mktemp("faulty-world"))
+    w = World.start(tmp_path_factory.mktemp("faulty-world"), world_engine)
     try:
         bank_svc = w.start_service("bank")
         issuer_svc = w.start_issuer(report_interval_s=0.3)

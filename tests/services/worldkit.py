@@ -15,7 +15,7 @@ from devnet.core.tokens import StableCoinClient
 from devnet.core.wait import wait_until as core_wait_until
 from devnet.core.wallets import Wallet
 from devnet.node.process import pid_alive
-from devnet.profile import BscProfile
+from devnet.profile import BscProfile, Engine
 from devnet.services.bank.client import BankClient
 from devnet.services.launch import ServiceHandle, start_service
 from devnet.world import down, up
@@ -40,8 +40,9 @@ class World:
     _next_wallet: int = 100
 
     @classmethod
-    def start(cls, root: Path, engine: str = "geth", profile: BscProfile | None = None) -> World:
-        env = up(root / "devnet", engine=engine, profile=profile)  # type: ignore[arg-type]
+    def start(cls, root: Path, engine: Engine, profile: BscProfile | None = None) -> World:
+        """A chain with the contracts on `engine` (a module's `world_engine`), no services yet."""
+        env = up(root / "devnet", engine=engine, profile=profile)
         return cls(
             root=root, env=env, chain=Chain(env.rpc_url, gas_price=env.gas_price_wei, chain_id=env.chain_id)
         )

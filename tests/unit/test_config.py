@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from devnet.config import load_config
+from devnet.profile import BscProfile, measured_block_period
 
 
 @pytest.fixture
@@ -31,7 +32,8 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 def test_defaults_run_as_they_are() -> None:
     config = load_config()
-    assert (config.engine, config.runtime, config.profile.block_period_s) == ("geth", "local", 0)
+    # the BSC client itself, unless told otherwise
+    assert (config.engine, config.runtime, config.profile.block_period_s) == ("bsc", "local", 0)
     assert config.profile.chain_id == 714 and config.profile.seal_until_final
     assert config.wanted_services() == {"bank": None, "custodian": None, "issuer": None, "exchange": None}
 
@@ -75,3 +77,22 @@ def test_unknown_keys_are_errors(tmp_path: Path) -> None:
 def test_a_missing_config_file_is_named() -> None:
     with pytest.raises(FileNotFoundError, match=r"nowhere\.toml"):
         load_config(Path("nowhere.toml"))
+
+
+def test_a_profile_the_engine_cannot_run_is_refused_naming_the_field() -> None:
+    """bsc seals every 450 ms by Parlia's rules: a block period would be silently ignored, so it
+    is refused, from a flag as from a file; several validators are bsc's alone."""
+    with pytest.raises(ValidationError, match=r"profile\.block_period_s=3 is for geth and anvil"):
+        load_config(**{"profile.block_period_s": 3})
+    assert load_config(engine="geth", **{"profile.block_period_s": 3}).profile.block_period_s == 3
+    with pytest.raises(ValidationError, match=r"profile\.bsc_validators=3 is for the bsc engine"):
+        load_config(engine="geth", **{"profile.bsc_validators": 3})
+    assert load_config(**{"profile.bsc_validators": 3}).profile.bsc_validators == 3
+
+
+def test_a_measurement_seals_every_second_unless_told_and_bsc_keeps_its_interval() -> None:
+    assert [measured_block_period(e, None) for e in ("geth", "anvil", "bsc")] == [1, 1, 0]
+    assert measured_block_period("geth", 2) == 2
+    assert BscProfile().blocks_text("bsc") == "450 ms blocks (Parlia)"
+    assert BscProfile(block_period_s=1).blocks_text("geth") == "1 s blocks"
+    assert BscProfile().blocks_text("anvil") == "blocks on demand"
