@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -67,7 +68,13 @@ def _fail(message: str) -> typer.Exit:
 def _config(config: Path | None, **overrides: object) -> DevnetConfig:
     try:
         return load_config(config, **overrides)
-    except Exception as e:  # pydantic's message names the bad key
+    except ValidationError as e:  # each error names its key (the model's own checks in the text)
+        problems = []
+        for err in e.errors():
+            where, what = ".".join(map(str, err["loc"])), err["msg"].removeprefix("Value error, ")
+            problems.append(f"{where}: {what}" if where else what)
+        raise _fail("bad configuration: " + "; ".join(problems)) from e
+    except Exception as e:
         raise _fail(f"bad configuration: {e}") from e
 
 

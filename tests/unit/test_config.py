@@ -96,3 +96,15 @@ def test_a_measurement_seals_every_second_unless_told_and_bsc_keeps_its_interval
     assert BscProfile().blocks_text("bsc") == "450 ms blocks (Parlia)"
     assert BscProfile(block_period_s=1).blocks_text("geth") == "1 s blocks"
     assert BscProfile().blocks_text("anvil") == "blocks on demand"
+
+
+def test_the_cli_names_the_bad_key_in_one_line_and_starts_nothing(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from devnet.cli import app
+
+    result = CliRunner().invoke(app, ["up", "--block-period", "2", "--state-dir", str(tmp_path / "s")])
+    assert result.exit_code == 1
+    assert "bad configuration: profile.block_period_s=2 is for geth and anvil" in result.output
+    assert "errors.pydantic.dev" not in result.output and "_FromFile" not in result.output
+    assert not (tmp_path / "s").exists()
