@@ -3,6 +3,8 @@ retried with the same key on 5xx or a dropped connection, which is safe by const
 
 from __future__ import annotations
 
+import functools
+import ssl
 import time
 import uuid
 from typing import Any, TypeVar
@@ -40,6 +42,14 @@ class ApiError(RuntimeError):
 IDLE_CONNECTIONS = 8
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """httpx's default TLS settings (certifi's CAs, or SSL_CERT_FILE/SSL_CERT_DIR), made once per
+    process: each `httpx.Client()` would otherwise build its own, loading the CA bundle (24 ms
+    of CPU here), which a client per Locust user (240 at 16 flows/s) multiplies."""
+    return httpx.create_ssl_context()
+
+
 class ServiceClient:
     def __init__(
         self, base_url: str, *, admin_token: str = "devnet-admin", timeout: float = 10.0, retries: int = 5
@@ -56,6 +66,7 @@ class ServiceClient:
             base_url=self.base_url,
             timeout=timeout,
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=IDLE_CONNECTIONS),
+            verify=tls_context(),
         )
 
     def close(self) -> None:

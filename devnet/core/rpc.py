@@ -8,6 +8,8 @@ from typing import Any
 
 import httpx
 
+from devnet.core.http import tls_context
+
 #: The connection broke under a request: the server had closed it while it sat idle, or
 #: httpcore's sync pool closed it from another thread (a connection it saw idle just as another
 #: thread began a request on it: encode/httpcore#1110, seen here as "[Errno 9] Bad file
@@ -43,6 +45,7 @@ class Rpc:
         self._client = httpx.Client(
             timeout=timeout,
             limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+            verify=tls_context(),
         )
         self._ids = itertools.count(1)
         self._ids_lock = threading.Lock()

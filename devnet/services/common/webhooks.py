@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from sqlalchemy import DateTime, Integer, String, Table, Text, bindparam, delete, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from devnet.core.http import tls_context
 from devnet.core.webhooks import (
     ID_HEADER,
     SIGNATURE_HEADER,
@@ -201,7 +202,7 @@ class Dispatcher:
         self.retry_max_s = retry_max_s
         #: returns (drop this attempt, send it twice), for fault injection
         self.faults = faults
-        self._client = httpx.Client(timeout=5.0)
+        self._client = httpx.Client(timeout=5.0, verify=tls_context())
         #: delivers when a commit queues a delivery (at most one round every `min_gap_s`), back to
         #: back while busy, and looks for retries that fell due every `retry_base_s` (the
         #: shortest retry delay)
