@@ -191,18 +191,18 @@ def _start_shared(
 
 
 @pytest.fixture(scope="module")
-def world_engine(request: pytest.FixtureRequest) -> str:
+def world_engine(request: pytest.FixtureRequest) -> Engine:
     """The engine for a world this module starts itself: the first of `--devnet-engine` that the
     module's `engines` marker allows (bsc by default). A module that injects reorgs or seals
     blocks on demand says `pytestmark = pytest.mark.engines("geth")`; when none of the
     configured engines is allowed, its tests are skipped, saying why."""
     configured = _engines(request.config)
     allowed = _allowed(configured, request.node)
-    if not allowed:
+    if not allowed:  # the marker left out every configured engine
         marker = request.node.get_closest_marker("engines")
-        wanted = ", ".join(marker.args) if marker is not None else "?"
-        pytest.skip(f"needs the {wanted} engine; --devnet-engine is {','.join(configured)}")
-    return allowed[0]
+        wanted = " or ".join(marker.args) if marker is not None else "an"
+        pytest.skip(f"needs the {wanted} engine; --devnet-engine is {','.join(configured)!r}")
+    return cast("Engine", allowed[0])
 
 
 @pytest.fixture(scope="session")

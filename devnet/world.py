@@ -77,6 +77,7 @@ def up(
     env_path.unlink(missing_ok=True)
     progress(f"starting {engine} (chain id {profile.chain_id}) ...")
     node_log: str | None = None
+    chain: Chain | None = None  # deploys, then (bsc) waits for finality
     try:
         rt.prepare(state_dir, engine)
         node = NodeInput(engine=engine, profile=profile, workdir=state_dir / "node")
@@ -92,7 +93,6 @@ def up(
             deploy_config,
             record=state_dir / "deployment.json",
         )
-        chain.close()
         env = DevnetEnv(
             chain_id=profile.chain_id,
             rpc_url=started.url,
@@ -109,7 +109,7 @@ def up(
             start_services(env, state_dir, services, progress, rt)
             env.save(env_path)
         if engine == "bsc":
-            _await_finality(started.url, profile, progress)
+            _await_finality(chain, progress)
     except BaseException as e:
         if node_log is not None and isinstance(e, Exception) and not isinstance(e, StartError):
             # e.g. a deployment that got no receipt: what the node said, before a new start
@@ -119,6 +119,9 @@ def up(
         remove_anvil_states(state_dir / "node")
         env_path.unlink(missing_ok=True)
         raise
+    finally:
+        if chain is not None:
+            chain.close()
     progress(f"environment written to {env_path}")
     return env
 
@@ -130,11 +133,10 @@ FINALITY_LAG_READY = 3
 FINALITY_TIMEOUT_S = 180.0
 
 
-def _await_finality(url: str, profile: BscProfile, progress: Callable[[str], None]) -> None:
+def _await_finality(chain: Chain, progress: Callable[[str], None]) -> None:
     """Ready on bsc means final blocks: its vote manager waits 40 blocks after a validator starts
     sealing, and until then `finalized` stays at 0 (or, resumed, where it was), so everything
     that books money on finality would wait that long for its first booking."""
-    chain = Chain(url, gas_price=profile.min_gas_price_wei, chain_id=profile.chain_id)
     started = time.monotonic()
     progress("waiting for fast finality (bsc votes from 40 blocks after sealing starts) ...")
     head = finalized = 0
@@ -152,8 +154,6 @@ def _await_finality(url: str, profile: BscProfile, progress: Callable[[str], Non
             f"bsc sealed up to block {head} but finalized only block {finalized} after "
             f"{FINALITY_TIMEOUT_S:g} s: its validators do not vote (see the node's log)"
         ) from None
-    finally:
-        chain.close()
     progress(f"finalized block {finalized} at head {head} after {time.monotonic() - started:.1f} s")
 
 
