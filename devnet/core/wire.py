@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, NotRequired
 
 from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, StrictInt, WithJsonSchema
+from typing_extensions import TypedDict  # pydantic reads typing's TypedDict only from 3.12 on
 
 #: The largest integer a 64-bit signed column holds.
 MAX_DB_INT = 2**63 - 1
@@ -95,3 +96,25 @@ Timestamp = Annotated[
     PlainSerializer(datetime.isoformat, return_type=str, when_used="json"),
     WithJsonSchema({"type": "string", "format": "date-time", "description": "RFC 3339, UTC"}),
 ]
+
+
+class FieldError(TypedDict):
+    """One invalid input."""
+
+    #: where: `body.amount`, `path.mint_id`, `query.limit`, `header.Idempotency-Key`
+    field: str
+    message: str
+
+
+class ProblemDocument(TypedDict):
+    """An error answer (RFC 9457). `field` names the input at fault, as `<where>.<name>`
+    (`body.debtor.account`, `path.mint_id`, `query.limit`, `header.Idempotency-Key`);
+    `errors` lists every invalid input of a request that failed validation. Some problems
+    carry more members (e.g. `status_reason`)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    field: NotRequired[str]
+    errors: NotRequired[list[FieldError]]

@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -14,7 +15,15 @@ import pytest
 from devnet.core.http import ApiError
 from devnet.core.webhooks import sign
 from devnet.services.bank.accounts import make_account_number
-from devnet.services.bank.api import AccountNotification, CreditDebit, PaymentStatus, account_number_problem
+from devnet.services.bank.api import (
+    AccountNotification,
+    BulkPayment,
+    CreditDebit,
+    Currency,
+    Party,
+    PaymentStatus,
+    account_number_problem,
+)
 from devnet.services.bank.client import BankClient
 from devnet.services.common.problems import Problem
 from devnet.services.common.webhooks import verify
@@ -114,6 +123,34 @@ def test_payment_settles_at_once_with_statement_and_notifications(
     )
     assert credit.counterparty.account == payer
     assert credit.remittance_info == "family support"
+
+
+def test_a_notification_says_what_the_statement_line_says(bank: BankClient, sink: WebhookSink) -> None:
+    """camt.054 and camt.053 describe the same booking: same entry id, amount, balance after and
+    booking time (with its UTC offset), for the debit and the credit of one payment."""
+    payer = _customer_with_account(bank, funds=5_000_00)
+    payee = _customer_with_account(bank)
+    payment = bank.pay(payer, payee, 1_234_56, "KGS", end_to_end_id="E2E-BOOKS-1", remittance_info="books")
+    assert payment.created_at.utcoffset() is not None
+    for account, kind in ((payer, "account.debited"), (payee, "account.credited")):
+
+        def about(e: dict[str, Any], account: str = account, kind: str = kind) -> bool:
+            data = e["data"]
+            return e["type"] == kind and data["payment_id"] == payment.id and data["account"] == account
+
+        events = sink.wait_for(lambda ev, about=about: any(about(e) for e in ev))
+        told = AccountNotification.model_validate(next(e["data"] for e in events if about(e)))
+        line = next(e for e in bank.statement(account).entries if e.payment_id == payment.id)
+        assert (told.entry_id, told.credit_debit, told.amount, told.balance_after, told.booked_at) == (
+            line.entry_id,
+            line.credit_debit,
+            line.amount,
+            line.balance_after,
+            line.booked_at,
+        )
+        assert told.booked_at.utcoffset() is not None
+        assert (told.end_to_end_id, told.remittance_info) == ("E2E-BOOKS-1", "books")
+    assert bank.balance(payer) == 5_000_00 - 1_234_56
 
 
 def test_a_subscription_to_some_accounts_hears_of_those_only(bank: BankClient, sink: WebhookSink) -> None:
@@ -262,6 +299,81 @@ def test_same_key_same_body_replays_one_payment(bank: BankClient) -> None:
         bank.pay(payer, payee, 200_00, "KGS", end_to_end_id="idem-1", key="pay-once")
     assert (e.value.status, e.value.field) == (422, "header.Idempotency-Key")
     assert bank.balance(payer) == 900_00
+
+
+def _bulk_item(payer: str, payee: str, amount: int, key: str) -> BulkPayment:
+    return BulkPayment(
+        idempotency_key=key,
+        end_to_end_id=f"BULK-{key}"[:35],
+        debtor=Party(account=payer),
+        creditor=Party(account=payee),
+        amount=amount,
+        currency=Currency.KGS,
+    )
+
+
+def test_a_bulk_settles_each_transfer_on_its_own(bank: BankClient, sink: WebhookSink) -> None:
+    """pain.001 with three transfers, the second one over the balance left: the first and third
+    settle (each notified), the second is refused naming its own field, in the order sent."""
+    payer = _customer_with_account(bank, funds=1_000_00)
+    payees = [_customer_with_account(bank) for _ in range(3)]
+    tag = uuid.uuid4().hex[:8]
+    report = bank.pay_bulk(
+        [
+            _bulk_item(payer, payees[0], 600_00, f"{tag}-0"),
+            _bulk_item(payer, payees[1], 500_00, f"{tag}-1"),
+            _bulk_item(payer, payees[2], 400_00, f"{tag}-2"),
+        ]
+    )
+    assert [(r.idempotency_key, r.status, r.replayed) for r in report.results] == [
+        (f"{tag}-0", 201, False),
+        (f"{tag}-1", 422, False),
+        (f"{tag}-2", 201, False),
+    ]
+    refused = report.results[1].problem
+    assert refused is not None and refused["field"] == "body.payments[1].amount"
+    assert [bank.balance(p) for p in payees] == [600_00, 0, 400_00]
+    assert bank.balance(payer) == 0
+    settled = {r.payment.id for r in report.results if r.payment is not None}
+
+    def credited(events: list[dict[str, Any]]) -> set[str]:
+        return {e["data"]["payment_id"] for e in events if e["type"] == "account.credited"}
+
+    sink.wait_for(lambda ev: settled <= credited(ev))
+
+
+def test_a_transfer_is_paid_once_whether_sent_alone_or_in_bulks(bank: BankClient) -> None:
+    """The same key is the same payment: sent alone, then in a bulk, then in another bulk with a
+    new transfer, it is paid once; the same key with another amount is refused, naming it."""
+    payer = _customer_with_account(bank, funds=1_000_00)
+    payee = _customer_with_account(bank)
+    key = f"payout-{uuid.uuid4().hex[:8]}"
+    alone = bank.pay(payer, payee, 100_00, "KGS", end_to_end_id=f"BULK-{key}"[:35], key=key)
+    first = bank.pay_bulk([_bulk_item(payer, payee, 100_00, key)])
+    second = bank.pay_bulk(
+        [_bulk_item(payer, payee, 50_00, f"{key}-b"), _bulk_item(payer, payee, 100_00, key)]
+    )
+    assert first.results[0].replayed and first.results[0].payment == alone
+    assert second.results[1].replayed and second.results[1].payment == alone
+    assert (second.results[0].status, second.results[0].replayed) == (201, False)
+    assert bank.balance(payee) == 150_00
+    reused = bank.pay_bulk([_bulk_item(payer, payee, 50_00, f"{key}-b"), _bulk_item(payer, payee, 7_00, key)])
+    assert reused.results[0].replayed
+    problem = reused.results[1].problem
+    assert reused.results[1].status == 422 and problem is not None
+    assert problem["field"] == "body.payments[1].idempotency_key"
+    assert bank.balance(payee) == 150_00
+
+
+def test_a_bulk_is_1_to_100_transfers(bank: BankClient) -> None:
+    payer = _customer_with_account(bank, funds=1_000_00)
+    payee = _customer_with_account(bank)
+    too_many = [_bulk_item(payer, payee, 1, f"many-{i}").model_dump(mode="json") for i in range(101)]
+    for payments in ([], too_many):
+        with pytest.raises(ApiError) as e:
+            bank.post("/payments/bulk", {"payments": payments})
+        assert (e.value.status, e.value.field) == (422, "body.payments")
+    assert bank.balance(payee) == 0
 
 
 def test_a_refusal_is_stored_too(bank: BankClient) -> None:

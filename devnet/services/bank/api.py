@@ -18,7 +18,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, StrictInt, field_validator
 
-from devnet.core.wire import MinorUnits
+from devnet.core.wire import MinorUnits, ProblemDocument
 
 # ---- enumerations -------------------------------------------------------------------------------
 
@@ -153,6 +153,32 @@ class PaymentIn(_In):
     )
 
 
+class BulkPayment(PaymentIn):
+    """One credit transfer of a bulk (a pain.001 `CdtTrfTxInf`)."""
+
+    idempotency_key: str = Field(
+        min_length=1,
+        max_length=255,
+        description=(
+            "the Idempotency-Key this transfer would carry alone to POST /payments: the same "
+            "key is the same payment, alone or in any bulk, so a bulk sent again after a crash "
+            "(or regrouped) pays each transfer once"
+        ),
+    )
+
+
+#: Transfers per bulk at most.
+BULK_MAX = 100
+
+
+class BulkPaymentsIn(_In):
+    """A bulk credit transfer (ISO 20022 pain.001: one message, many transactions), as a
+    company's bank accepts for payroll or payouts. Each transfer is judged and settled on its
+    own, as POST /payments would: one refused does not hold up the others."""
+
+    payments: list[BulkPayment] = Field(min_length=1, max_length=BULK_MAX)
+
+
 # ---- answers -------------------------------------------------------------------------------------
 
 
@@ -184,6 +210,26 @@ class PaymentOut(BaseModel):
     kind: PaymentKind
     status: PaymentStatus
     created_at: datetime
+
+
+class BulkPaymentResult(BaseModel):
+    """One transfer's outcome (a pain.002 transaction status): what POST /payments would have
+    answered for it."""
+
+    idempotency_key: str
+    status: StrictInt = Field(description="201 when settled, else the problem's status")
+    replayed: bool = Field(description="the stored answer of an earlier request with this key")
+    payment: PaymentOut | None = Field(default=None, description="the payment, when settled")
+    problem: ProblemDocument | None = Field(
+        default=None, description="why not, with `field` naming the transfer's input (body.payments[i]...)"
+    )
+
+
+class BulkPaymentsOut(BaseModel):
+    """The bulk's status report (pain.002), one result per transfer, in the order sent. A 5xx
+    result did nothing: send that transfer again (same key)."""
+
+    results: list[BulkPaymentResult]
 
 
 class StatementEntry(BaseModel):

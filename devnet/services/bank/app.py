@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, FastAPI, Query
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from devnet.services.bank.accounts import make_account_number
@@ -17,6 +19,9 @@ from devnet.services.bank.api import (
     AccountOut,
     BankEvent,
     BankInfo,
+    BulkPaymentResult,
+    BulkPaymentsIn,
+    BulkPaymentsOut,
     Counterparty,
     CreditDebit,
     Currency,
@@ -27,6 +32,7 @@ from devnet.services.bank.api import (
     PaymentIn,
     PaymentKind,
     PaymentOut,
+    PaymentStatus,
     ReserveAccounts,
     Statement,
     StatementEntry,
@@ -34,13 +40,29 @@ from devnet.services.bank.api import (
 from devnet.services.bank.models import Account, Customer, Entry, Payment
 from devnet.services.bank.settings import BankSettings
 from devnet.services.common.app import ServiceContext, create_service_app
-from devnet.services.common.db import get_or_404, short_id
-from devnet.services.common.idempotency import IdempotencyKey, run_idempotent
+from devnet.services.common.db import get_or_404, short_id, utcnow
+from devnet.services.common.idempotency import Answer, IdempotencyKey, answer_once, run_idempotent
 from devnet.services.common.params import MAX_DB_INT
-from devnet.services.common.problems import Problem, problem_responses
+from devnet.services.common.problems import Problem, ProblemDocument, problem_responses
 from devnet.services.common.webhooks import emit
 
 ISSUER_CUSTOMER_ID = "cus_issuer"
+
+ACCOUNTS, CUSTOMERS, PAYMENTS, ENTRIES = (
+    cast(Table, model.__table__) for model in (Account, Customer, Payment, Entry)
+)
+
+
+@dataclass(frozen=True)
+class LedgerAccount:
+    """What a payment reads of an account (and of its owner) before booking on it."""
+
+    number: str
+    currency: str
+    balance: int
+    label: str | None
+    kyc_tier: str
+
 
 # ---- the bank ---------------------------------------------------------------------------------
 
@@ -80,54 +102,93 @@ class Bank:
         session.flush()
         return account
 
-    def _account(self, session: Session, number: str, field: str) -> Account:
-        account = session.get(Account, number)
+    def _ledger_accounts(self, session: Session, numbers: set[str]) -> dict[str, LedgerAccount]:
+        """The accounts among `numbers`, each with its owner's KYC tier: one query."""
+        rows = session.connection().execute(
+            select(
+                ACCOUNTS.c.number,
+                ACCOUNTS.c.currency,
+                ACCOUNTS.c.balance,
+                ACCOUNTS.c.label,
+                CUSTOMERS.c.kyc_tier,
+            )
+            .join(CUSTOMERS, CUSTOMERS.c.id == ACCOUNTS.c.customer_id)
+            .where(ACCOUNTS.c.number.in_(sorted(numbers)))
+        )
+        return {row.number: LedgerAccount(*row) for row in rows}
+
+    @staticmethod
+    def _known(found: dict[str, LedgerAccount], number: str, field: str) -> LedgerAccount:
+        account = found.get(number)
         if account is None:
             raise Problem(422, "Unknown account", f"no account {number} at this bank", field=field)
         return account
 
     def _book(
-        self, session: Session, payment: Payment, legs: list[tuple[Account, CreditDebit, Counterparty]]
-    ) -> None:
-        """Book `payment` (already flushed: its entries refer to it) on each (account, side,
-        counterparty) leg and queue each account's notification (camt.054). The entries are
-        written in one flush, which gives them their ids."""
-        entries: list[Entry] = []
-        for account, credit_debit, _ in legs:
-            if credit_debit == CreditDebit.CRDT and account.balance + payment.amount > MAX_DB_INT:
+        self,
+        session: Session,
+        payment: dict[str, Any],
+        legs: list[tuple[LedgerAccount, CreditDebit, Counterparty]],
+    ) -> PaymentOut:
+        """Write `payment`, book it on each (account, side, counterparty) leg and queue each
+        account's notification (camt.054).
+
+        The hot path of every payment, so plain SQL statements (SQLAlchemy Core) rather than the
+        ORM's unit of work: a payment, per leg an UPDATE of the balance and an entry, and the
+        notification's outbox rows (measured: a transfer 3.6 -> 1.5 ms of CPU, a deposit 2.4 ->
+        1.0 ms). `tests/services/test_bank.py` holds the books to what the ORM wrote."""
+        connection = session.connection()
+        connection.execute(insert(PAYMENTS), payment)
+        amount = payment["amount"]
+        for account, credit_debit, counterparty in legs:
+            balance = account.balance + (amount if credit_debit == CreditDebit.CRDT else -amount)
+            if balance > MAX_DB_INT:
                 raise Problem(
                     422,
                     "Balance limit exceeded",
                     f"account {account.number} would hold more than {MAX_DB_INT} minor units",
                     field="body.amount",
                 )
-            account.balance += payment.amount if credit_debit == CreditDebit.CRDT else -payment.amount
-            entry = Entry(
-                account_number=account.number,
-                payment_id=payment.id,
-                credit_debit=credit_debit,
-                amount=payment.amount,
-                balance_after=account.balance,
+            connection.execute(
+                update(ACCOUNTS).where(ACCOUNTS.c.number == account.number).values(balance=balance)
             )
-            session.add(entry)
-            entries.append(entry)
-        session.flush()
-        for (account, credit_debit, counterparty), entry in zip(legs, entries, strict=True):
+            entry = {
+                "account_number": account.number,
+                "payment_id": payment["id"],
+                "credit_debit": credit_debit,
+                "amount": amount,
+                "balance_after": balance,
+                "booked_at": payment["created_at"],
+            }
+            entry_id = connection.execute(insert(ENTRIES).returning(ENTRIES.c.id), entry).scalar_one()
             notification = AccountNotification(
-                **_booking(entry, payment),
+                **_booking({**entry, "id": entry_id}, payment),
                 account=account.number,
                 account_label=account.label,
-                currency=Currency(payment.currency),
-                kind=PaymentKind(payment.kind),
+                currency=Currency(payment["currency"]),
+                kind=PaymentKind(payment["kind"]),
                 counterparty=counterparty,
             )
             event = (
                 BankEvent.ACCOUNT_CREDITED if credit_debit == CreditDebit.CRDT else BankEvent.ACCOUNT_DEBITED
             )
             emit(session, event, notification.model_dump(mode="json"), subject=account.number)
+        return PaymentOut.model_validate(payment)
 
-    def deposit(self, session: Session, body: DepositIn) -> Payment:
-        account = self._account(session, body.account, "body.account")
+    @staticmethod
+    def _payment(**fields: Any) -> dict[str, Any]:
+        """A payments row (every column: a Core INSERT applies no ORM defaults to a dict's gaps)."""
+        return {
+            "debtor_name": None,
+            "creditor_name": None,
+            "creditor_reference": None,
+            "status": PaymentStatus.SETTLED,
+            "created_at": utcnow(),
+            **fields,
+        }
+
+    def deposit(self, session: Session, body: DepositIn) -> PaymentOut:
+        account = self._known(self._ledger_accounts(session, {body.account}), body.account, "body.account")
         if account.currency != body.currency:
             raise Problem(
                 422,
@@ -135,7 +196,7 @@ class Bank:
                 f"account {account.number} is in {account.currency}",
                 field="body.currency",
             )
-        payment = Payment(
+        payment = self._payment(
             id=short_id("pmt"),
             end_to_end_id=short_id("cash")[:35],
             debtor_account=None,
@@ -145,14 +206,14 @@ class Bank:
             remittance_info="cash deposit",
             kind=PaymentKind.CASH,
         )
-        session.add(payment)
-        session.flush()
-        self._book(session, payment, [(account, CreditDebit.CRDT, Counterparty(account=None, name="cash"))])
-        return payment
+        return self._book(
+            session, payment, [(account, CreditDebit.CRDT, Counterparty(account=None, name="cash"))]
+        )
 
-    def transfer(self, session: Session, body: PaymentIn) -> Payment:
-        debtor = self._account(session, body.debtor.account, "body.debtor.account")
-        creditor = self._account(session, body.creditor.account, "body.creditor.account")
+    def transfer(self, session: Session, body: PaymentIn) -> PaymentOut:
+        found = self._ledger_accounts(session, {body.debtor.account, body.creditor.account})
+        debtor = self._known(found, body.debtor.account, "body.debtor.account")
+        creditor = self._known(found, body.creditor.account, "body.creditor.account")
         if debtor.number == creditor.number:
             raise Problem(
                 422, "Same account", "debtor and creditor are the same account", field="body.creditor.account"
@@ -165,11 +226,8 @@ class Bank:
                     f"{side} account is in {account.currency}",
                     field="body.currency",
                 )
-        debtor_customer = session.get(Customer, debtor.customer_id)
-        creditor_customer = session.get(Customer, creditor.customer_id)
-        assert debtor_customer is not None and creditor_customer is not None
-        for customer, side in ((debtor_customer, "debtor"), (creditor_customer, "creditor")):
-            if customer.kyc_tier == KycTier.T0:
+        for account, side in ((debtor, "debtor"), (creditor, "creditor")):
+            if account.kyc_tier == KycTier.T0:
                 raise Problem(
                     403,
                     "Customer not identified",
@@ -179,7 +237,7 @@ class Bank:
         self.screen(body.debtor.name, "body.debtor.name")
         self.screen(body.creditor.name, "body.creditor.name")
         usd = self.usd_cents(body.amount, body.currency)
-        if debtor_customer.kyc_tier == KycTier.T1 and usd > self.s.t1_limit_usd_cents:
+        if debtor.kyc_tier == KycTier.T1 and usd > self.s.t1_limit_usd_cents:
             raise Problem(
                 403,
                 "Above the KYC tier limit",
@@ -199,7 +257,7 @@ class Bank:
             raise Problem(
                 422, "Insufficient funds", f"balance {debtor.balance} < {body.amount}", field="body.amount"
             )
-        payment = Payment(
+        payment = self._payment(
             id=short_id("pmt"),
             end_to_end_id=body.end_to_end_id,
             debtor_account=debtor.number,
@@ -212,9 +270,7 @@ class Bank:
             creditor_reference=body.creditor_reference,
             kind=PaymentKind.TRANSFER,
         )
-        session.add(payment)
-        session.flush()
-        self._book(
+        return self._book(
             session,
             payment,
             [
@@ -222,22 +278,37 @@ class Bank:
                 (creditor, CreditDebit.CRDT, Counterparty(account=debtor.number, name=body.debtor.name)),
             ],
         )
-        return payment
 
 
-def _booking(entry: Entry, payment: Payment) -> dict[str, Any]:
-    """What a statement line (camt.053) and a notification (camt.054) both say of a booking."""
+def _booking(entry: Mapping[str, Any], payment: Mapping[str, Any]) -> dict[str, Any]:
+    """What a statement line (camt.053) and a notification (camt.054) both say of a booking,
+    from an entries row and its payments row."""
     return {
-        "entry_id": entry.id,
-        "credit_debit": CreditDebit(entry.credit_debit),
-        "amount": entry.amount,
-        "balance_after": entry.balance_after,
-        "booked_at": entry.booked_at,
-        "payment_id": payment.id,
-        "end_to_end_id": payment.end_to_end_id,
-        "remittance_info": payment.remittance_info,
-        "creditor_reference": payment.creditor_reference,
+        "entry_id": entry["id"],
+        "credit_debit": CreditDebit(entry["credit_debit"]),
+        "amount": entry["amount"],
+        "balance_after": entry["balance_after"],
+        "booked_at": entry["booked_at"],
+        "payment_id": payment["id"],
+        "end_to_end_id": payment["end_to_end_id"],
+        "remittance_info": payment["remittance_info"],
+        "creditor_reference": payment["creditor_reference"],
     }
+
+
+def _bulk_result(index: int, key: str, answer: Answer) -> BulkPaymentResult:
+    """A bulk's transfer outcome; a problem's `field` names the transfer in the bulk
+    (`body.amount` -> `body.payments[3].amount`), as stored it names it as POST /payments does."""
+    result = BulkPaymentResult(idempotency_key=key, status=answer.status, replayed=answer.replayed)
+    if answer.status < 400:
+        result.payment = PaymentOut.model_validate(answer.payload)
+        return result
+    problem = dict(answer.payload)
+    field = problem.get("field")
+    if isinstance(field, str) and field.startswith("body."):
+        problem["field"] = f"body.payments[{index}].{field.removeprefix('body.')}"
+    result.problem = cast(ProblemDocument, problem)
+    return result
 
 
 def _payment_out(p: Payment) -> PaymentOut:
@@ -321,7 +392,7 @@ def create_app(settings: BankSettings | None = None) -> FastAPI:
             ).all()
             entries = [
                 StatementEntry(
-                    **_booking(e, p),
+                    **_booking(vars(e), vars(p)),  # loaded rows: every column is in __dict__
                     counterparty_account=(
                         p.creditor_account if e.credit_debit == CreditDebit.DBIT else p.debtor_account
                     ),
@@ -351,7 +422,7 @@ def create_app(settings: BankSettings | None = None) -> FastAPI:
             key,
             "POST /deposits",
             body,
-            lambda s: (201, _payment_out(bank.deposit(s, body)).model_dump(mode="json")),
+            lambda s: (201, bank.deposit(s, body).model_dump(mode="json")),
         )
         ctx.dispatcher.poke()
         return response
@@ -370,10 +441,32 @@ def create_app(settings: BankSettings | None = None) -> FastAPI:
             key,
             "POST /payments",
             body,
-            lambda s: (201, _payment_out(bank.transfer(s, body)).model_dump(mode="json")),
+            lambda s: (201, bank.transfer(s, body).model_dump(mode="json")),
         )
         ctx.dispatcher.poke()
         return response
+
+    @router.post("/payments/bulk", response_model=BulkPaymentsOut, tags=["payments"])
+    def create_bulk_payments(body: BulkPaymentsIn) -> BulkPaymentsOut:
+        """A bulk credit transfer (pain.001 with many transactions): each transfer settles as
+        POST /payments would settle it alone, under its own `idempotency_key`, all in one
+        database transaction. The answer lists each one's outcome (pain.002)."""
+        results = []
+        with db.transaction() as session:
+            for i, item in enumerate(body.payments):
+                single = PaymentIn.model_validate(item.model_dump(exclude={"idempotency_key"}))
+
+                def settle(s: Session, single: PaymentIn = single) -> tuple[int, dict[str, Any]]:
+                    return 201, bank.transfer(s, single).model_dump(mode="json")
+
+                try:
+                    key, field = item.idempotency_key, "body.idempotency_key"
+                    answer = answer_once(session, key, "POST /payments", single, settle, field=field)
+                except Problem as refused:  # the key was used with another transfer: this one only
+                    answer = Answer(refused.status, refused.body())
+                results.append(_bulk_result(i, item.idempotency_key, answer))
+        ctx.dispatcher.poke()
+        return BulkPaymentsOut(results=results)
 
     @router.get(
         "/payments/{payment_id}",

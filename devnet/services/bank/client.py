@@ -11,6 +11,9 @@ from typing import Any
 from devnet.core.http import ServiceClient
 from devnet.services.bank.api import (
     AccountOut,
+    BulkPayment,
+    BulkPaymentsIn,
+    BulkPaymentsOut,
     Currency,
     CustomerOut,
     KycTier,
@@ -76,6 +79,12 @@ class BankClient(ServiceClient):
         if creditor_reference is not None:
             body["creditor_reference"] = creditor_reference
         return self.post_model(PaymentOut, "/payments", body, key)
+
+    def pay_bulk(self, payments: list[BulkPayment]) -> BulkPaymentsOut:
+        """A bulk credit transfer (pain.001): each transfer settles, or is refused, on its own
+        (see `BulkPaymentsOut`); each carries its own idempotency key, so sending a bulk again
+        never pays a transfer twice."""
+        return self.post_model(BulkPaymentsOut, "/payments/bulk", BulkPaymentsIn(payments=payments))
 
     def payment(self, payment_id: str) -> PaymentOut:
         return self.get_model(PaymentOut, f"/payments/{payment_id}")

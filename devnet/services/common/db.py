@@ -127,6 +127,12 @@ def _publish_commits(sessions: sessionmaker[Session], listeners: list[Callable[[
         session.info.pop(_CHANGED, None)
 
 
+def written(session: Session, *rows: Base) -> None:
+    """Rows this session's transaction wrote with plain SQL (SQLAlchemy Core), as unsaved model
+    instances: the commit listeners (`Database.on_commit`) hear of them with the ORM's own."""
+    session.info.setdefault(_CHANGED, []).extend(rows)
+
+
 #: The execution option that marks a connection of `Database.read()`: its BEGIN takes no lock.
 _READ_ONLY = "devnet_read_only"
 
@@ -196,4 +202,4 @@ def short_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(10)}"
 
 
-__all__ = ["Base", "Database", "String", "Timestamped", "get_or_404", "short_id", "utcnow"]
+__all__ = ["Base", "Database", "String", "Timestamped", "get_or_404", "short_id", "utcnow", "written"]

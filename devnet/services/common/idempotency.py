@@ -12,13 +12,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import Header
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import DateTime, Integer, String
+from sqlalchemy import DateTime, Integer, String, Table, insert, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from devnet.services.common.db import Base, Database, utcnow
@@ -43,9 +44,74 @@ class IdempotencyRecord(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+KEYS = cast(Table, IdempotencyRecord.__table__)
+
+
 def _hash(body: BaseModel | dict[str, Any] | None) -> str:
     data = body.model_dump(mode="json") if isinstance(body, BaseModel) else (body or {})
     return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a request keyed for idempotency got: its status and JSON body, and whether that is
+    the stored answer of an earlier request with the same key."""
+
+    status: int
+    payload: dict[str, Any]
+    replayed: bool = False
+
+
+def answer_once(
+    session: Session,
+    key: str,
+    scope: str,
+    body: BaseModel | dict[str, Any] | None,
+    handler: Callable[[Session], tuple[int, dict[str, Any]]],
+    field: str = "header.Idempotency-Key",
+) -> Answer:
+    """Within the caller's transaction: run `handler` once per (key, scope), in a savepoint;
+    replay its stored answer afterwards. `field` names the key in a 422 for a key reused with
+    another body (a bulk request's item keys are in its body)."""
+    request_hash = _hash(body)
+    # Plain SQL (SQLAlchemy Core) on the session's connection: every write of a service comes
+    # through here, and the ORM's identity map and unit of work cost more than the lookup.
+    connection = session.connection()
+    record = connection.execute(
+        select(KEYS.c.request_hash, KEYS.c.status_code, KEYS.c.response).where(
+            KEYS.c.key == key, KEYS.c.scope == scope
+        )
+    ).first()
+    if record is not None:
+        if record.request_hash != request_hash:
+            raise Problem(
+                422,
+                "Idempotency-Key reused",
+                "this Idempotency-Key was used with a different request body",
+                field=field,
+            )
+        return Answer(record.status_code, record.response, replayed=True)
+    savepoint = session.begin_nested()
+    try:
+        status, payload = handler(session)
+        savepoint.commit()
+    except Problem as problem:  # a refusal is an answer too: stored, and its effects undone
+        savepoint.rollback()
+        status, payload = problem.status, problem.body()
+        if status >= 500:  # "try again": nothing was done, so the key stays unused
+            return Answer(status, payload)
+    session.connection().execute(
+        insert(KEYS),
+        {
+            "key": key,
+            "scope": scope,
+            "request_hash": request_hash,
+            "status_code": status,
+            "response": payload,
+            "created_at": utcnow(),
+        },
+    )
+    return Answer(status, payload)
 
 
 def run_idempotent(
@@ -55,34 +121,11 @@ def run_idempotent(
     body: BaseModel | dict[str, Any] | None,
     handler: Callable[[Session], tuple[int, dict[str, Any]]],
 ) -> JSONResponse:
-    """Run `handler` once per (key, scope); replay its stored answer afterwards."""
-    request_hash = _hash(body)
+    """Run `handler` once per (key, scope), in a transaction of its own; replay its stored answer
+    afterwards."""
     with db.transaction() as session:
-        record = session.get(IdempotencyRecord, (key, scope))
-        if record is not None:
-            if record.request_hash != request_hash:
-                raise Problem(
-                    422,
-                    "Idempotency-Key reused",
-                    "this Idempotency-Key was used with a different request body",
-                    field="header.Idempotency-Key",
-                )
-            return _response(record.status_code, record.response, replayed=True)
-        savepoint = session.begin_nested()
-        try:
-            status, payload = handler(session)
-            savepoint.commit()
-        except Problem as problem:  # a refusal is an answer too: stored, and its effects undone
-            savepoint.rollback()
-            status, payload = problem.status, problem.body()
-            if status >= 500:  # "try again": nothing was done, so the key stays unused
-                return _response(status, payload, replayed=False)
-        session.add(
-            IdempotencyRecord(
-                key=key, scope=scope, request_hash=request_hash, status_code=status, response=payload
-            )
-        )
-    return _response(status, payload, replayed=False)
+        answer = answer_once(session, key, scope, body, handler)
+    return _response(answer.status, answer.payload, answer.replayed)
 
 
 def _response(status: int, payload: dict[str, Any], replayed: bool) -> JSONResponse:

@@ -7,39 +7,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from http import HTTPStatus
-from typing import Any, NotRequired
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from typing_extensions import TypedDict  # pydantic reads typing's TypedDict only from 3.12 on
+
+from devnet.core.wire import FieldError, ProblemDocument
+
+__all__ = ["PROBLEM_JSON", "FieldError", "Problem", "ProblemDocument", "invalid_request", "problem_responses"]
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("devnet.services")
-
-
-class FieldError(TypedDict):
-    """One invalid input."""
-
-    #: where: `body.amount`, `path.mint_id`, `query.limit`, `header.Idempotency-Key`
-    field: str
-    message: str
-
-
-class ProblemDocument(TypedDict):
-    """An error answer (RFC 9457). `field` names the input at fault, as `<where>.<name>`
-    (`body.debtor.account`, `path.mint_id`, `query.limit`, `header.Idempotency-Key`);
-    `errors` lists every invalid input of a request that failed validation. Some problems
-    carry more members (e.g. `status_reason`)."""
-
-    type: str
-    title: str
-    status: int
-    detail: str
-    field: NotRequired[str]
-    errors: NotRequired[list[FieldError]]
 
 
 #: Where the schema keeps the problem document.

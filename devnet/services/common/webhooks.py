@@ -16,7 +16,7 @@ from typing import Any, cast
 
 import httpx
 from pydantic import ValidationError
-from sqlalchemy import DateTime, Integer, String, Table, Text, bindparam, delete, select, update
+from sqlalchemy import DateTime, Integer, String, Table, Text, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from devnet.core.http import tls_context
@@ -30,7 +30,7 @@ from devnet.core.webhooks import (
     sign,
 )
 from devnet.core.worker import PeriodicWorker
-from devnet.services.common.db import Base, Database, short_id, utcnow
+from devnet.services.common.db import Base, Database, short_id, utcnow, written
 from devnet.services.common.problems import Problem, invalid_request, problem_responses
 
 log = logging.getLogger("devnet.webhooks")
@@ -55,6 +55,9 @@ class Delivery(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+OUTBOX, DELIVERIES = cast(Table, OutboxEvent.__table__), cast(Table, Delivery.__table__)
 
 
 class Subscription(Base):
@@ -140,12 +143,20 @@ def _subscribers_of(session: Session) -> list[tuple[str, frozenset[str] | None]]
 
 def emit(session: Session, type_: str, data: dict[str, Any], subject: str | None = None) -> str:
     """Queue an event for every subscriber that wants it (all, or those listing `subject`),
-    atomically with the caller's state change."""
-    event_id = short_id("evt")
-    session.add(OutboxEvent(id=event_id, type=type_, payload=data))
-    for url, wanted in _subscribers_of(session):
-        if wanted is None or subject in wanted:
-            session.add(Delivery(event_id=event_id, url=url))
+    atomically with the caller's state change. Written with plain SQL (SQLAlchemy Core), as
+    every payment and mint emits; the commit listeners (the dispatcher's wake-up) still hear of
+    each delivery queued."""
+    event_id, now = short_id("evt"), utcnow()
+    connection = session.connection()
+    connection.execute(insert(OUTBOX), {"id": event_id, "type": type_, "payload": data, "created_at": now})
+    urls = [url for url, wanted in _subscribers_of(session) if wanted is None or subject in wanted]
+    if urls:
+        rows = [
+            {"event_id": event_id, "url": url, "attempts": 0, "next_attempt_at": now, "delivered_at": None}
+            for url in urls
+        ]
+        connection.execute(insert(DELIVERIES), rows)
+        written(session, *(Delivery(**row) for row in rows))
     return event_id
 
 
@@ -267,7 +278,7 @@ class Dispatcher:
                         "last_error": error,
                     }
                 )
-        table = cast(Table, Delivery.__table__)
+        table = DELIVERIES
         with self.db.transaction() as session:  # rows deleted meanwhile: none updated
             for rows in (delivered, failed):
                 if rows:

@@ -35,7 +35,14 @@ from devnet.core.rpc import RpcError
 from devnet.core.signing import SignedTx
 from devnet.core.tokens import StableCoinClient
 from devnet.core.wallets import Wallet
-from devnet.services.bank.api import CreditDebit, Currency, account_number_problem
+from devnet.services.bank.api import (
+    BULK_MAX,
+    BulkPayment,
+    CreditDebit,
+    Currency,
+    Party,
+    account_number_problem,
+)
 from devnet.services.bank.client import BankClient
 from devnet.services.common.cursors import get_cursor, set_cursor
 from devnet.services.common.db import Database
@@ -665,59 +672,71 @@ class Issuer:
         log.warning("reorg below the scanned blocks: rescanning from block %d", fork)
 
     def pay_redemptions(self) -> int:
+        """Pay the pending redemptions: one bulk credit transfer (pain.001) a tick, each payout
+        in it under its own idempotency key (one per on-chain event), so a bulk sent again after
+        a crash, or regrouped, replays each payout instead of paying it twice. The outcomes are
+        written in one transaction. A payout the bank could not settle for now (a 5xx, or the
+        bank down) stays pending for the next tick."""
         if self.bank is None:
             return 0
-        with self.db.transaction() as session:
-            pending = [
-                (
-                    r.id,
-                    r.token,
-                    r.tx_hash,
-                    r.log_index,
-                    r.redemption_id,
-                    r.payout_ref,
-                    r.payout_amount,
-                    r.holder,
+        with self.db.read() as session:
+            pending = session.execute(
+                select(
+                    Redemption.id,
+                    Redemption.token,
+                    Redemption.tx_hash,
+                    Redemption.log_index,
+                    Redemption.redemption_id,
+                    Redemption.payout_ref,
+                    Redemption.payout_amount,
+                    Redemption.holder,
                 )
-                for r in session.scalars(
-                    select(Redemption)
-                    .where(Redemption.status == RedemptionStatus.PENDING)
-                    .order_by(Redemption.id)
-                )
-            ]
-        paid = 0
+                .where(Redemption.status == RedemptionStatus.PENDING)
+                .order_by(Redemption.id)
+            ).all()
+        #: redemption id -> (status, reason, bank payment id)
+        outcomes: dict[int, tuple[str, str | None, str | None]] = {}
+        payouts: list[tuple[int, BulkPayment]] = []
         for rid, token, tx_hash, log_index, redemption_id, ref, amount, holder in pending:
-            status, reason, payment_id = RedemptionStatus.PAID, None, None
             problem = account_number_problem(ref)
             if problem:
-                status, reason = RedemptionStatus.FAILED, f"payout reference {ref!r}: {problem}"
-            elif amount == 0:
-                status, reason = RedemptionStatus.FAILED, "amount below one minor unit"
-            else:
-                try:
-                    payment = self.bank.pay(
-                        self.reserve_account(token),
-                        ref,
-                        amount,
-                        CURRENCY[token],
-                        end_to_end_id=f"RDM-{token}-{redemption_id}",
-                        remittance_info=f"redemption {tx_hash}",
-                        debtor_name=self.issuer_name,
-                        creditor_name=f"token holder {holder}",
-                        # One key per on-chain event: a retry after a crash replays the same payment.
-                        key=f"redeem:{tx_hash}:{log_index}",
-                    )
-                    payment_id = payment.id
-                except ApiError as e:
-                    if e.status >= 500:
-                        continue  # the bank is down: next tick
-                    status, reason = RedemptionStatus.FAILED, str(e)
+                outcomes[rid] = (RedemptionStatus.FAILED, f"payout reference {ref!r}: {problem}", None)
+                continue
+            if amount == 0:
+                outcomes[rid] = (RedemptionStatus.FAILED, "amount below one minor unit", None)
+                continue
+            try:
+                payout = BulkPayment(
+                    idempotency_key=f"redeem:{tx_hash}:{log_index}",
+                    end_to_end_id=f"RDM-{token}-{redemption_id}",
+                    debtor=Party(account=self.reserve_account(token), name=self.issuer_name),
+                    creditor=Party(account=ref, name=f"token holder {holder}"),
+                    amount=amount,
+                    currency=CURRENCY[token],
+                    remittance_info=f"redemption {tx_hash}",
+                )
+            except ValidationError as e:  # what the bank would refuse: refused here, the same way
+                outcomes[rid] = (RedemptionStatus.FAILED, f"payout refused: {e.errors()[0]['msg']}", None)
+                continue
+            payouts.append((rid, payout))
+        for start in range(0, len(payouts), BULK_MAX):
+            chunk = payouts[start : start + BULK_MAX]
+            try:
+                report = self.bank.pay_bulk([payout for _, payout in chunk])
+            except ApiError as e:  # the bank down (5xx), or the bulk refused as a whole: next tick
+                log.log(logging.WARNING if e.status >= 500 else logging.ERROR, "bulk payout: %s", e)
+                break
+            for (rid, _), result in zip(chunk, report.results, strict=True):
+                if result.payment is not None:
+                    outcomes[rid] = (RedemptionStatus.PAID, None, result.payment.id)
+                elif result.status < 500:
+                    refused = ApiError(result.status, dict(result.problem or {}))
+                    outcomes[rid] = (RedemptionStatus.FAILED, str(refused), None)
+        if outcomes:
             with self.db.transaction() as session:
-                r = session.get(Redemption, rid)
-                assert r is not None
-                r.status, r.reason, r.bank_payment_id = status, reason, payment_id
-            paid += status == RedemptionStatus.PAID
-        return paid
+                for r in session.scalars(select(Redemption).where(Redemption.id.in_(list(outcomes)))):
+                    r.status, r.reason, r.bank_payment_id = outcomes[r.id]
+        return sum(status == RedemptionStatus.PAID for status, _, _ in outcomes.values())
 
     def redemptions_tick(self) -> None:
         self.scan_redemptions()
