@@ -180,6 +180,29 @@ def test_a_subscription_to_some_accounts_hears_of_those_only(bank: BankClient, s
         narrow.close()
 
 
+def test_a_subscription_to_credits_hears_of_no_debits(bank: BankClient, sink: WebhookSink) -> None:
+    """The issuer's subscription: its accounts, credit notifications only. A payment out of the
+    watched account (a payout) is not delivered; one into it is; a subscription for every type
+    again hears of both."""
+    watched = _customer_with_account(bank, funds=100_00)
+    other = _customer_with_account(bank, funds=100_00)
+    narrow = WebhookSink(SECRET)
+    try:
+        bank.subscribe(narrow.url, [watched], events=["account.credited"])
+        bank.pay(watched, other, 1_00, "KGS", end_to_end_id="E2E-TYPE-OUT")
+        into = bank.pay(other, watched, 2_00, "KGS", end_to_end_id="E2E-TYPE-IN")
+        events = narrow.wait_for(lambda ev: any(e["data"]["payment_id"] == into.id for e in ev))
+        heard = [(e["type"], e["data"]["end_to_end_id"]) for e in events]
+        assert heard == [("account.credited", "E2E-TYPE-IN")]
+
+        bank.subscribe(narrow.url, [watched])
+        out = bank.pay(watched, other, 3_00, "KGS", end_to_end_id="E2E-TYPE-OUT-2")
+        events = narrow.wait_for(lambda ev: any(e["data"]["payment_id"] == out.id for e in ev))
+        assert [e["type"] for e in events] == ["account.credited", "account.debited"]
+    finally:
+        narrow.close()
+
+
 def test_a_structured_creditor_reference_travels_with_the_payment(
     bank: BankClient, sink: WebhookSink
 ) -> None:

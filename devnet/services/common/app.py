@@ -57,6 +57,12 @@ class SubscriptionIn(BaseModel):
         description="only events about these subjects (the bank: account numbers, as a bank "
         "notifies a customer of its own accounts); every event when absent",
     )
+    events: list[Annotated[str, Field(min_length=1, max_length=80)]] | None = Field(
+        default=None,
+        max_length=50,
+        description="only events of these types (e.g. `account.credited`: a bank customer that "
+        "wants credit notifications only); every type when absent",
+    )
 
     @field_validator("url")
     @classmethod
@@ -74,6 +80,7 @@ class SubscriptionIn(BaseModel):
 class SubscriptionOut(BaseModel):
     url: str
     subjects: list[str] | None = None
+    events: list[str] | None = None
 
 
 class PendingWebhooks(BaseModel):
@@ -186,8 +193,12 @@ def _admin_router(ctx: ServiceContext) -> APIRouter:
 
     @router.post("/subscriptions", status_code=201)
     def add_subscription(body: SubscriptionIn) -> SubscriptionOut:
-        subscribe(ctx.db, body.url, body.subjects)
-        return SubscriptionOut(url=body.url, subjects=sorted(set(body.subjects)) if body.subjects else None)
+        subscribe(ctx.db, body.url, body.subjects, body.events)
+        return SubscriptionOut(
+            url=body.url,
+            subjects=sorted(set(body.subjects)) if body.subjects else None,
+            events=sorted(set(body.events)) if body.events else None,
+        )
 
     @router.get("/webhooks/pending")
     def webhooks_pending() -> PendingWebhooks:

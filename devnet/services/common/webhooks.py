@@ -11,6 +11,7 @@ import logging
 import threading
 import weakref
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -76,6 +77,17 @@ class SubscriptionSubject(Base):
     subject: Mapped[str] = mapped_column(String(80), primary_key=True)
 
 
+class SubscriptionEventType(Base):
+    """A subscription that lists event types receives only events of those types (the bank: a
+    customer that wants credit notifications only, as a bank's camt.054 settings offer); one
+    without gets every type."""
+
+    __tablename__ = "webhook_subscription_event_types"
+
+    url: Mapped[str] = mapped_column(String(500), primary_key=True)
+    type: Mapped[str] = mapped_column(String(80), primary_key=True)
+
+
 class InboxEvent(Base):
     """Events this service has received and processed, for de-duplication."""
 
@@ -115,41 +127,62 @@ def read_event(secret: str, header: str | None, body: bytes) -> WebhookEvent:
         raise invalid_request(e.errors(), prefix=("body",)) from e
 
 
-#: Per database (its engine): each subscriber's URL and the subjects it wants (None: all).
-#: Read from the store at the first event, and again after each `subscribe`, which is how
-#: subscriptions change (each service is one process over its own store): before, every event
-#: read both tables, a quarter of the bank's work per transfer.
-_subscribers: weakref.WeakKeyDictionary[Any, list[tuple[str, frozenset[str] | None]]] = (
-    weakref.WeakKeyDictionary()
-)
+@dataclass(frozen=True)
+class Subscriber:
+    """Where events go, and which: None for every subject (or type), else only those listed."""
+
+    url: str
+    subjects: frozenset[str] | None
+    types: frozenset[str] | None
+
+    def wants(self, type_: str, subject: str | None) -> bool:
+        return (self.subjects is None or subject in self.subjects) and (
+            self.types is None or type_ in self.types
+        )
+
+
+#: Per database (its engine): its subscribers. Read from the store at the first event, and again
+#: after each `subscribe`, which is how subscriptions change (each service is one process over
+#: its own store): before, every event read the tables, a quarter of the bank's work per transfer.
+_subscribers: weakref.WeakKeyDictionary[Any, list[Subscriber]] = weakref.WeakKeyDictionary()
 _subscribers_lock = threading.Lock()
 
 
-def _subscribers_of(session: Session) -> list[tuple[str, frozenset[str] | None]]:
+def _subscribers_of(session: Session) -> list[Subscriber]:
     engine = session.get_bind()
     with _subscribers_lock:
         known = _subscribers.get(engine)
     if known is not None:
         return known
-    filters: dict[str, set[str]] = {}
+    subjects: dict[str, set[str]] = {}
     for url, subject in session.execute(select(SubscriptionSubject.url, SubscriptionSubject.subject)):
-        filters.setdefault(url, set()).add(subject)
+        subjects.setdefault(url, set()).add(subject)
+    types: dict[str, set[str]] = {}
+    for url, type_ in session.execute(select(SubscriptionEventType.url, SubscriptionEventType.type)):
+        types.setdefault(url, set()).add(type_)
     urls = session.scalars(select(Subscription.url).order_by(Subscription.url)).all()
-    read = [(url, frozenset(filters[url]) if url in filters else None) for url in urls]
+    read = [
+        Subscriber(
+            url,
+            frozenset(subjects[url]) if url in subjects else None,
+            frozenset(types[url]) if url in types else None,
+        )
+        for url in urls
+    ]
     with _subscribers_lock:
         _subscribers[engine] = read
     return read
 
 
 def emit(session: Session, type_: str, data: dict[str, Any], subject: str | None = None) -> str:
-    """Queue an event for every subscriber that wants it (all, or those listing `subject`),
+    """Queue an event for every subscriber that wants it (its subject and type),
     atomically with the caller's state change. Written with plain SQL (SQLAlchemy Core), as
     every payment and mint emits; the commit listeners (the dispatcher's wake-up) still hear of
     each delivery queued."""
     event_id, now = short_id("evt"), utcnow()
     connection = session.connection()
     connection.execute(insert(OUTBOX), {"id": event_id, "type": type_, "payload": data, "created_at": now})
-    urls = [url for url, wanted in _subscribers_of(session) if wanted is None or subject in wanted]
+    urls = [s.url for s in _subscribers_of(session) if s.wants(type_, subject)]
     if urls:
         rows = [
             {"event_id": event_id, "url": url, "attempts": 0, "next_attempt_at": now, "delivered_at": None}
@@ -160,15 +193,20 @@ def emit(session: Session, type_: str, data: dict[str, Any], subject: str | None
     return event_id
 
 
-def subscribe(db: Database, url: str, subjects: list[str] | None = None) -> None:
-    """Subscribe `url` to every event, or (with `subjects`) to events about those only; a
-    second call replaces the first's subjects."""
+def subscribe(
+    db: Database, url: str, subjects: list[str] | None = None, types: list[str] | None = None
+) -> None:
+    """Subscribe `url` to every event, or only to events about `subjects` and of `types`; a
+    second call replaces the first's filters."""
     with db.transaction() as session:
         if session.get(Subscription, url) is None:
             session.add(Subscription(url=url))
         session.execute(delete(SubscriptionSubject).where(SubscriptionSubject.url == url))
+        session.execute(delete(SubscriptionEventType).where(SubscriptionEventType.url == url))
         for subject in sorted(set(subjects or ())):
             session.add(SubscriptionSubject(url=url, subject=subject))
+        for type_ in sorted(set(types or ())):
+            session.add(SubscriptionEventType(url=url, type=type_))
     with _subscribers_lock:  # read again at the next event
         _subscribers.pop(db.engine, None)
 

@@ -99,14 +99,14 @@ def create_app(settings: IssuerSettings | None = None) -> FastAPI:
     #: restart after a crash, say) is asked again on each reporter tick, and meanwhile the
     #: bank statement sync finds the credits its webhooks would have announced
     #: (peer, our URL, what to subscribe to: None for everything, else a function naming the
-    #: subjects, asked when subscribing)
-    unsubscribed: list[tuple[ServiceClient, str, Callable[[], list[str]] | None]] = []
+    #: subjects, asked when subscribing; the event types, None for all)
+    unsubscribed: list[tuple[ServiceClient, str, Callable[[], list[str]] | None, list[str] | None]] = []
 
     def subscribe() -> None:
         for entry in list(unsubscribed):
-            client, url, subjects = entry
+            client, url, subjects, events = entry
             try:
-                client.subscribe(url, subjects() if subjects else None)
+                client.subscribe(url, subjects() if subjects else None, events)
             except (ApiError, httpx.HTTPError) as e:
                 log.warning("subscribing %s at %s failed, retrying later: %s", url, client.base_url, e)
             else:
@@ -408,13 +408,20 @@ def create_app(settings: IssuerSettings | None = None) -> FastAPI:
             issuer_name=settings.issuer_name,
         )
         public = settings.public_url or f"http://{settings.host}:{settings.port}"
-        if bank is not None:  # the bank tells us about our reserve accounts, not its other customers'
+        if bank is not None:
+            # The bank tells us of credits to our reserve accounts (a mint order each), not of
+            # their debits (our own payouts, whose answers we have) nor of other customers'.
             reserve_bank = bank
             unsubscribed.append(
-                (bank, f"{public}/webhooks/bank", lambda: sorted(reserve_bank.reserve_accounts().values()))
+                (
+                    bank,
+                    f"{public}/webhooks/bank",
+                    lambda: sorted(reserve_bank.reserve_accounts().values()),
+                    [BankEvent.ACCOUNT_CREDITED],
+                )
             )
         if custodian is not None:  # new prices and attestations are reported at once
-            unsubscribed.append((custodian, f"{public}/webhooks/custodian", None))
+            unsubscribed.append((custodian, f"{public}/webhooks/custodian", None, None))
         subscribe()
 
     return create_service_app(

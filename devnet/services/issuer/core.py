@@ -7,6 +7,7 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -212,18 +213,25 @@ class Issuer:
         if not queued:
             return 0
         reads = self._tick_reads(queued)
-        queued = self._screen(queued, reads)
-        if not queued:
-            return 0
-        if any(m.token == "KGST" for m in queued):
+        verdicts = {m.id: self._screen(m, reads) for m in queued}
+        ready = [m for m in queued if verdicts[m.id] is None]
+        if any(m.token == "KGST" for m in ready):
             self._cover_kgst(
-                sum(int(m.amount) for m in queued if m.token == "KGST") + self._in_flight("KGST"), reads
+                sum(int(m.amount) for m in ready if m.token == "KGST") + self._in_flight("KGST"), reads
             )
+        # One transaction for the tick: the screened out noted, the rest signed (one SELECT for
+        # all, one UPDATE executed for many rows).
         signed: list[tuple[int, Wallet, SignedTx]] = []
         with self.db.transaction() as session:
-            for i, queued_mint in enumerate(queued):
-                mint = session.get(Mint, queued_mint.id)
-                assert mint is not None and mint.wallet is not None
+            for i, mint in enumerate(self._load_mints(session, verdicts)):
+                verdict = verdicts[mint.id]
+                if mint.status != MintStatus.QUEUED:
+                    continue  # changed since it was read (only this worker signs, so: not signed)
+                if verdict is not None:
+                    status, mint.reason = verdict
+                    mint.status = status or mint.status
+                    continue
+                assert mint.wallet is not None
                 token = self.tokens[mint.token]
                 minter = self.minters[i % len(self.minters)]
                 data = self.chain.encode_call(token.contract, "mint", mint.wallet, int(mint.amount))
@@ -234,11 +242,13 @@ class Issuer:
                 mint.raw_tx, mint.tx_hash = tx.raw_hex, tx.hash_hex
                 mint.attempts += 1
                 signed.append((mint.id, minter, tx))
+        if not signed:
+            return 0
         results = self.chain.send_raw_batch([tx for _, _, tx in signed])
         for (mint_id, minter, _), result in zip(signed, results, strict=True):
             if isinstance(result, RpcError) and "already known" not in result.message:
                 self._submission_failed(mint_id, minter, result)
-        return len(queued)
+        return len(signed)
 
     def _in_flight(self, token: str) -> int:
         """Base units sent but not yet booked: they need reserve cover too."""
@@ -275,24 +285,22 @@ class Issuer:
                 reads.kgst_reserve = (int(round_data[1]), int(round_data[3]))
         return reads
 
-    def _screen(self, queued: list[Mint], reads: TickReads) -> list[Mint]:
-        """Mints that may go out now: none for a paused token (they wait), none to a wallet the
-        token blacklists (held: sanctions screening, instead of a reverted transaction)."""
-        ready = []
-        with self.db.transaction() as session:
-            for queued_mint in queued:
-                mint = session.get(Mint, queued_mint.id)
-                assert mint is not None and mint.wallet is not None
-                if reads.paused[mint.token]:
-                    mint.reason = f"{mint.token} is paused: waiting"
-                elif reads.blacklisted[(mint.token, mint.wallet)]:
-                    mint.status, mint.reason = (
-                        MintStatus.HELD,
-                        "wallet is blacklisted on the token (sanctions): not minted",
-                    )
-                else:
-                    ready.append(queued_mint)
-        return ready
+    @staticmethod
+    def _screen(mint: Mint, reads: TickReads) -> tuple[str | None, str] | None:
+        """None when the mint may go out now, else (its new status, or None to keep it queued;
+        the reason): a paused token's mints wait, a wallet the token blacklists is held
+        (sanctions screening, instead of a reverted transaction)."""
+        assert mint.wallet is not None
+        if reads.paused[mint.token]:
+            return None, f"{mint.token} is paused: waiting"
+        if reads.blacklisted[(mint.token, mint.wallet)]:
+            return MintStatus.HELD, "wallet is blacklisted on the token (sanctions): not minted"
+        return None
+
+    @staticmethod
+    def _load_mints(session: Session, ids: Iterable[int]) -> list[Mint]:
+        """These mints, in id order, with one SELECT (not one `session.get` each)."""
+        return list(session.scalars(select(Mint).where(Mint.id.in_(list(ids))).order_by(Mint.id)))
 
     def _submission_failed(self, mint_id: int, minter: Wallet, error: RpcError) -> None:
         """The node refused the transaction: the mint goes back to the queue; a refused nonce that
@@ -379,12 +387,13 @@ class Issuer:
         if not included and not finals:
             return
         with self.db.transaction() as session:
+            learned = [mint_id for mint_id, *_ in included] + [mint_id for mint_id, *_ in finals]
+            mints = {m.id: m for m in self._load_mints(session, learned)}
             for mint_id, number, in_block in included:
-                mint = session.get(Mint, mint_id)
-                assert mint is not None
+                mint = mints[mint_id]
                 mint.status, mint.block_number, mint.block_hash = MintStatus.INCLUDED, number, in_block
             for mint_id, receipt, outcome in finals:
-                self._book_final(session, mint_id, receipt, outcome)
+                self._book_final(mints[mint_id], receipt, outcome)
 
     def _resend(self, mint_id: int, raw: str, minter: str, nonce: int) -> None:
         """Broadcast a stored mint again; if a final block gave its nonce to another transaction,
@@ -413,12 +422,9 @@ class Issuer:
             return MintStatus.MINTED, None
         return MintStatus.FAILED, self.chain.revert_reason(tx_hash, receipt)
 
-    def _book_final(
-        self, session: Session, mint_id: int, receipt: dict[str, Any], outcome: tuple[str, str | None]
-    ) -> None:
+    @staticmethod
+    def _book_final(mint: Mint, receipt: dict[str, Any], outcome: tuple[str, str | None]) -> None:
         """The mint's block is final: book what happened."""
-        mint = session.get(Mint, mint_id)
-        assert mint is not None
         mint.status, mint.reason = outcome
         mint.block_number = int(receipt["blockNumber"], 16)
         mint.block_hash = str(receipt["blockHash"]).lower()
