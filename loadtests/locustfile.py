@@ -24,8 +24,15 @@ from pathlib import Path
 # Locust imports this file by path: make `loadtests.*` importable from a checkout.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from devnet.core.http import use_transport
 from loadtests.shapes import SHAPES
+from loadtests.transport import GeventTransport
 from loadtests.users import ExchangeUser, MintOnlyUser, RawTransferUser, RedeemOnlyUser, RemittanceUser
+
+# Locust runs its users as greenlets: their HTTP goes through geventhttpclient (the engine of
+# Locust's FastHttpUser) under the same httpx clients. Measured with 50 greenlets against a
+# local JSON server: 0.80 ms of CPU per request with httpx's own transport, 0.26 ms with this.
+use_transport(GeventTransport)
 
 __all__ = ["ExchangeUser", "MintOnlyUser", "RawTransferUser", "RedeemOnlyUser", "RemittanceUser"]
 

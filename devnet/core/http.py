@@ -7,6 +7,7 @@ import functools
 import ssl
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import httpx
@@ -50,6 +51,27 @@ def tls_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
+#: Makes the transport of each HTTP client made from now on (None: httpx's own, see `use_transport`).
+_transport: Callable[[], httpx.BaseTransport] | None = None
+
+
+def use_transport(make: Callable[[], httpx.BaseTransport] | None) -> None:
+    """Send the requests of every HTTP client this process makes from now on (service clients,
+    JSON-RPC) through a transport from `make` (one per client: closing a client closes its
+    transport); None: httpx's own. The load generator's processes run on gevent and use
+    geventhttpclient's (`loadtests/transport.py`)."""
+    global _transport
+    _transport = make
+
+
+def http_client(*, limits: httpx.Limits, **options: Any) -> httpx.Client:
+    """An httpx client with this process's transport (`use_transport`), else httpx's own with
+    `limits` and the shared TLS context."""
+    if _transport is not None:
+        return httpx.Client(transport=_transport(), **options)
+    return httpx.Client(limits=limits, verify=tls_context(), **options)
+
+
 class ServiceClient:
     def __init__(
         self, base_url: str, *, admin_token: str = "devnet-admin", timeout: float = 10.0, retries: int = 5
@@ -62,11 +84,10 @@ class ServiceClient:
         # Connections enough for the long polls a process keeps open at once, but few kept idle:
         # each request looks at every idle connection in the pool (httpcore asks each socket
         # whether the server closed it), the largest single cost of a Locust process in a profile.
-        self._http = httpx.Client(
+        self._http = http_client(
             base_url=self.base_url,
             timeout=timeout,
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=IDLE_CONNECTIONS),
-            verify=tls_context(),
         )
 
     def close(self) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from devnet.core.http import tls_context
+from devnet.core.http import http_client
 
 #: The connection broke under a request: the server had closed it while it sat idle, or
 #: httpcore's sync pool closed it from another thread (a connection it saw idle just as another
@@ -42,10 +42,9 @@ class Rpc:
         serve many threads or greenlets; a client that asks often and alone, as the block
         follower does, gets a small pool of its own."""
         self.url = url
-        self._client = httpx.Client(
+        self._client = http_client(
             timeout=timeout,
             limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
-            verify=tls_context(),
         )
         self._ids = itertools.count(1)
         self._ids_lock = threading.Lock()
