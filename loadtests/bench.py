@@ -24,7 +24,8 @@ from devnet.world import down, up
 from harness.connect import Devnet
 from harness.flood import flood, fund_senders
 from loadtests import report
-from loadtests.run import open_model_users, run_load
+from loadtests.common import WALLETS_PER_USER
+from loadtests.run import open_model_users, run_load, wanted_users
 
 #: BSC mainnet's throughput as commonly quoted: the report's second reference line.
 BSC_MAINNET_MGAS_PER_S = 133.0
@@ -47,9 +48,7 @@ def run_bench(
     `block_period_s`: geth and anvil seal every second unless told otherwise; bsc takes none."""
     block_period_s = measured_block_period(engine, block_period_s)
     run_dir.mkdir(parents=True, exist_ok=True)
-    profile = BscProfile(
-        block_period_s=block_period_s, prefunded_accounts=max(500, 20 + 2 * users + senders + 130)
-    )
+    profile = bench_profile(block_period_s, users, sweep or [], senders)
     with tempfile.TemporaryDirectory(prefix="devnet-bench-") as tmp:
         state = Path(tmp)
         up(
@@ -113,6 +112,17 @@ def run_bench(
     return result
 
 
+def bench_profile(block_period_s: int, users: int, sweep: list[float], senders: int) -> BscProfile:
+    """The bench's chain: lanes of accounts for every user the closed run and the sweep's
+    highest rate ask for (else that rate is capped by the harness's own users, not by the
+    system), clear of the ceiling's senders and its token's roles."""
+    most_users = max([users, *(wanted_users(rate) for rate in sweep)])
+    return BscProfile(
+        block_period_s=block_period_s,
+        prefunded_accounts=max(500, 20 + WALLETS_PER_USER * most_users + senders + 130),
+    )
+
+
 #: The sweep stops at the first rate whose completed flows/s fall below this share of the
 #: offered rate, or whose flow p95 is more than KNEE_P95_FACTOR times the first rate's.
 KNEE_ACHIEVED_SHARE = 0.9
@@ -132,9 +142,15 @@ def knee(points: list[dict[str, Any]]) -> tuple[float | None, str]:
     base_p95 = points[0]["p95_ms"] if points else 0
     for p in points:
         if p["flows_per_s"] < KNEE_ACHIEVED_SHARE * p["offered_flows_per_s"]:
+            started = p.get("started_flows_per_s", p["offered_flows_per_s"])
+            busy = (
+                f"; only {started:g} started: all {p['users']} users were still in a flow"
+                if "users" in p and started < KNEE_ACHIEVED_SHARE * p["offered_flows_per_s"]
+                else ""
+            )
             return sustained, (
                 f"at {p['offered_flows_per_s']:g} flows/s offered only {p['flows_per_s']:g} completed "
-                f"(< {KNEE_ACHIEVED_SHARE:.0%})"
+                f"(< {KNEE_ACHIEVED_SHARE:.0%}){busy}"
             )
         if base_p95 and p["p95_ms"] > KNEE_P95_FACTOR * base_p95:
             return sustained, (
@@ -172,6 +188,7 @@ def run_sweep(
         points.append(
             {
                 "offered_flows_per_s": rate,
+                "users": users,
                 "started_flows_per_s": summary["open_model"]["started_flows_per_s"],
                 "flows_per_s": summary["open_model"]["completed_flows_per_s"],
                 "failed": flows["failed"],

@@ -92,11 +92,20 @@ def _chaos_once_spawned(
         errors.append(e)
 
 
+#: An open-model run's users have room for this many seconds of flows in flight.
+IN_FLIGHT_S = 20
+
+
 def open_model_users(env: DevnetEnv, rate: float) -> int:
-    """Users for an open-model run at `rate` flows/s: room for 20 s of flows in flight, at most
-    one per lane of wallets the devnet has."""
+    """Users for an open-model run at `rate` flows/s: room for IN_FLIGHT_S of flows in flight,
+    at most one per lane of wallets the devnet has."""
     lanes = (env.free_accounts[1] - env.free_accounts[0]) // WALLETS_PER_USER
-    return min(lanes, max(2, round(20 * rate)))
+    return min(lanes, wanted_users(rate))
+
+
+def wanted_users(rate: float) -> int:
+    """The users an open-model run at `rate` flows/s asks for (see `open_model_users`)."""
+    return max(2, round(IN_FLIGHT_S * rate))
 
 
 def open_model(

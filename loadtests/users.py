@@ -16,12 +16,12 @@ from locust.runners import WorkerRunner
 
 from devnet.core.accounts import ROLE_LAYOUT, derive_account
 from devnet.core.chain import Chain
-from devnet.core.wallets import Wallet, WalletPool
+from devnet.core.wallets import Wallet
 from devnet.services.bank.api import Currency, KycTier
 from devnet.services.exchange.api import WithdrawalStatus
 from harness.flood import fund_senders
 from harness.flows import FlowError, Trace, kgst_remittance_cycle, mint_kgst, poll, redeem
-from loadtests.common import FUNDED_LANES, WALLETS_PER_USER, all_accounts, devnet, lane, report, report_trace
+from loadtests.common import FUNDED_LANES, WALLETS_PER_USER, devnet, lane, report, report_trace
 
 #: USD 200 in som: the typical transfer home.
 REMITTANCE_TYIYN = 17_480_00
@@ -48,7 +48,7 @@ def fund_raw_transfer_lanes(environment: Any, **_: Any) -> None:
     if not any(cls.__name__ == "RawTransferUser" for cls in environment.user_classes):
         return
     d = devnet()
-    funded = WalletPool(all_accounts().wallets[: FUNDED_LANES * WALLETS_PER_USER])
+    funded = d.accounts(0, FUNDED_LANES * WALLETS_PER_USER)
     # The last issuer minter key, so that a running issuer's own mints keep their nonces.
     minter = Wallet.of(
         derive_account(d.env.mnemonic, ROLE_LAYOUT.first_minter + ROLE_LAYOUT.minter_count - 1)

@@ -188,3 +188,51 @@ def test_the_knee_is_the_last_rate_sustained_and_the_reason_is_given() -> None:
     assert knee(slows) == (1, "at 2 flows/s flow p95 17000 ms is more than 2x the first rate's 8000 ms")
     assert knee([point(1, 0.5, 8000)]) == (None, "at 1 flows/s offered only 0.5 completed (< 90%)")
     assert knee([point(1, 1.0, 8000), point(2, 2.0, 9000)]) == (2, "no knee within the rates swept")
+
+
+def test_a_knee_where_the_users_ran_out_says_so() -> None:
+    """At 64 offered, 240 users each still in a ~7 s flow can start only ~34 a second: the
+    sweep says the harness's users, not the system, fell behind."""
+    from loadtests.bench import knee
+
+    points = [
+        {
+            "offered_flows_per_s": 32,
+            "users": 240,
+            "started_flows_per_s": 32.9,
+            "flows_per_s": 32.9,
+            "p95_ms": 7900,
+        },
+        {
+            "offered_flows_per_s": 64,
+            "users": 240,
+            "started_flows_per_s": 34.2,
+            "flows_per_s": 34.2,
+            "p95_ms": 9400,
+        },
+    ]
+    assert knee(points) == (
+        32,
+        "at 64 flows/s offered only 34.2 completed (< 90%); "
+        "only 34.2 started: all 240 users were still in a flow",
+    )
+    started_all = [{**points[1], "started_flows_per_s": 63.5, "flows_per_s": 40.0}]
+    assert knee(started_all) == (None, "at 64 flows/s offered only 40 completed (< 90%)")
+
+
+def test_a_bench_prefunds_lanes_for_the_sweeps_highest_rate() -> None:
+    """The users a sweep's highest rate asks for all get a lane (the default profile's 500
+    accounts make 240: a sweep to 64 flows/s was capped by them)."""
+    from devnet.core.accounts import ROLE_LAYOUT
+    from devnet.core.env import DevnetEnv
+    from loadtests.bench import bench_profile, sweep_rates
+    from loadtests.run import open_model_users, wanted_users
+
+    for sweep in ([], sweep_rates(1, 8), [3.0, 100.0]):
+        profile = bench_profile(1, 30, sweep, senders=100)
+        env = DevnetEnv.model_construct(free_accounts=(ROLE_LAYOUT.first_free, profile.prefunded_accounts))
+        for rate in sweep:
+            assert open_model_users(env, rate) == wanted_users(rate)
+        free = profile.prefunded_accounts - ROLE_LAYOUT.first_free
+        users_take = 2 * max([30, *(wanted_users(r) for r in sweep)])  # lanes from the end
+        assert free - users_take >= 100 + 100 + 10  # the ceiling's senders and roles: accounts 100..
