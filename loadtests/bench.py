@@ -144,7 +144,8 @@ def knee(points: list[dict[str, Any]]) -> tuple[float | None, str]:
         if p["flows_per_s"] < KNEE_ACHIEVED_SHARE * p["offered_flows_per_s"]:
             started = p.get("started_flows_per_s", p["offered_flows_per_s"])
             busy = (
-                f"; only {started:g} started: all {p['users']} users were still in a flow"
+                f"; only {started:g} started: the {p['users']} users' flows outlasted their "
+                f"{p['users'] / p['offered_flows_per_s']:g} s slots"
                 if "users" in p and started < KNEE_ACHIEVED_SHARE * p["offered_flows_per_s"]
                 else ""
             )

@@ -192,7 +192,7 @@ def test_the_knee_is_the_last_rate_sustained_and_the_reason_is_given() -> None:
 
 def test_a_knee_where_the_users_ran_out_says_so() -> None:
     """At 64 offered, 240 users each still in a ~7 s flow can start only ~34 a second: the
-    sweep says the harness's users, not the system, fell behind."""
+    sweep says the users' flows outlasted their slots (a slow system, or too few users)."""
     from loadtests.bench import knee
 
     points = [
@@ -214,7 +214,7 @@ def test_a_knee_where_the_users_ran_out_says_so() -> None:
     assert knee(points) == (
         32,
         "at 64 flows/s offered only 34.2 completed (< 90%); "
-        "only 34.2 started: all 240 users were still in a flow",
+        "only 34.2 started: the 240 users' flows outlasted their 3.75 s slots",
     )
     started_all = [{**points[1], "started_flows_per_s": 63.5, "flows_per_s": 40.0}]
     assert knee(started_all) == (None, "at 64 flows/s offered only 40 completed (< 90%)")
