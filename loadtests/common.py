@@ -44,15 +44,20 @@ def lane_wallets(index: int) -> WalletPool:
     return devnet().accounts(index * WALLETS_PER_USER, WALLETS_PER_USER)
 
 
-def lane(environment: Any, from_end: bool = False) -> WalletPool:
-    """This user's own wallets. Raw-transfer users count lanes from the front (where the funded
-    ones are); flow users from the back, so both can run in one test."""
+def lane_number(environment: Any, from_end: bool = False) -> int:
+    """This user's lane. Raw-transfer users count lanes from the front (where the funded ones
+    are); flow users from the back, so both can run in one test (`lanes.flow_lanes` knows)."""
     worker = getattr(environment.runner, "worker_index", 0)
     index = worker * USERS_PER_PROCESS + next(_user_numbers)
     lanes = lanes_of(devnet().env.free_accounts)
     if index >= lanes:
         raise RuntimeError(f"user #{index}: the devnet has only {lanes} lanes of {WALLETS_PER_USER} accounts")
-    return lane_wallets(lanes - 1 - index if from_end else index)
+    return lanes - 1 - index if from_end else index
+
+
+def lane(environment: Any, from_end: bool = False) -> WalletPool:
+    """This user's own wallets (see `lane_number`)."""
+    return lane_wallets(lane_number(environment, from_end))
 
 
 def report(

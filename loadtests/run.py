@@ -18,8 +18,9 @@ from devnet.core.env import DevnetEnv
 from harness.connect import Devnet
 from harness.reconcile import reconcile
 from loadtests import report
-from loadtests.common import WALLETS_PER_USER
+from loadtests.common import USERS_PER_PROCESS, lanes_of
 from loadtests.costs import LOAD_GENERATOR, CostMeter, devnet_roots, latency_growth
+from loadtests.lanes import LANES_ENV, flow_lanes, prepare_lanes
 from loadtests.thresholds import Threshold, evaluate
 
 if TYPE_CHECKING:
@@ -92,6 +93,9 @@ def _chaos_once_spawned(
         errors.append(e)
 
 
+#: Locust users that run flows through the bank (each needs its lane's bank customers).
+FLOW_USERS = frozenset({"RemittanceUser", "MintOnlyUser", "RedeemOnlyUser", "ExchangeUser"})
+
 #: An open-model run's users have room for this many seconds of flows in flight.
 IN_FLIGHT_S = 20
 
@@ -99,7 +103,7 @@ IN_FLIGHT_S = 20
 def open_model_users(env: DevnetEnv, rate: float) -> int:
     """Users for an open-model run at `rate` flows/s: room for IN_FLIGHT_S of flows in flight,
     at most one per lane of wallets the devnet has."""
-    lanes = (env.free_accounts[1] - env.free_accounts[0]) // WALLETS_PER_USER
+    lanes = lanes_of(env.free_accounts)
     return min(lanes, wanted_users(rate))
 
 
@@ -201,6 +205,9 @@ def run_load(
             argv += ["--processes", str(processes)]
         argv += user_classes
         env = {**os.environ, "DEVNET_ENV": str(env_file)}
+        if FLOW_USERS & set(user_classes) and "bank" in devnet.env.services:
+            lanes = flow_lanes(lanes_of(devnet.env.free_accounts), users, processes, USERS_PER_PROCESS)
+            env[LANES_ENV] = str(prepare_lanes(env_file.parent, devnet.bank, lanes, progress))
         if rate:
             env["LOAD_PACING_S"] = f"{users / rate:.6f}"
         if shape:

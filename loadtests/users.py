@@ -21,7 +21,17 @@ from devnet.services.bank.api import Currency, KycTier
 from devnet.services.exchange.api import WithdrawalStatus
 from harness.flood import fund_senders
 from harness.flows import FlowError, Trace, kgst_remittance_cycle, mint_kgst, poll, redeem
-from loadtests.common import FUNDED_LANES, WALLETS_PER_USER, devnet, lane, report, report_trace
+from loadtests.common import (
+    FUNDED_LANES,
+    WALLETS_PER_USER,
+    devnet,
+    lane,
+    lane_number,
+    lane_wallets,
+    report,
+    report_trace,
+)
+from loadtests.lanes import lane_book
 
 #: USD 200 in som: the typical transfer home.
 REMITTANCE_TYIYN = 17_480_00
@@ -123,7 +133,12 @@ class _FlowUser(User):
 
     def on_start(self) -> None:
         self.devnet = devnet()
-        self.migrant, self.family = list(lane(self.environment, from_end=True))[:2]
+        number = lane_number(self.environment, from_end=True)
+        self.migrant, self.family = list(lane_wallets(number))[:2]
+        opened = lane_book().get(number)
+        if opened is not None:  # the runner opened this lane's accounts before the run
+            self.migrant_account, self.family_account = opened.migrant_account, opened.family_account
+            return
         bank = self.devnet.bank
         tag = uuid.uuid4().hex[:6]
         migrant = until_answered(

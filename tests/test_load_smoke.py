@@ -13,6 +13,8 @@ from devnet.core.accounts import derive_accounts
 from devnet.core.chain import Chain
 from devnet.profile import Engine
 from devnet.world import down, up
+from harness.connect import Devnet
+from loadtests.lanes import LANES_FILE, read_book
 from loadtests.run import run_load
 from loadtests.thresholds import THRESHOLDS_FAILED
 
@@ -63,6 +65,7 @@ def test_remittance_flow_load_through_the_cli_is_costed_gated_and_reconciles(
                 *("--threshold", "failures<1%", "--threshold", "flows_per_s>100000"),
             ],
         )
+        first_book = read_book(state / LANES_FILE)
         # The open model: 2 flows/s offered for 8 s by 6 users, whatever the flows' latency.
         opened = CliRunner().invoke(
             app,
@@ -72,8 +75,27 @@ def test_remittance_flow_load_through_the_cli_is_costed_gated_and_reconciles(
                 *("--threshold", "dropped<=100%"),
             ],
         )
+        # The lanes' bank customers were opened before each run, kept with the devnet, and
+        # used: the second run reused the first's 4 and opened 2 more; every lane's migrant was
+        # paid a salary into the account the book names.
+        book = read_book(state / LANES_FILE)
+        devnet = Devnet.attach(state / "env.json")
+        try:
+            salaries = {
+                lane: [
+                    e for e in devnet.bank.statement(c.migrant_account).entries if e.credit_debit == "CRDT"
+                ]
+                for lane, c in book.items()
+            }
+        finally:
+            devnet.close()
     finally:
         down(state)
+    assert len(first_book) == 4 and len(book) == 6, (first_book, book)
+    assert all(book[lane] == customers for lane, customers in first_book.items())
+    assert all(salaries.values()), salaries
+    assert "opening the bank accounts of 4 lanes' customers" in result.output
+    assert "opening the bank accounts of 2 lanes' customers" in opened.output
     assert opened.exit_code == 0, opened.output
     model = json.loads((tmp_path / "open" / "summary.json").read_text())["open_model"]
     assert model["offered_flows_per_s"] == 2 and model["users"] == 6 and model["offered"] == 16

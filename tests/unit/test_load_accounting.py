@@ -236,3 +236,13 @@ def test_a_bench_prefunds_lanes_for_the_sweeps_highest_rate() -> None:
         free = profile.prefunded_accounts - ROLE_LAYOUT.first_free
         users_take = 2 * max([30, *(wanted_users(r) for r in sweep)])  # lanes from the end
         assert free - users_take >= 100 + 100 + 10  # the ceiling's senders and roles: accounts 100..
+
+
+def test_flow_users_lanes_are_counted_from_the_end_per_worker() -> None:
+    """The lanes the runner opens bank customers for are the ones the flow users take:
+    user n of worker w takes index w x 64 + n, counted from the last lane."""
+    from loadtests.lanes import flow_lanes
+
+    assert flow_lanes(100, 3, 1, 64) == [99, 98, 97]
+    assert flow_lanes(200, 5, 2, 64) == [199, 198, 197, 135, 134, 133]
+    assert flow_lanes(4, 10, 1, 64) == [3, 2, 1, 0]  # no lane past the devnet's
