@@ -52,6 +52,13 @@ def _hash(body: BaseModel | dict[str, Any] | None) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
+#: What a keyed request carried (its hash tells a replay from a reuse of the key).
+RequestBody = BaseModel | dict[str, Any] | None
+#: Does a request's work in the session given; returns its status and JSON answer, or raises a
+#: Problem (a refusal, stored as the answer; a 5xx is not stored).
+Handler = Callable[[Session], tuple[int, dict[str, Any]]]
+
+
 @dataclass(frozen=True)
 class Answer:
     """What a request keyed for idempotency got: its status and JSON body, and whether that is
@@ -66,8 +73,8 @@ def answer_once(
     session: Session,
     key: str,
     scope: str,
-    body: BaseModel | dict[str, Any] | None,
-    handler: Callable[[Session], tuple[int, dict[str, Any]]],
+    body: RequestBody,
+    handler: Handler,
     field: str = "header.Idempotency-Key",
 ) -> Answer:
     """Within the caller's transaction: run `handler` once per (key, scope), in a savepoint;
@@ -114,13 +121,7 @@ def answer_once(
     return Answer(status, payload)
 
 
-def run_idempotent(
-    db: Database,
-    key: str,
-    scope: str,
-    body: BaseModel | dict[str, Any] | None,
-    handler: Callable[[Session], tuple[int, dict[str, Any]]],
-) -> JSONResponse:
+def run_idempotent(db: Database, key: str, scope: str, body: RequestBody, handler: Handler) -> JSONResponse:
     """Run `handler` once per (key, scope), in a transaction of its own; replay its stored answer
     afterwards."""
     with db.transaction() as session:
