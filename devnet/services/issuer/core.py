@@ -69,6 +69,11 @@ SCANNED_BLOCKS_KEPT = 256
 REPORT_MAX_AGE_S = 3600
 
 
+def credit_source(payment_id: str) -> str:
+    """A KGST mint's cause (`Mint.source_ref`): the bank payment into the reserve account."""
+    return f"bank:{payment_id}"
+
+
 @dataclass
 class TickReads:
     """The chain as one mint tick saw it (one JSON-RPC batch)."""
@@ -147,7 +152,7 @@ class Issuer:
         RmtInf/Strd/CdtrRefInf/Ref); a payment without one may still name it in its free-text
         remittance information, the older way. A credit without a usable wallet is held: the
         money is in the reserve and the credit is listed for follow-up, never lost."""
-        source = f"bank:{payment_id}"
+        source = credit_source(payment_id)
         if session.scalar(select(Mint.id).where(Mint.source_ref == source)) is not None:
             return None
         token = self.tokens["KGST"]
@@ -182,14 +187,23 @@ class Issuer:
         with self.db.read() as session:
             after = get_cursor(session, "bank_entry") or 0
         statement = self.bank.statement(account, after_entry=after)
+        if not statement.entries:
+            return 0
+        credits = [e for e in statement.entries if e.credit_debit == CreditDebit.CRDT]
         booked = 0
         with self.db.transaction() as session:
-            for entry in statement.entries:
-                if entry.credit_debit == CreditDebit.CRDT and self.record_credit(
+            # Most credits were booked from their webhooks: one query finds those.
+            sources = [credit_source(e.payment_id) for e in credits]
+            known: set[str] = set()
+            for start in range(0, len(sources), 5_000):  # within SQLite's bound parameters
+                chunk = sources[start : start + 5_000]
+                known.update(session.scalars(select(Mint.source_ref).where(Mint.source_ref.in_(chunk))))
+            for entry in credits:
+                if credit_source(entry.payment_id) not in known and self.record_credit(
                     session, entry.payment_id, entry.amount, entry.remittance_info, entry.creditor_reference
                 ):
                     booked += 1
-                set_cursor(session, "bank_entry", entry.entry_id)
+            set_cursor(session, "bank_entry", statement.entries[-1].entry_id)
         return booked
 
     # ---- mints --------------------------------------------------------------------------------

@@ -34,7 +34,8 @@ class Mint(Base):
     tx_hash: Mapped[str | None] = mapped_column(String(66), nullable=True)
     block_number: Mapped[int | None] = mapped_column(Integer, nullable=True)
     block_hash: Mapped[str | None] = mapped_column(String(66), nullable=True)
-    bank_payment_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    #: indexed: a flow's long poll finds its mint by the bank payment that caused it
+    bank_payment_id: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
