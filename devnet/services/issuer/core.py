@@ -233,8 +233,8 @@ class Issuer:
             self._cover_kgst(
                 sum(int(m.amount) for m in ready if m.token == "KGST") + self._in_flight("KGST"), reads
             )
-        # One transaction for the tick: the screened out noted, the rest signed (one SELECT for
-        # all, one UPDATE executed for many rows).
+        # One transaction for the tick: the screened out noted, the rest signed (their rows
+        # loaded with one SELECT, their changes written in one flush).
         signed: list[tuple[int, Wallet, SignedTx]] = []
         with self.db.transaction() as session:
             for i, mint in enumerate(self._load_mints(session, verdicts)):
