@@ -36,7 +36,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         if self.path.startswith("/slow"):
-            time.sleep(1.0)
+            time.sleep(3.0)
         if self.path.startswith("/drop"):
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
@@ -89,9 +89,9 @@ def test_answers_match_httpx_own_transport(server: str) -> None:
 
 
 def test_errors_are_httpx_errors(server: str) -> None:
-    with httpx.Client(base_url=server, transport=GeventTransport(), timeout=0.2) as client:
+    with httpx.Client(base_url=server, transport=GeventTransport(), timeout=10.0) as client:
         with pytest.raises(httpx.ReadTimeout):
-            client.get("/slow")
+            client.get("/slow", timeout=0.2)  # the request's own timeout, as a long poll gives
         with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
             client.get("/drop")
         assert client.get("/after-errors").status_code == 200  # the pool recovers
