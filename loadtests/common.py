@@ -21,6 +21,27 @@ USERS_PER_PROCESS = int(os.environ.get("LOAD_USERS_PER_PROCESS", "64"))
 FUNDED_LANES = int(os.environ.get("LOAD_FUNDED_LANES", "64"))
 
 
+class Wages:
+    """What a flow user has paid in at the bank and not yet spent. A deposit before every flow
+    would be load-generator work counted as the system's (a bank write and its round trip each
+    cycle); wages come in at once instead, `flows` flows' worth, when what is left runs short.
+    A flow spends its amount whether or not it got as far as paying: the account holds at least
+    what is counted here."""
+
+    def __init__(self, flows: int = 50):
+        self.flows = flows
+        self.left = 0
+
+    def spend(self, minor: int) -> int:
+        """Spend `minor` on the next flow; answers what to pay in first (0: nothing)."""
+        due = 0
+        if self.left < minor:
+            due = self.flows * minor
+            self.left += due
+        self.left -= minor
+        return due
+
+
 @cache
 def devnet() -> Devnet:
     return Devnet.attach(Path(os.environ.get("DEVNET_ENV", ".devnet/env.json")))

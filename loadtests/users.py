@@ -24,6 +24,7 @@ from harness.flows import FlowError, Trace, kgst_remittance_cycle, mint_kgst, po
 from loadtests.common import (
     FUNDED_LANES,
     WALLETS_PER_USER,
+    Wages,
     devnet,
     lane,
     lane_number,
@@ -133,6 +134,7 @@ class _FlowUser(User):
 
     def on_start(self) -> None:
         self.devnet = devnet()
+        self.wages = Wages()
         number = lane_number(self.environment, from_end=True)
         self.migrant, self.family = list(lane_wallets(number))[:2]
         opened = lane_book().get(number)
@@ -163,6 +165,12 @@ class _FlowUser(User):
             lambda key: self.devnet.bank.deposit(self.migrant_account, tyiyn, Currency.KGS, key=key),
         )
 
+    def fund(self, tyiyn: int) -> None:
+        """See that the migrant's account holds `tyiyn` for the next flow (see `Wages`)."""
+        due = self.wages.spend(tyiyn)
+        if due:
+            self.deposit(due)
+
     def run_flow(self, name: str, flow: Any) -> None:
         trace = Trace(name)
         started = time.perf_counter()
@@ -179,7 +187,7 @@ class RemittanceUser(_FlowUser):
 
     @task
     def cycle(self) -> None:
-        self.deposit(REMITTANCE_TYIYN)
+        self.fund(REMITTANCE_TYIYN)
 
         def flow(trace: Trace) -> None:
             trace.steps.extend(
@@ -202,7 +210,7 @@ class MintOnlyUser(_FlowUser):
 
     @task
     def mint(self) -> None:
-        self.deposit(REMITTANCE_TYIYN)
+        self.fund(REMITTANCE_TYIYN)
         self.run_flow(
             "kgst mint",
             lambda trace: mint_kgst(

@@ -246,3 +246,14 @@ def test_flow_users_lanes_are_counted_from_the_end_per_worker() -> None:
     assert flow_lanes(100, 3, 1, 64) == [99, 98, 97]
     assert flow_lanes(200, 5, 2, 64) == [199, 198, 197, 135, 134, 133]
     assert flow_lanes(4, 10, 1, 64) == [3, 2, 1, 0]  # no lane past the devnet's
+
+
+def test_flow_users_are_paid_wages_for_many_flows_at_once() -> None:
+    """A flow user pays in at the bank once per `flows` flows, never less than a flow spends."""
+    from loadtests.common import Wages
+
+    wages = Wages(flows=3)
+    assert [wages.spend(100) for _ in range(7)] == [300, 0, 0, 300, 0, 0, 300]
+    assert wages.left == 200
+    assert wages.spend(250) == 750  # a dearer flow than what is left: paid in before it
+    assert wages.left == 700

@@ -56,5 +56,11 @@ def main(
             values[key] = getattr(args, key)
     settings = settings_cls(**values)
     app = create_app(settings)
-    config = uvicorn.Config(app, host=settings.host, port=settings.port or 8000, log_level="info")
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port or 8000,
+        log_level="info",
+        access_log=settings.access_log,
+    )
     _Server(config, on_exit=app.state.ctx.changes.close).run()

@@ -23,7 +23,6 @@ integers. Every POST takes an Idempotency-Key. Admin endpoints need `Authorizati
 
 from __future__ import annotations
 
-import logging
 import re
 from typing import Annotated, Any
 
@@ -124,7 +123,6 @@ def create_app(settings: ExchangeSettings | None = None) -> FastAPI:
         PeriodicWorker("exchange-watcher", settings.poll_interval_s, gates[0].wrap(watcher.tick)),
         treasury_worker,
     ]
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per RPC call otherwise
     db = ctx.db
     router = APIRouter()
 
