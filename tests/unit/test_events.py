@@ -65,3 +65,24 @@ def test_a_transfer_log_is_decoded_and_a_foreign_layout_is_left_alone() -> None:
     assert decode_log(nft) is None
     assert decode_log(_log(["0x" + "11" * 32], b"")) is None
     assert decode_log(_log([], b"")) is None
+
+
+def test_a_watcher_decodes_only_the_transfers_it_concerns() -> None:
+    """`touches` reads a Transfer's sender and recipient from its topics as the decoder does:
+    the exchange's watcher skips, undecoded, the logs to and from addresses it does not watch."""
+    from devnet.services.exchange.erc20 import parse_transfer, touches
+
+    other = "0x" + "77" * 20
+    log = _log(
+        [topic("Transfer"), _word(HOLDER, "address"), _word(other, "address")], encode(["uint256"], [5])
+    )
+    parsed = parse_transfer(log)
+    assert parsed is not None
+    for watched, concerned in [
+        ({parsed.sender.lower()}, True),
+        ({parsed.recipient.lower()}, True),
+        ({TOKEN.lower(), "0x" + "00" * 20}, False),  # the token's own address is not a party
+        (set(), False),
+    ]:
+        assert touches(log, watched) is concerned
+    assert not touches(_log([topic("Transfer")], b""), {HOLDER.lower()})

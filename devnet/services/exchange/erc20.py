@@ -93,6 +93,13 @@ class TransferLog:
         )
 
 
+def touches(log: dict[str, Any], addresses: set[str]) -> bool:
+    """Whether a Transfer log's indexed sender or recipient is one of `addresses` (lowercase),
+    read from its topics without decoding it: a watcher decodes only the logs it concerns."""
+    topics = log.get("topics") or []
+    return any(("0x" + str(t)[-40:]).lower() in addresses for t in topics[1:3])
+
+
 def parse_transfer(log: dict[str, Any]) -> TransferLog | None:
     """A standard Transfer(address indexed, address indexed, uint256) log, or None."""
     event = decode_log(log)

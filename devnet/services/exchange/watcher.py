@@ -13,7 +13,8 @@ Every tick:
    and rescans them;
 3. scans the next blocks (at most max_blocks_per_tick): their headers, checked to link onto
    the last processed block, then one eth_getLogs for Transfer of every listed token; each
-   log must carry the hash of the header read, else the tick stops (a reorg in flight);
+   log must carry the hash of the header read, else the tick stops (a reorg in flight); only
+   the logs to or from a deposit address are decoded;
 4. counts confirmations against the last processed block (the deposit's own block is the
    first) and moves deposits pending -> credited -> unlocked.
 
@@ -50,6 +51,7 @@ from devnet.services.exchange.erc20 import (
     balance_of,
     get_logs,
     parse_transfer,
+    touches,
 )
 from devnet.services.exchange.models import Deposit, DepositAddress, Network, ProcessedBlock
 from devnet.services.exchange.settings import NetworkConfig
@@ -216,14 +218,19 @@ class Watcher:
 
         transfers: list[TransferLog] = []
         if nets:
+            watched = {a.lower() for a in addresses}
             for raw in get_logs(self.rpc, list(nets), [TRANSFER_TOPIC], start, end):
-                parsed = parse_transfer(raw)
-                if parsed is None:
-                    continue
-                if parsed.block_hash != str(blocks[parsed.block_number]["hash"]).lower():
-                    log.info("log of block %d from another fork: retrying next tick", parsed.block_number)
+                number = int(raw["blockNumber"], 16)
+                if str(raw["blockHash"]).lower() != str(blocks[number]["hash"]).lower():
+                    log.info("log of block %d from another fork: retrying next tick", number)
                     return
-                transfers.append(parsed)
+                # Only transfers to or from a deposit address count (credits, and what the
+                # address sent on in the same block): the others are not decoded at all.
+                if not touches(raw, watched):
+                    continue
+                parsed = parse_transfer(raw)
+                if parsed is not None:
+                    transfers.append(parsed)
         incoming = [
             t
             for t in transfers
