@@ -62,6 +62,8 @@ SCAN_BLOCKS_PER_TICK = 500
 #: can include, finalize or reorganise them (a reorg to the same height is seen within this).
 SETTLE_REFRESH_S = 1.0
 SCANNED_BLOCKS_KEPT = 256
+#: Values in one SQL `IN (...)`, within SQLite's bound parameters.
+IN_CHUNK = 5_000
 
 
 #: A reserve report older than this (well inside the feed's heartbeat) is refreshed rather
@@ -122,6 +124,8 @@ class Issuer:
         #: the head at the last look at the sent mints, and when that was
         self._settled_head: int | None = None
         self._settled_at = 0.0
+        #: mint id -> the receipt of its transaction, as a look at the sent mints read it
+        self._receipts: dict[int, dict[str, Any]] = {}
         #: reports go out from the reporter and the mint workers: one at a time, the last one kept
         self._report_lock = threading.RLock()
         self._last_report: str | None = None
@@ -195,8 +199,8 @@ class Issuer:
             # Most credits were booked from their webhooks: one query finds those.
             sources = [credit_source(e.payment_id) for e in credits]
             known: set[str] = set()
-            for start in range(0, len(sources), 5_000):  # within SQLite's bound parameters
-                chunk = sources[start : start + 5_000]
+            for start in range(0, len(sources), IN_CHUNK):
+                chunk = sources[start : start + IN_CHUNK]
                 known.update(session.scalars(select(Mint.source_ref).where(Mint.source_ref.in_(chunk))))
             for entry in credits:
                 if credit_source(entry.payment_id) not in known and self.record_credit(
@@ -359,10 +363,9 @@ class Issuer:
                 for m in session.scalars(select(Mint).where(Mint.status.in_(IN_FLIGHT)))
             ]
         if not open_mints:
+            self._receipts.clear()
             return
-        receipts = self.chain.rpc.batch(
-            [("eth_getTransactionReceipt", [tx_hash]) for _, tx_hash, *_ in open_mints]
-        )
+        receipts = self._receipts_of(open_mints)
         final = final_height(self.chain.rpc, self.confirmations)
         #: what this look learned, written in one transaction at its end (a crash before: the
         #: next look learns it again): mints now in a block that is not final, and mints whose
@@ -375,6 +378,7 @@ class Issuer:
             assert tx_hash and raw and minter is not None and nonce is not None
             if isinstance(receipt, RpcError):
                 continue
+            self._receipts.pop(mint_id, None)
             if receipt is None:
                 if status == MintStatus.INCLUDED:  # its block was reorganised away: send it again
                     log.warning(
@@ -394,6 +398,7 @@ class Issuer:
             self._pending_checked.pop(mint_id, None)
             number, in_block = int(receipt["blockNumber"], 16), str(receipt["blockHash"]).lower()
             if number > final:
+                self._receipts[mint_id] = receipt
                 if status != MintStatus.INCLUDED or block_hash != in_block:
                     included.append((mint_id, number, in_block))
                 continue
@@ -408,6 +413,50 @@ class Issuer:
                 mint.status, mint.block_number, mint.block_hash = MintStatus.INCLUDED, number, in_block
             for mint_id, receipt, outcome in finals:
                 self._book_final(mints[mint_id], receipt, outcome)
+
+    def _receipts_of(self, open_mints: list[tuple[Any, ...]]) -> list[dict[str, Any] | RpcError | None]:
+        """The receipts of the sent mints' transactions (rows: id, tx hash, ..., block hash), in
+        one batch. A receipt an earlier look read, in a block still canonical, is not asked
+        again: one header per such block says whether it still is (each mint used to be asked
+        for its receipt at every new head until final, about three times over). A mint whose
+        block left the canonical chain is asked for its receipt again."""
+        ids = {mint_id for mint_id, *_ in open_mints}
+        self._receipts = {i: r for i, r in self._receipts.items() if i in ids}
+        kept = {
+            mint_id: receipt
+            for mint_id, *_, block_hash in open_mints
+            if (receipt := self._receipts.get(mint_id)) is not None
+            and str(receipt["blockHash"]).lower() == block_hash
+        }
+        numbers = sorted({int(r["blockNumber"], 16) for r in kept.values()})
+        asked = [tx_hash for mint_id, tx_hash, *_ in open_mints if mint_id not in kept]
+        replies = self.chain.rpc.batch(
+            [("eth_getTransactionReceipt", [tx_hash]) for tx_hash in asked]
+            + [("eth_getBlockByNumber", [hex(n), False]) for n in numbers]
+        )
+        fresh_by_id = dict(
+            zip([m for m, *_ in open_mints if m not in kept], replies[: len(asked)], strict=True)
+        )
+        headers = replies[len(asked) :]
+        canonical = {
+            n: str(h["hash"]).lower() for n, h in zip(numbers, headers, strict=True) if isinstance(h, dict)
+        }
+        replaced = [
+            (mint_id, tx_hash)
+            for mint_id, tx_hash, *_ in open_mints
+            if mint_id in kept
+            and canonical.get(int(kept[mint_id]["blockNumber"], 16))
+            != str(kept[mint_id]["blockHash"]).lower()
+        ]
+        if replaced:  # their blocks left the canonical chain: where are they now?
+            again = self.chain.rpc.batch(
+                [("eth_getTransactionReceipt", [tx_hash]) for _, tx_hash in replaced]
+            )
+            for (mint_id, _), reply in zip(replaced, again, strict=True):
+                del kept[mint_id]
+                self._receipts.pop(mint_id, None)
+                fresh_by_id[mint_id] = reply
+        return [kept[m] if m in kept else fresh_by_id[m] for m, *_ in open_mints]
 
     def _resend(self, mint_id: int, raw: str, minter: str, nonce: int) -> None:
         """Broadcast a stored mint again; if a final block gave its nonce to another transaction,
@@ -624,19 +673,31 @@ class Issuer:
             return 0  # logs of another branch than the headers read: next tick
         found = 0
         with self.db.transaction() as session:
-            for event in redeemed:
-                found += self._record_redemption(session, by_address[event.address.lower()], event)
+            found = self._record_redemptions(
+                session, [(by_address[event.address.lower()], event) for event in redeemed]
+            )
             for h in headers:
                 session.add(ScannedBlock(number=h.number, hash=h.hash, parent_hash=h.parent_hash))
             session.execute(delete(ScannedBlock).where(ScannedBlock.number < end - SCANNED_BLOCKS_KEPT))
         return found
 
-    def _record_redemption(self, session: Session, symbol: str, event: DecodedLog) -> int:
-        existing = session.scalar(
-            select(Redemption).where(
-                Redemption.tx_hash == event.tx_hash, Redemption.log_index == event.log_index
-            )
+    def _record_redemptions(self, session: Session, events: list[tuple[str, DecodedLog]]) -> int:
+        """Record `Redeemed` events (token symbol, event) of a scanned range; answers how many are
+        new or pending again. The rows already known are read with one SELECT (a rescan, or a
+        transaction re-included after a reorg: a `reorged` one is pending again)."""
+        hashes = list({event.tx_hash for _, event in events})
+        known: dict[tuple[str, int], Redemption] = {}
+        for i in range(0, len(hashes), IN_CHUNK):
+            query = select(Redemption).where(Redemption.tx_hash.in_(hashes[i : i + IN_CHUNK]))
+            known.update({(r.tx_hash, r.log_index): r for r in session.scalars(query)})
+        return sum(
+            self._record_redemption(session, symbol, event, known.get((event.tx_hash, event.log_index)))
+            for symbol, event in events
         )
+
+    def _record_redemption(
+        self, session: Session, symbol: str, event: DecodedLog, existing: Redemption | None
+    ) -> int:
         if existing is not None:
             revived = existing.status == RedemptionStatus.REORGED  # the same transaction, included again
             if revived:
