@@ -250,7 +250,12 @@ class StableCoinClient:
 
     def events(self, result: TxResult, name: str) -> list[dict[str, Any]]:
         """The arguments of each `name` event this token emitted in a transaction."""
-        decoded = (decode_log(log) for log in result.logs if log["address"].lower() == self.address.lower())
+        wanted, address = topic(name), self.address.lower()
+        decoded = (
+            decode_log(log)
+            for log in result.logs
+            if log["address"].lower() == address and log["topics"] and log["topics"][0].lower() == wanted
+        )  # only the logs with the event's topic are decoded
         return [event.args for event in decoded if event is not None and event.name == name]
 
 
