@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, FastAPI, Query
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from devnet.services.bank.accounts import make_account_number
@@ -51,6 +51,19 @@ ISSUER_CUSTOMER_ID = "cus_issuer"
 ACCOUNTS, CUSTOMERS, PAYMENTS, ENTRIES = (
     cast(Table, model.__table__) for model in (Account, Customer, Payment, Entry)
 )
+
+# The hot path's statements, built once: SQLAlchemy computes a statement's cache key each time
+# a new one is built (about a tenth of the bank's CPU under load), once for a statement kept.
+_LEDGER_ACCOUNTS = (
+    select(ACCOUNTS.c.number, ACCOUNTS.c.currency, ACCOUNTS.c.balance, ACCOUNTS.c.label, CUSTOMERS.c.kyc_tier)
+    .join(CUSTOMERS, CUSTOMERS.c.id == ACCOUNTS.c.customer_id)
+    .where(ACCOUNTS.c.number.in_(bindparam("numbers", expanding=True)))
+)
+_INSERT_PAYMENT = insert(PAYMENTS)
+_SET_BALANCE = (
+    update(ACCOUNTS).where(ACCOUNTS.c.number == bindparam("account")).values(balance=bindparam("new_balance"))
+)
+_INSERT_ENTRY = insert(ENTRIES).returning(ENTRIES.c.id)
 
 
 @dataclass(frozen=True)
@@ -104,17 +117,7 @@ class Bank:
 
     def _ledger_accounts(self, session: Session, numbers: set[str]) -> dict[str, LedgerAccount]:
         """The accounts among `numbers`, each with its owner's KYC tier: one query."""
-        rows = session.connection().execute(
-            select(
-                ACCOUNTS.c.number,
-                ACCOUNTS.c.currency,
-                ACCOUNTS.c.balance,
-                ACCOUNTS.c.label,
-                CUSTOMERS.c.kyc_tier,
-            )
-            .join(CUSTOMERS, CUSTOMERS.c.id == ACCOUNTS.c.customer_id)
-            .where(ACCOUNTS.c.number.in_(sorted(numbers)))
-        )
+        rows = session.connection().execute(_LEDGER_ACCOUNTS, {"numbers": sorted(numbers)})
         return {row.number: LedgerAccount(*row) for row in rows}
 
     @staticmethod
@@ -136,10 +139,11 @@ class Bank:
         The hot path of every payment, so plain SQL statements (SQLAlchemy Core) rather than the
         ORM's unit of work: a payment, per leg an UPDATE of the balance and an entry, and the
         notification's outbox rows (measured in-process, with the idempotency record done the same
-        way: a transfer 3.6 -> 2.2 ms of CPU, a deposit 2.4 -> 1.6 ms). The statement, read with
+        way: a transfer 3.6 -> 2.2 ms of CPU, a deposit 2.4 -> 1.6 ms; with the statements built
+        once, 1.5 and 1.1 ms). The statement, read with
         the ORM, must say what the notification says (`tests/services/test_bank.py`)."""
         connection = session.connection()
-        connection.execute(insert(PAYMENTS), payment)
+        connection.execute(_INSERT_PAYMENT, payment)
         amount = payment["amount"]
         for account, credit_debit, counterparty in legs:
             balance = account.balance + (amount if credit_debit == CreditDebit.CRDT else -amount)
@@ -150,9 +154,7 @@ class Bank:
                     f"account {account.number} would hold more than {MAX_DB_INT} minor units",
                     field="body.amount",
                 )
-            connection.execute(
-                update(ACCOUNTS).where(ACCOUNTS.c.number == account.number).values(balance=balance)
-            )
+            connection.execute(_SET_BALANCE, {"account": account.number, "new_balance": balance})
             entry = {
                 "account_number": account.number,
                 "payment_id": payment["id"],
@@ -161,7 +163,7 @@ class Bank:
                 "balance_after": balance,
                 "booked_at": payment["created_at"],
             }
-            entry_id = connection.execute(insert(ENTRIES).returning(ENTRIES.c.id), entry).scalar_one()
+            entry_id = connection.execute(_INSERT_ENTRY, entry).scalar_one()
             notification = AccountNotification(
                 **_booking({**entry, "id": entry_id}, payment),
                 account=account.number,

@@ -19,7 +19,7 @@ from typing import Annotated, Any, cast
 from fastapi import Header
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import DateTime, Integer, String, Table, insert, select
+from sqlalchemy import DateTime, Integer, String, Table, bindparam, insert, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from devnet.services.common.db import Base, Database, utcnow
@@ -45,6 +45,11 @@ class IdempotencyRecord(Base):
 
 
 KEYS = cast(Table, IdempotencyRecord.__table__)
+# Built once (SQLAlchemy computes a cache key for each statement built): every write asks both.
+_FIND_KEY = select(KEYS.c.request_hash, KEYS.c.status_code, KEYS.c.response).where(
+    KEYS.c.key == bindparam("key"), KEYS.c.scope == bindparam("scope")
+)
+_INSERT_KEY = insert(KEYS)
 
 
 def _hash(body: BaseModel | dict[str, Any] | None) -> str:
@@ -84,11 +89,7 @@ def answer_once(
     # Plain SQL (SQLAlchemy Core) on the session's connection: every write of a service comes
     # through here, and the ORM's identity map and unit of work cost more than the lookup.
     connection = session.connection()
-    record = connection.execute(
-        select(KEYS.c.request_hash, KEYS.c.status_code, KEYS.c.response).where(
-            KEYS.c.key == key, KEYS.c.scope == scope
-        )
-    ).first()
+    record = connection.execute(_FIND_KEY, {"key": key, "scope": scope}).first()
     if record is not None:
         if record.request_hash != request_hash:
             raise Problem(
@@ -108,7 +109,7 @@ def answer_once(
         if status >= 500:  # "try again": nothing was done, so the key stays unused
             return Answer(status, payload)
     session.connection().execute(
-        insert(KEYS),
+        _INSERT_KEY,
         {
             "key": key,
             "scope": scope,

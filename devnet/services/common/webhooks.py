@@ -59,6 +59,8 @@ class Delivery(Base):
 
 
 OUTBOX, DELIVERIES = cast(Table, OutboxEvent.__table__), cast(Table, Delivery.__table__)
+# Built once (SQLAlchemy computes a cache key for each statement built): every emit runs them.
+_INSERT_EVENT, _INSERT_DELIVERIES = insert(OUTBOX), insert(DELIVERIES)
 
 
 class Subscription(Base):
@@ -181,14 +183,14 @@ def emit(session: Session, type_: str, data: dict[str, Any], subject: str | None
     each delivery queued."""
     event_id, now = short_id("evt"), utcnow()
     connection = session.connection()
-    connection.execute(insert(OUTBOX), {"id": event_id, "type": type_, "payload": data, "created_at": now})
+    connection.execute(_INSERT_EVENT, {"id": event_id, "type": type_, "payload": data, "created_at": now})
     urls = [s.url for s in _subscribers_of(session) if s.wants(type_, subject)]
     if urls:
         rows = [
             {"event_id": event_id, "url": url, "attempts": 0, "next_attempt_at": now, "delivered_at": None}
             for url in urls
         ]
-        connection.execute(insert(DELIVERIES), rows)
+        connection.execute(_INSERT_DELIVERIES, rows)
         written(session, *(Delivery(**row) for row in rows))
     return event_id
 
