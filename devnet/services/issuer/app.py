@@ -67,12 +67,14 @@ def _redemptions_key(tx_hash: str) -> str:
 
 def _changed_keys(rows: list[Base]) -> set[str]:
     """What a long poll may wait on among the rows a commit wrote: a bank payment's mint, a
-    transaction's redemptions."""
+    transaction's redemptions. Only a settled row wakes its polls, since they wait for that (a
+    mint passes queued, sent and included first; a redemption is pending before it is paid):
+    each wake-up is a read."""
     keys = set()
     for row in rows:
-        if isinstance(row, Mint) and row.bank_payment_id:
+        if isinstance(row, Mint) and row.bank_payment_id and row.status in MINT_SETTLED:
             keys.add(_mint_key(row.bank_payment_id))
-        elif isinstance(row, Redemption):
+        elif isinstance(row, Redemption) and row.status in REDEMPTION_SETTLED:
             keys.add(_redemptions_key(row.tx_hash))
     return keys
 

@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from eth_account import Account
 from eth_account.messages import encode_defunct
@@ -69,6 +69,18 @@ IN_CHUNK = 5_000
 #: A reserve report older than this (well inside the feed's heartbeat) is refreshed rather
 #: than trusted.
 REPORT_MAX_AGE_S = 3600
+
+
+class _OpenMint(NamedTuple):
+    """What a look at the sent mints reads of each (its columns, not the ORM row)."""
+
+    id: int
+    tx_hash: str | None
+    raw_tx: str | None
+    status: str
+    minter: str | None
+    nonce: int | None
+    block_hash: str | None
 
 
 def credit_source(payment_id: str) -> str:
@@ -263,9 +275,12 @@ class Issuer:
         if not signed:
             return 0
         results = self.chain.send_raw_batch([tx for _, _, tx in signed])
+        now = time.monotonic()
         for (mint_id, minter, _), result in zip(signed, results, strict=True):
             if isinstance(result, RpcError) and "already known" not in result.message:
                 self._submission_failed(mint_id, minter, result)
+            else:  # the node has it: asked whether it still does only if it stays pending
+                self._pending_checked[mint_id] = now
         return len(signed)
 
     def _in_flight(self, token: str) -> int:
@@ -359,8 +374,18 @@ class Issuer:
         self._settled_head, self._settled_at = head, now
         with self.db.read() as session:
             open_mints = [
-                (m.id, m.tx_hash, m.raw_tx, m.status, m.minter, m.nonce, m.block_hash)
-                for m in session.scalars(select(Mint).where(Mint.status.in_(IN_FLIGHT)))
+                _OpenMint(*row)
+                for row in session.execute(
+                    select(
+                        Mint.id,
+                        Mint.tx_hash,
+                        Mint.raw_tx,
+                        Mint.status,
+                        Mint.minter,
+                        Mint.nonce,
+                        Mint.block_hash,
+                    ).where(Mint.status.in_(IN_FLIGHT))
+                )
             ]
         if not open_mints:
             self._receipts.clear()
@@ -414,7 +439,7 @@ class Issuer:
             for mint_id, receipt, outcome in finals:
                 self._book_final(mints[mint_id], receipt, outcome)
 
-    def _receipts_of(self, open_mints: list[tuple[Any, ...]]) -> list[dict[str, Any] | RpcError | None]:
+    def _receipts_of(self, open_mints: list[_OpenMint]) -> list[dict[str, Any] | RpcError | None]:
         """The receipts of the sent mints' transactions (rows: id, tx hash, ..., block hash), in
         one batch. A receipt an earlier look read, in a block still canonical, is not asked
         again: one header per such block says whether it still is (each mint used to be asked
