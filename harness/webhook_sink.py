@@ -17,6 +17,10 @@ class WebhookSink:
         self.secret = secret
         self.events: list[dict[str, Any]] = []
         self.rejected: list[str] = []
+        #: each delivery accepted: ("batch", its events) or ("event", 1)
+        self.deliveries: list[tuple[str, int]] = []
+        #: signed deliveries answered with `answer` other than 200
+        self.refused = 0
         #: HTTP status to answer with (e.g. 500 to play a receiver that is down)
         self.answer = 200
         self._lock = threading.Lock()
@@ -27,18 +31,23 @@ class WebhookSink:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 try:
                     check_signature(sink.secret, self.headers.get(SIGNATURE_HEADER), body)
-                    event = json.loads(body)
-                    assert event["id"] == self.headers.get(ID_HEADER)
-                except (SignatureRefused, AssertionError, ValueError) as e:
+                    message = json.loads(body)
+                    # a batch (a subscription with `batch`) or one event
+                    events = message.get("events", [message])
+                    assert ",".join(e["id"] for e in events) == self.headers.get(ID_HEADER)
+                except (SignatureRefused, AssertionError, ValueError, KeyError, TypeError) as e:
                     with sink._lock:
                         sink.rejected.append(str(e))
                     self.send_response(401)
                     self.end_headers()
                     return
                 status = sink.answer
-                if status == 200:
-                    with sink._lock:
-                        sink.events.append(event)
+                with sink._lock:
+                    if status == 200:
+                        sink.events.extend(events)
+                        sink.deliveries.append(("batch" if "events" in message else "event", len(events)))
+                    else:
+                        sink.refused += 1
                 self.send_response(status)
                 self.end_headers()
 

@@ -195,14 +195,22 @@ class ServiceClient:
     def clear_faults(self) -> Any:
         return self._admin("DELETE", "/admin/faults")
 
-    def subscribe(self, url: str, subjects: list[str] | None = None, events: list[str] | None = None) -> Any:
+    def subscribe(
+        self,
+        url: str,
+        subjects: list[str] | None = None,
+        events: list[str] | None = None,
+        batch: bool = False,
+    ) -> Any:
         """Webhooks to `url`: every event, or only those about `subjects` (the bank: accounts)
-        and of the types in `events`."""
+        and of the types in `events`; with `batch`, the due events together in one POST."""
         body: dict[str, Any] = {"url": url}
         if subjects is not None:
             body["subjects"] = subjects
         if events is not None:
             body["events"] = events
+        if batch:
+            body["batch"] = True
         return self._admin("POST", "/admin/subscriptions", body)
 
     def pending_webhooks(self) -> int:

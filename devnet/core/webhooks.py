@@ -4,6 +4,12 @@ A delivery is a JSON event (`WebhookEvent`) POSTed with two headers:
 `Webhook-Id: <event id>` (receivers de-duplicate on it) and
 `Webhook-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`, verified
 in constant time and refused when older than `TOLERANCE_S` (Stripe's scheme).
+
+A subscription made with `batch` receives its due events together instead: one POST whose body
+is a `WebhookBatch` (`{"events": [...]}`, up to `BATCH_MAX`, oldest first), signed the same
+way, with the events' ids comma-separated in `Webhook-Id`. It is what a bank's camt.054
+notification does with many entries, and one request instead of one per event. A receiver
+processes the events in order and de-duplicates each on its own id.
 """
 
 from __future__ import annotations
@@ -27,6 +33,16 @@ class WebhookEvent(BaseModel):
     type: str = Field(min_length=1, max_length=80, description="e.g. account.credited, price.updated")
     created_at: str = Field(description="when the event was recorded (RFC 3339)")
     data: dict[str, Any]
+
+
+#: Events in one batched delivery at most.
+BATCH_MAX = 50
+
+
+class WebhookBatch(BaseModel):
+    """Several events in one delivery, oldest first (a subscription with `batch`)."""
+
+    events: list[WebhookEvent] = Field(min_length=1, max_length=BATCH_MAX)
 
 
 class SignatureRefused(ValueError):

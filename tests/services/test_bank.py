@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from devnet.core.http import ApiError
+from devnet.core.wait import wait_until
 from devnet.core.webhooks import sign
 from devnet.services.bank.accounts import make_account_number
 from devnet.services.bank.api import (
@@ -199,6 +200,37 @@ def test_a_subscription_to_credits_hears_of_no_debits(bank: BankClient, sink: We
         out = bank.pay(watched, other, 3_00, "KGS", end_to_end_id="E2E-TYPE-OUT-2")
         events = narrow.wait_for(lambda ev: any(e["data"]["payment_id"] == out.id for e in ev))
         assert [e["type"] for e in events] == ["account.credited", "account.debited"]
+    finally:
+        narrow.close()
+
+
+def test_a_batch_subscription_gets_the_due_events_in_one_delivery_and_retries_each_alone(
+    bank: BankClient, sink: WebhookSink
+) -> None:
+    """As one camt.054 notification carries many entries: the credits booked together (a bulk
+    of four) reach a `batch` subscriber in one signed POST, oldest first. A delivery the
+    receiver refuses is retried event by event, so one event it keeps refusing would hold back
+    no other; each event arrives once."""
+    payer = _customer_with_account(bank, funds=100_00)
+    watched = _customer_with_account(bank)
+    narrow = WebhookSink(SECRET)
+    try:
+        bank.subscribe(narrow.url, [watched], events=["account.credited"], batch=True)
+        keys = [f"batch-{uuid.uuid4().hex[:8]}-{i}" for i in range(4)]
+        bank.pay_bulk([_bulk_item(payer, watched, 1_00 * (i + 1), key) for i, key in enumerate(keys)])
+        events = narrow.wait_for(lambda ev: len(ev) == 4)
+        assert narrow.deliveries == [("batch", 4)]
+        assert [e["data"]["amount"] for e in events] == [1_00, 2_00, 3_00, 4_00]
+
+        narrow.answer = 500  # the receiver is down: the first try of the next batch fails
+        keys = [f"batch-{uuid.uuid4().hex[:8]}-{i}" for i in range(3)]
+        bank.pay_bulk([_bulk_item(payer, watched, 10_00 + i, key) for i, key in enumerate(keys)])
+        wait_until(lambda: narrow.refused, 10, "the first try, refused")
+        narrow.answer = 200
+        events = narrow.wait_for(lambda ev: len(ev) == 7)
+        assert narrow.deliveries[1:] == [("event", 1)] * 3
+        assert sorted(e["data"]["amount"] for e in events[4:]) == [10_00, 10_01, 10_02]
+        assert len({e["id"] for e in events}) == 7
     finally:
         narrow.close()
 

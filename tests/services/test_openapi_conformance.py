@@ -286,6 +286,12 @@ def test_issuer_refuses_a_signed_webhook_that_is_no_event(chain_world: DevnetEnv
         },
     }
     assert_problem(deliver(json.dumps(credit).encode()), 422, "body.data.payment_id")
+    # a batch (a subscription with `batch`): its refused event is named by its place
+    other = {**credit, "id": f"evt_{uuid.uuid4().hex}", "type": "account.debited"}
+    batch = {"events": [other, credit]}
+    assert_problem(deliver(json.dumps(batch).encode()), 422, "body.events.1.data.payment_id")
+    assert_problem(deliver(json.dumps({"events": []}).encode()), 422, "body.events")
+    assert_problem(deliver(json.dumps({"events": [{"id": "x"}]}).encode()), 422, "body.events.0.type")
     # unsigned: the signature is checked before anything else
     unsigned = httpx.post(
         f"{issuer}/webhooks/bank", content=b"{}", headers={"Content-Type": "application/json"}

@@ -63,6 +63,12 @@ class SubscriptionIn(BaseModel):
         description="only events of these types (e.g. `account.credited`: a bank customer that "
         "wants credit notifications only); every type when absent",
     )
+    batch: bool = Field(
+        default=False,
+        description="deliver the due events together: one POST whose body is "
+        '`{"events": [...]}` (up to 50, oldest first), as a camt.054 notification carries '
+        "many entries; a retry goes alone, as a single event. Default: one POST per event",
+    )
 
     @field_validator("url")
     @classmethod
@@ -81,6 +87,7 @@ class SubscriptionOut(BaseModel):
     url: str
     subjects: list[str] | None = None
     events: list[str] | None = None
+    batch: bool = False
 
 
 class PendingWebhooks(BaseModel):
@@ -196,11 +203,12 @@ def _admin_router(ctx: ServiceContext) -> APIRouter:
 
     @router.post("/subscriptions", status_code=201)
     def add_subscription(body: SubscriptionIn) -> SubscriptionOut:
-        subscribe(ctx.db, body.url, body.subjects, body.events)
+        subscribe(ctx.db, body.url, body.subjects, body.events, body.batch)
         return SubscriptionOut(
             url=body.url,
             subjects=sorted(set(body.subjects)) if body.subjects else None,
             events=sorted(set(body.events)) if body.events else None,
+            batch=body.batch,
         )
 
     @router.get("/webhooks/pending")

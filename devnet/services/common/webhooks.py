@@ -13,19 +13,21 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import httpx
 from pydantic import ValidationError
 from sqlalchemy import DateTime, Integer, String, Table, Text, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from devnet.core.http import tls_context
+from devnet.core.http import http_client
 from devnet.core.webhooks import (
+    BATCH_MAX,
     ID_HEADER,
     SIGNATURE_HEADER,
     TOLERANCE_S,
     SignatureRefused,
+    WebhookBatch,
     WebhookEvent,
     check_signature,
     sign,
@@ -90,6 +92,15 @@ class SubscriptionEventType(Base):
     type: Mapped[str] = mapped_column(String(80), primary_key=True)
 
 
+class SubscriptionBatch(Base):
+    """A subscription that takes its events in batches: one POST carrying every due event
+    (`devnet.core.webhooks.WebhookBatch`), as a camt.054 notification carries many entries."""
+
+    __tablename__ = "webhook_subscription_batches"
+
+    url: Mapped[str] = mapped_column(String(500), primary_key=True)
+
+
 class InboxEvent(Base):
     """Events this service has received and processed, for de-duplication."""
 
@@ -118,12 +129,34 @@ RECEIVER_OPENAPI: dict[str, Any] = {
     },
 }
 RECEIVER_RESPONSES = problem_responses(401, 422)
+#: OpenAPI for a receiver that also takes batched deliveries (`read_delivery`).
+BATCH_RECEIVER_OPENAPI: dict[str, Any] = {
+    **RECEIVER_OPENAPI,
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "oneOf": [WebhookEvent.model_json_schema(), WebhookBatch.model_json_schema()],
+                    "description": "one event, or a batch of them (a subscription made with `batch`)",
+                }
+            }
+        },
+    },
+}
 
 
-def read_event(secret: str, header: str | None, body: bytes) -> WebhookEvent:
-    """The event in a delivery: 401 unless its signature verifies, then 422 unless it is an event."""
+def read_delivery(secret: str, header: str | None, body: bytes) -> WebhookEvent | WebhookBatch:
+    """A delivery of one event or of a batch (a body with `events`): 401 unless its signature
+    verifies, then 422 (naming the field) unless it is one or the other."""
     verify(secret, header, body)
     try:
+        message = json.loads(body)
+    except ValueError:
+        message = None
+    try:
+        if isinstance(message, dict) and "events" in message:
+            return WebhookBatch.model_validate(message)
         return WebhookEvent.model_validate_json(body)
     except ValidationError as e:
         raise invalid_request(e.errors(), prefix=("body",)) from e
@@ -136,6 +169,8 @@ class Subscriber:
     url: str
     subjects: frozenset[str] | None
     types: frozenset[str] | None
+    #: its due events go in one POST (`WebhookBatch`)
+    batch: bool = False
 
     def wants(self, type_: str, subject: str | None) -> bool:
         return (self.subjects is None or subject in self.subjects) and (
@@ -151,6 +186,8 @@ _subscribers_lock = threading.Lock()
 
 
 def _subscribers_of(session: Session) -> list[Subscriber]:
+    """The subscribers, cached per engine. Only for a write transaction's session (`emit`): a
+    read snapshot may predate the last `subscribe`, and its engine is another object."""
     engine = session.get_bind()
     with _subscribers_lock:
         known = _subscribers.get(engine)
@@ -162,12 +199,14 @@ def _subscribers_of(session: Session) -> list[Subscriber]:
     types: dict[str, set[str]] = {}
     for url, type_ in session.execute(select(SubscriptionEventType.url, SubscriptionEventType.type)):
         types.setdefault(url, set()).add(type_)
+    batched = set(session.scalars(select(SubscriptionBatch.url)))
     urls = session.scalars(select(Subscription.url).order_by(Subscription.url)).all()
     read = [
         Subscriber(
             url,
             frozenset(subjects[url]) if url in subjects else None,
             frozenset(types[url]) if url in types else None,
+            url in batched,
         )
         for url in urls
     ]
@@ -196,15 +235,22 @@ def emit(session: Session, type_: str, data: dict[str, Any], subject: str | None
 
 
 def subscribe(
-    db: Database, url: str, subjects: list[str] | None = None, types: list[str] | None = None
+    db: Database,
+    url: str,
+    subjects: list[str] | None = None,
+    types: list[str] | None = None,
+    batch: bool = False,
 ) -> None:
-    """Subscribe `url` to every event, or only to events about `subjects` and of `types`; a
-    second call replaces the first's filters."""
+    """Subscribe `url` to every event, or only to events about `subjects` and of `types`, one
+    delivery per event or (`batch`) its due events in one; a second call replaces the first."""
     with db.transaction() as session:
         if session.get(Subscription, url) is None:
             session.add(Subscription(url=url))
         session.execute(delete(SubscriptionSubject).where(SubscriptionSubject.url == url))
         session.execute(delete(SubscriptionEventType).where(SubscriptionEventType.url == url))
+        session.execute(delete(SubscriptionBatch).where(SubscriptionBatch.url == url))
+        if batch:
+            session.add(SubscriptionBatch(url=url))
         for subject in sorted(set(subjects or ())):
             session.add(SubscriptionSubject(url=url, subject=subject))
         for type_ in sorted(set(types or ())):
@@ -253,7 +299,7 @@ class Dispatcher:
         self.retry_max_s = retry_max_s
         #: returns (drop this attempt, send it twice), for fault injection
         self.faults = faults
-        self._client = httpx.Client(timeout=5.0, verify=tls_context())
+        self._client = http_client(limits=httpx.Limits(), timeout=5.0)
         #: delivers when a commit queues a delivery (at most one round every `min_gap_s`), back to
         #: back while busy, and looks for retries that fell due every `retry_base_s` (the
         #: shortest retry delay)
@@ -280,40 +326,60 @@ class Dispatcher:
         """One round: every due delivery (up to 50) posted in order, then their outcomes written
         in one transaction (an UPDATE by primary key for the delivered and one for the failed,
         each executed for many rows). Plain column reads (no ORM objects): this runs once per
-        round, up to once per queued event."""
+        round, up to once per queued event.
+
+        A subscriber with `batch` gets the round's first attempts in one POST (a
+        `WebhookBatch`); a retry goes alone, as a single event, so that an event its receiver
+        refuses is retried by itself and does not hold back the others."""
         with self.db.read() as session:  # an idle look takes no writer lock
-            jobs = session.execute(
-                select(
-                    Delivery.id,
-                    Delivery.url,
-                    Delivery.attempts,
-                    OutboxEvent.id,
-                    OutboxEvent.type,
-                    OutboxEvent.payload,
-                    OutboxEvent.created_at,
+            jobs = [
+                _Job(*row)
+                for row in session.execute(
+                    select(
+                        Delivery.id,
+                        Delivery.url,
+                        Delivery.attempts,
+                        OutboxEvent.id,
+                        OutboxEvent.type,
+                        OutboxEvent.payload,
+                        OutboxEvent.created_at,
+                    )
+                    .join(OutboxEvent, OutboxEvent.id == Delivery.event_id)
+                    .where(Delivery.delivered_at.is_(None), Delivery.next_attempt_at <= utcnow())
+                    .order_by(Delivery.id)
+                    .limit(BATCH_MAX)
                 )
-                .join(OutboxEvent, OutboxEvent.id == Delivery.event_id)
-                .where(Delivery.delivered_at.is_(None), Delivery.next_attempt_at <= utcnow())
-                .order_by(Delivery.id)
-                .limit(50)
-            ).all()
+            ]
+            # read in the same snapshot as the jobs, not from the subscribers `emit` keeps
+            batched = set(session.scalars(select(SubscriptionBatch.url))) if jobs else set()
         if not jobs:
             return False
+        posts: list[tuple[bool, list[_Job]]] = []  # (as a batch, its deliveries), in order
+        batches: dict[str, list[_Job]] = {}
+        for job in jobs:
+            if job.url not in batched or job.attempts:
+                posts.append((False, [job]))
+            elif job.url in batches:
+                batches[job.url].append(job)
+            else:
+                batches[job.url] = [job]
+                posts.append((True, batches[job.url]))
         # Outcomes by kind, each written by one UPDATE executed for many rows.
         delivered: list[dict[str, Any]] = []
         failed: list[dict[str, Any]] = []
-        for delivery_id, url, attempts, event_id, type_, payload, created in jobs:
-            if created.tzinfo is None:  # SQLite keeps no zone; every timestamp is written in UTC
-                created = created.replace(tzinfo=UTC)
-            ok, error = self._post(url, event_id, type_, payload, created)
-            if ok:
-                delivered.append({"row_id": delivery_id, "attempts": attempts + 1, "delivered_at": utcnow()})
-            else:
-                delay = min(self.retry_base_s * 2**attempts, self.retry_max_s)
+        for as_batch, group in posts:
+            ok, error = self._post(group[0].url, group, as_batch)
+            for job in group:
+                if ok:
+                    delivered.append(
+                        {"row_id": job.row_id, "attempts": job.attempts + 1, "delivered_at": utcnow()}
+                    )
+                    continue
+                delay = min(self.retry_base_s * 2**job.attempts, self.retry_max_s)
                 failed.append(
                     {
-                        "row_id": delivery_id,
-                        "attempts": attempts + 1,
+                        "row_id": job.row_id,
+                        "attempts": job.attempts + 1,
                         "next_attempt_at": utcnow() + timedelta(seconds=delay),
                         "last_error": error,
                     }
@@ -331,19 +397,15 @@ class Dispatcher:
                     )
         return True
 
-    def _post(
-        self, url: str, event_id: str, type_: str, payload: dict[str, Any], created: datetime
-    ) -> tuple[bool, str]:
+    def _post(self, url: str, jobs: list[_Job], as_batch: bool) -> tuple[bool, str]:
         drop, duplicate = self.faults()
         if drop:
             return False, "dropped by fault injection"
-        body = json.dumps(
-            {"id": event_id, "type": type_, "created_at": created.isoformat(), "data": payload},
-            separators=(",", ":"),
-        ).encode()
+        events = [job.event() for job in jobs]
+        body = json.dumps({"events": events} if as_batch else events[0], separators=(",", ":")).encode()
         headers = {
             "Content-Type": "application/json",
-            ID_HEADER: event_id,
+            ID_HEADER: ",".join(job.event_id for job in jobs),
             SIGNATURE_HEADER: sign(self.secret, body),
         }
         try:
@@ -354,6 +416,30 @@ class Dispatcher:
             return ok, "" if ok else f"HTTP {reply.status_code}: {reply.text[:200]}"
         except httpx.HTTPError as e:
             return False, f"{type(e).__name__}: {e}"
+
+
+class _Job(NamedTuple):
+    """A due delivery and its event, as a dispatcher round reads them."""
+
+    row_id: int
+    url: str
+    attempts: int
+    event_id: str
+    type: str
+    payload: dict[str, Any]
+    created_at: datetime
+
+    def event(self) -> dict[str, Any]:
+        """The event as delivered (`WebhookEvent`'s fields)."""
+        created = self.created_at
+        if created.tzinfo is None:  # SQLite keeps no zone; every timestamp is written in UTC
+            created = created.replace(tzinfo=UTC)
+        return {
+            "id": self.event_id,
+            "type": self.type,
+            "created_at": created.isoformat(),
+            "data": self.payload,
+        }
 
 
 def pending_deliveries(db: Database) -> int:

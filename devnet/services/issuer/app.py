@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from devnet.core.chain import Reverted
 from devnet.core.env import DevnetEnv
 from devnet.core.http import ApiError, ServiceClient
-from devnet.core.webhooks import SIGNATURE_HEADER, WebhookEvent
+from devnet.core.webhooks import SIGNATURE_HEADER, WebhookBatch, WebhookEvent
 from devnet.core.worker import PeriodicWorker
 from devnet.services.bank.api import AccountNotification, BankEvent, Currency, KycTier
 from devnet.services.bank.client import BankClient
@@ -28,11 +28,11 @@ from devnet.services.common.idempotency import IdempotencyKey, run_idempotent
 from devnet.services.common.params import Limit, RowId
 from devnet.services.common.problems import Problem, invalid_request, problem_responses
 from devnet.services.common.webhooks import (
-    RECEIVER_OPENAPI,
+    BATCH_RECEIVER_OPENAPI,
     RECEIVER_RESPONSES,
     emit,
     first_time,
-    read_event,
+    read_delivery,
 )
 from devnet.services.custodian.client import CustodianClient
 from devnet.services.issuer.api import (
@@ -101,14 +101,14 @@ def create_app(settings: IssuerSettings | None = None) -> FastAPI:
     #: restart after a crash, say) is asked again on each reporter tick, and meanwhile the
     #: bank statement sync finds the credits its webhooks would have announced
     #: (peer, our URL, what to subscribe to: None for everything, else a function naming the
-    #: subjects, asked when subscribing; the event types, None for all)
-    unsubscribed: list[tuple[ServiceClient, str, Callable[[], list[str]] | None, list[str] | None]] = []
+    #: subjects, asked when subscribing; the event types, None for all; in batches or not)
+    unsubscribed: list[tuple[ServiceClient, str, Callable[[], list[str]] | None, list[str] | None, bool]] = []
 
     def subscribe() -> None:
         for entry in list(unsubscribed):
-            client, url, subjects, events = entry
+            client, url, subjects, events, batch = entry
             try:
-                client.subscribe(url, subjects() if subjects else None, events)
+                client.subscribe(url, subjects() if subjects else None, events, batch)
             except (ApiError, httpx.HTTPError) as e:
                 log.warning("subscribing %s at %s failed, retrying later: %s", url, client.base_url, e)
             else:
@@ -132,34 +132,49 @@ def create_app(settings: IssuerSettings | None = None) -> FastAPI:
     async def _webhook(request: Request, sender: str) -> WebhookAck:
         body = await request.body()
         secret = settings.inbound_webhook_secrets[sender]
-        event = read_event(secret, request.headers.get(SIGNATURE_HEADER), body)
-        credit: AccountNotification | None = None
-        if (
-            sender == "bank"
-            and event.type == BankEvent.ACCOUNT_CREDITED
-            and event.data.get("account_label") == "KGST"
-        ):
-            try:
-                credit = AccountNotification.model_validate(event.data)
-            except ValidationError as e:
-                raise invalid_request(e.errors(), prefix=("body", "data")) from e
-        return await run_in_threadpool(_handle_event, sender, event, credit)
+        delivery = read_delivery(secret, request.headers.get(SIGNATURE_HEADER), body)
+        events = delivery.events if isinstance(delivery, WebhookBatch) else [delivery]
+        credits: list[AccountNotification | None] = []
+        for i, event in enumerate(events):
+            credit: AccountNotification | None = None
+            if (
+                sender == "bank"
+                and event.type == BankEvent.ACCOUNT_CREDITED
+                and event.data.get("account_label") == "KGST"
+            ):
+                try:
+                    credit = AccountNotification.model_validate(event.data)
+                except ValidationError as e:
+                    batched = isinstance(delivery, WebhookBatch)
+                    where = ("body", "events", str(i), "data") if batched else ("body", "data")
+                    raise invalid_request(e.errors(), prefix=where) from e
+            credits.append(credit)
+        return await run_in_threadpool(_handle_events, sender, events, credits)
 
-    def _handle_event(sender: str, event: WebhookEvent, credit: AccountNotification | None) -> WebhookAck:
+    def _handle_events(
+        sender: str, events: list[WebhookEvent], credits: list[AccountNotification | None]
+    ) -> WebhookAck:
+        """One transaction for a delivery's events (one, or a batch), each de-duplicated on its
+        own id: a batch delivered again, whole or in part, books nothing twice."""
+        fresh = 0
         with db.transaction() as session:
-            if not first_time(session, event.id, sender):
-                return WebhookAck(duplicate=True)
-            if credit is not None:
-                mint = issuer().record_credit(
-                    session,
-                    credit.payment_id,
-                    credit.amount,
-                    credit.remittance_info,
-                    credit.creditor_reference,
-                )
-                if mint is not None:
-                    out = MintOut.model_validate(mint, from_attributes=True)
-                    emit(session, IssuerEvent(f"mint.{out.status}"), out.model_dump(mode="json"))
+            for event, credit in zip(events, credits, strict=True):
+                if not first_time(session, event.id, sender):
+                    continue
+                fresh += 1
+                if credit is not None:
+                    mint = issuer().record_credit(
+                        session,
+                        credit.payment_id,
+                        credit.amount,
+                        credit.remittance_info,
+                        credit.creditor_reference,
+                    )
+                    if mint is not None:
+                        out = MintOut.model_validate(mint, from_attributes=True)
+                        emit(session, IssuerEvent(f"mint.{out.status}"), out.model_dump(mode="json"))
+        if not fresh:
+            return WebhookAck(duplicate=True)
         (reporter if sender == "custodian" else mint_worker).poke()
         return WebhookAck(accepted=True)
 
@@ -167,7 +182,7 @@ def create_app(settings: IssuerSettings | None = None) -> FastAPI:
         router.post,
         tags=["webhooks"],
         responses=RECEIVER_RESPONSES,
-        openapi_extra=RECEIVER_OPENAPI,
+        openapi_extra=BATCH_RECEIVER_OPENAPI,
         response_model_exclude_none=True,
     )
 
@@ -412,7 +427,9 @@ def create_app(settings: IssuerSettings | None = None) -> FastAPI:
         public = settings.public_url or f"http://{settings.host}:{settings.port}"
         if bank is not None:
             # The bank tells us of credits to our reserve accounts (a mint order each), not of
-            # their debits (our own payouts, whose answers we have) nor of other customers'.
+            # their debits (our own payouts, whose answers we have) nor of other customers';
+            # several at once when they come faster than it delivers (one request, one
+            # transaction here).
             reserve_bank = bank
             unsubscribed.append(
                 (
@@ -420,10 +437,11 @@ def create_app(settings: IssuerSettings | None = None) -> FastAPI:
                     f"{public}/webhooks/bank",
                     lambda: sorted(reserve_bank.reserve_accounts().values()),
                     [BankEvent.ACCOUNT_CREDITED],
+                    True,
                 )
             )
         if custodian is not None:  # new prices and attestations are reported at once
-            unsubscribed.append((custodian, f"{public}/webhooks/custodian", None, None))
+            unsubscribed.append((custodian, f"{public}/webhooks/custodian", None, None, False))
         subscribe()
 
     return create_service_app(
