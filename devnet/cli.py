@@ -1170,11 +1170,15 @@ def bench_command(
         for p in r["sweep"]["points"]:
             table.add_row(
                 f"sweep {p['offered_flows_per_s']:g}/s offered",
-                f"{p['flows_per_s']} completed/s, p95 {p['p95_ms']} ms",
+                f"{p['flows_per_s']} completed/s, p95 {p['p95_ms']} ms, "
+                f"{p['cpu_ms_per_flow']} CPU ms per flow",
             )
         knee = r["sweep"]["knee_flows_per_s"]
         sustained = "-" if knee is None else f"{knee:g}"
         table.add_row("knee (flows/s sustained)", f"{sustained}: {r['sweep']['knee_reason']}")
+        if knee is not None:
+            table.add_row("knee / ceiling", f"{r['knee_ratio_to_ceiling']:.1%}")
+            table.add_row("knee: CPU ms per flow", str(r["knee_cpu_ms_per_flow"]))
     for step, ms in r["step_p50_ms"].items():
         table.add_row(f"p50 {step} (ms)", str(ms))
     console.print(table)

@@ -159,6 +159,14 @@ def test_bench_sweeps_offered_rates_reports_the_knee_and_the_ceiling(
         assert (rate_dir / "summary.json").is_file()
     assert sweep["knee_reason"]
     assert sweep["knee_flows_per_s"] in (None, 1, 2)
+    # the sustained rate against the ceiling, and what a flow cost there
+    assert bench["knee_flows_per_s"] == sweep["knee_flows_per_s"]
+    if bench["knee_flows_per_s"] is None:
+        assert bench["knee_ratio_to_ceiling"] is None and bench["knee_cpu_ms_per_flow"] is None
+    else:
+        ratio = bench["knee_flows_per_s"] / bench["ceiling_flows_per_s"]
+        assert bench["knee_ratio_to_ceiling"] == pytest.approx(ratio, abs=1e-4)
+        assert "knee / ceiling" in result.output
     page = (tmp_path / "bench" / "sweep" / "sweep.html").read_text()
     assert "Completed vs offered" in page and "<svg" in page
     assert bench["ceiling_tx_per_s"] > 0 and bench["bottleneck"]
