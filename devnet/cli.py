@@ -1170,8 +1170,7 @@ def bench_command(
         for p in r["sweep"]["points"]:
             table.add_row(
                 f"sweep {p['offered_flows_per_s']:g}/s offered",
-                f"{p['flows_per_s']} completed/s, p95 {p['p95_ms']} ms, "
-                f"{p['cpu_ms_per_flow']} CPU ms per flow",
+                f"{p['flows_per_s']}/s done, p95 {p['p95_ms']} ms, {p['cpu_ms_per_flow']} ms CPU/flow",
             )
         knee = r["sweep"]["knee_flows_per_s"]
         sustained = "-" if knee is None else f"{knee:g}"
