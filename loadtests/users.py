@@ -169,7 +169,11 @@ class _FlowUser(User):
         """See that the migrant's account holds `tyiyn` for the next flow (see `Wages`)."""
         due = self.wages.spend(tyiyn)
         if due:
-            self.deposit(due)
+            try:
+                self.deposit(due)
+            except BaseException:  # not paid in (the bank never answered, or the user stopped)
+                self.wages.left -= due
+                raise
 
     def run_flow(self, name: str, flow: Any) -> None:
         trace = Trace(name)

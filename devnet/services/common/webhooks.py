@@ -155,9 +155,9 @@ def read_delivery(secret: str, header: str | None, body: bytes) -> WebhookEvent 
     except ValueError:
         message = None
     try:
-        if isinstance(message, dict) and "events" in message:
-            return WebhookBatch.model_validate(message)
-        return WebhookEvent.model_validate_json(body)
+        if isinstance(message, dict):  # parsed once, validated as what it holds
+            return (WebhookBatch if "events" in message else WebhookEvent).model_validate(message)
+        return WebhookEvent.model_validate_json(body)  # not a JSON object: pydantic says why
     except ValidationError as e:
         raise invalid_request(e.errors(), prefix=("body",)) from e
 
@@ -169,8 +169,6 @@ class Subscriber:
     url: str
     subjects: frozenset[str] | None
     types: frozenset[str] | None
-    #: its due events go in one POST (`WebhookBatch`)
-    batch: bool = False
 
     def wants(self, type_: str, subject: str | None) -> bool:
         return (self.subjects is None or subject in self.subjects) and (
@@ -199,14 +197,12 @@ def _subscribers_of(session: Session) -> list[Subscriber]:
     types: dict[str, set[str]] = {}
     for url, type_ in session.execute(select(SubscriptionEventType.url, SubscriptionEventType.type)):
         types.setdefault(url, set()).add(type_)
-    batched = set(session.scalars(select(SubscriptionBatch.url)))
     urls = session.scalars(select(Subscription.url).order_by(Subscription.url)).all()
     read = [
         Subscriber(
             url,
             frozenset(subjects[url]) if url in subjects else None,
             frozenset(types[url]) if url in types else None,
-            url in batched,
         )
         for url in urls
     ]
@@ -350,7 +346,8 @@ class Dispatcher:
                     .limit(BATCH_MAX)
                 )
             ]
-            # read in the same snapshot as the jobs, not from the subscribers `emit` keeps
+            # which subscriptions batch: read in the jobs' snapshot (the subscribers `emit` keeps
+            # are cached per write engine, and only `emit` needs them)
             batched = set(session.scalars(select(SubscriptionBatch.url))) if jobs else set()
         if not jobs:
             return False

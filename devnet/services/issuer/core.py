@@ -468,10 +468,8 @@ class Issuer:
         }
         replaced = [
             (mint_id, tx_hash)
-            for mint_id, tx_hash, *_ in open_mints
-            if mint_id in kept
-            and canonical.get(int(kept[mint_id]["blockNumber"], 16))
-            != str(kept[mint_id]["blockHash"]).lower()
+            for mint_id, tx_hash, *_, block_hash in open_mints
+            if mint_id in kept and canonical.get(int(kept[mint_id]["blockNumber"], 16)) != block_hash
         ]
         if replaced:  # their blocks left the canonical chain: where are they now?
             again = self.chain.rpc.batch(
