@@ -77,6 +77,32 @@ class ReorgRefused(ValueError):
 
 Keep = Literal["all", "none"] | list[str]
 
+#: How long a reorg waits for geth's txpool to take in the rewound head before it gives up on
+#: sending a kept transaction again.
+POOL_RESET_WAIT_S = 5.0
+
+
+async def send_again(eth: RpcClient, raws: list[str], wait_s: float = POOL_RESET_WAIT_S) -> None:
+    """Send the kept transactions of a replaced branch again, in order, after `debug_setHead`.
+
+    geth's txpool takes in a new head asynchronously: until it has, it checks nonces against the
+    old head's state, and refuses a transaction the rewound chain has not executed yet as
+    "nonce too low" (seen in CI). Such a refusal is retried until the pool catches up; one the
+    pool already holds (it may put a lost branch's transactions back itself) is fine as it is.
+    """
+    deadline = time.monotonic() + wait_s
+    for raw in raws:
+        while True:
+            try:
+                await eth.call("eth_sendRawTransaction", raw)
+                break
+            except EngineError as e:
+                if "already known" in str(e):
+                    break
+                if "nonce too low" not in str(e) or time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.02)
+
 
 @dataclass
 class Beacon:
@@ -317,12 +343,7 @@ class Beacon:
             self.head = Block.of(await self.eth.call("eth_getBlockByNumber", hex(ancestor), False))
             for number in [n for n in self._hashes if n > ancestor]:
                 del self._hashes[number]
-            for tx in kept:
-                try:
-                    await self.eth.call("eth_sendRawTransaction", raw[tx])
-                except EngineError as e:
-                    if "already known" not in str(e):
-                        raise
+            await send_again(self.eth, [raw[tx] for tx in kept])
             new = []
             for _ in range(depth + extra_blocks):
                 block = await self._seal()
