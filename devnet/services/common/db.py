@@ -75,7 +75,15 @@ class Database:
         self._commit_listeners: list[Callable[[list[Base]], None]] = []
 
     def create_all(self) -> None:
+        """Create the tables and indexes the store lacks. A devnet's state folder outlives
+        upgrades, and `create_all` alone skips the indexes of a table that already exists, so an
+        index a later version added to an old table is created here. (A column added to an
+        existing table would need a migration, which this is not.)"""
         Base.metadata.create_all(self.engine)
+        with self.engine.begin() as conn:
+            for table in Base.metadata.sorted_tables:
+                for index in table.indexes:
+                    index.create(conn, checkfirst=True)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
