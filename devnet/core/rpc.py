@@ -40,7 +40,9 @@ class Rpc:
         (httpcore asks each socket whether the server closed it): with 64, those looks were a
         sixth of a Locust process's CPU at 16 flows/s. Requests are short, so a few connections
         serve many threads or greenlets; a client that asks often and alone, as the block
-        follower does, gets a small pool of its own."""
+        follower does, gets a small pool of its own. In a process that sends through another
+        transport (`devnet.core.http.use_transport`: the load generator's gevent one), that
+        transport's own pool applies instead: it has no such cost per idle connection."""
         self.url = url
         self._client = http_client(
             timeout=timeout,
