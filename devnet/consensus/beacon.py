@@ -87,8 +87,9 @@ async def send_again(eth: RpcClient, raws: list[str], wait_s: float = POOL_RESET
 
     geth's txpool takes in a new head asynchronously: until it has, it checks nonces against the
     old head's state, and refuses a transaction the rewound chain has not executed yet as
-    "nonce too low" (seen in CI). Such a refusal is retried until the pool catches up; one the
-    pool already holds (it may put a lost branch's transactions back itself) is fine as it is.
+    "nonce too low" (seen once in a local run of the issuer finality tests). Such a refusal is
+    retried until the pool catches up; one the pool already holds (it may put a lost branch's
+    transactions back itself) is fine as it is.
     """
     deadline = time.monotonic() + wait_s
     for raw in raws:
