@@ -694,7 +694,6 @@ class Issuer:
         redeemed = [e for e in map(decode_log, logs) if e is not None and e.name == "Redeemed"]
         if any(e.block_hash != by_number[e.block_number].hash for e in redeemed):
             return 0  # logs of another branch than the headers read: next tick
-        found = 0
         with self.db.transaction() as session:
             found = self._record_redemptions(
                 session, [(by_address[event.address.lower()], event) for event in redeemed]
